@@ -1,0 +1,31 @@
+"""Flask-Admin, built per app inside the factory (a module-level Admin breaks the second create_app)."""
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext as _l
+
+from ..config import PROJECT_ROOT
+from ..extensions import db
+from ..models import AuditEvent, Client, MarketingOptOut, PrivacyRequest, StaffUser
+from .audit import AuditEventView
+from .clients import ClientView
+from .home import HomeView
+from .optouts import MarketingOptOutView
+from .requests import PrivacyRequestView
+from .staff import StaffUserView
+
+
+def init_admin(app):
+    admin = Admin(
+        app,
+        name=_l("Bek Air privacy"),
+        index_view=HomeView(name=_l("Home"), url="/admin", endpoint="admin"),
+        theme=Bootstrap4Theme(base_template="admin/backoffice_base.html", fluid=True),
+        translations_path=str(PROJECT_ROOT / "backoffice" / "translations"),
+    )
+    admin.add_view(PrivacyRequestView(PrivacyRequest, db, name=_l("Requests"), endpoint="requests"))
+    admin.add_view(ClientView(Client, db, name=_l("Clients"), endpoint="clients"))
+    admin.add_view(MarketingOptOutView(MarketingOptOut, db, name=_l("Marketing opt-outs"), endpoint="optouts"))
+    admin.add_view(AuditEventView(AuditEvent, db, name=_l("Audit log"), endpoint="audit"))
+    admin.add_view(StaffUserView(StaffUser, db, name=_l("Staff"), endpoint="staff"))
+    app.extensions["backoffice_admin"] = admin
+    return admin

@@ -1,0 +1,38 @@
+"""The permission matrix, in one place; views and actions ask it, never hard-code roles."""
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user
+
+from ..models.staff import ADMIN, MANAGER, SUPERVISOR, SUPPORT
+
+# What each area allows: roles that may read, and roles that may change.
+CLIENTS_READ = {SUPPORT, MANAGER, SUPERVISOR}
+REQUESTS_READ = {SUPPORT, MANAGER, SUPERVISOR}
+REQUESTS_HANDLE = {SUPPORT, MANAGER}
+APPROVE = {MANAGER}
+OPTOUTS_READ = {SUPPORT, MANAGER, SUPERVISOR}
+OPTOUTS_WRITE = {SUPPORT, MANAGER}
+AUDIT_READ = {SUPERVISOR}
+STAFF_ADMIN = {ADMIN}
+JOBS_READ = {MANAGER, SUPERVISOR}
+JOBS_RETRY = {MANAGER}
+
+
+def has_any(roles):
+    return bool(getattr(current_user, "is_authenticated", False) and current_user.role_set & set(roles))
+
+
+def roles_required(roles):
+    """Decorator for plain Flask views: 401→login for anonymous users, 403 without one of `roles`."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not getattr(current_user, "is_authenticated", False):
+                from ..extensions import login_manager
+                return login_manager.unauthorized()
+            if not has_any(roles):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator

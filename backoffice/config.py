@@ -1,0 +1,105 @@
+"""Every setting, read from the environment in one place, typed, with defaults.
+
+Each variable is documented in the README's configuration table.
+"""
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_bool(value, default=False):
+    if value is None or value == "":
+        return default
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def int_or_default(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def parse_list(value, default):
+    if not value:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class ConfigError(RuntimeError):
+    """Raised when the settings would make the application unsafe to start."""
+
+
+def _instance_secret(instance_path, name):
+    """A random secret kept in the instance folder, for development and the demo only."""
+    path = Path(instance_path) / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    path.write_text(value)
+    try:
+        path.chmod(0o600)
+    except OSError:
+        pass
+    return value
+
+
+def normalise_database_url(url):
+    """Let operators write postgres:// or postgresql:// and still get the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def load_config(environ=None, instance_path=None):
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if environ is None else environ
+    instance_path = Path(instance_path or env.get("BACKOFFICE_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+    mode = env.get("BACKOFFICE_ENV", "development").strip().lower()
+    production = mode == "production"
+
+    secret_key = env.get("SECRET_KEY")
+    hash_key = env.get("BACKOFFICE_HASH_KEY")
+    if production and not secret_key:
+        raise ConfigError("SECRET_KEY must be set when BACKOFFICE_ENV=production")
+    if production and not hash_key:
+        raise ConfigError("BACKOFFICE_HASH_KEY must be set when BACKOFFICE_ENV=production")
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'backoffice.db'}"
+
+    config = {
+        "BACKOFFICE_ENV": mode,
+        "INSTANCE_PATH": str(instance_path),
+        "SECRET_KEY": secret_key or _instance_secret(instance_path, "secret_key"),
+        # Keyed hashes (opt-outs that survive erasure, audit search terms) use a separate key,
+        # so rotating the session key does not break suppression-list matching.
+        "BACKOFFICE_HASH_KEY": hash_key or _instance_secret(instance_path, "hash_key"),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "RQ_QUEUE": env.get("BACKOFFICE_RQ_QUEUE", "backoffice"),
+        "JOB_TIMEOUT_SECONDS": int_or_default(env.get("BACKOFFICE_JOB_TIMEOUT"), 600),
+        "LANGUAGES": parse_list(env.get("BACKOFFICE_LANGUAGES"), ["en", "ru", "kk"]),
+        "BABEL_DEFAULT_LOCALE": env.get("BACKOFFICE_DEFAULT_LANGUAGE", "en"),
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "BACKOFFICE_TIMEZONE": env.get("BACKOFFICE_TIMEZONE", "Asia/Almaty"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent / "translations"),
+        "EXPORT_DIR": env.get("BACKOFFICE_EXPORT_DIR") or str(instance_path / "exports"),
+        "EXPORT_TTL_DAYS": int_or_default(env.get("BACKOFFICE_EXPORT_TTL_DAYS"), 7),
+        "DEMO_PASSWORD": env.get("DEMO_PASSWORD") or None,
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "MAX_CONTENT_LENGTH": int_or_default(env.get("BACKOFFICE_MAX_UPLOAD_MB"), 200) * 1024 * 1024,
+        "API_RATE_LIMIT_PER_MINUTE": int_or_default(env.get("BACKOFFICE_API_RATE_LIMIT"), 120),
+        "FLASK_ADMIN_FLUID_LAYOUT": True,
+    }
+    return config

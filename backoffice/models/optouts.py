@@ -1,0 +1,31 @@
+"""The marketing suppression list (policy 3.2.2)."""
+from ..extensions import db
+from .base import utcnow
+
+CHANNELS = ("email", "sms", "phone", "all")
+SOURCES = ("privacy_request", "unsubscribe_link", "staff_entry", "import")
+
+
+class MarketingOptOut(db.Model):
+    """Someone who must not receive marketing. The keyed hashes survive the client's erasure."""
+
+    __tablename__ = "marketing_opt_out"
+
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(254), nullable=True)
+    email_hash = db.Column(db.String(64), nullable=True, index=True)
+    phone = db.Column(db.String(20), nullable=True)
+    phone_hash = db.Column(db.String(64), nullable=True, index=True)
+    channel = db.Column(db.String(8), nullable=False, default="all")
+    source = db.Column(db.String(20), nullable=False, default="staff_entry")
+    reason = db.Column(db.Text, nullable=True)
+    client_id = db.Column(db.Integer, db.ForeignKey("client.id"), nullable=True, index=True)
+    request_id = db.Column(db.Integer, db.ForeignKey("privacy_request.id"), nullable=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    created_by_id = db.Column(db.Integer, db.ForeignKey("staff_user.id"), nullable=True)
+    removed_at = db.Column(db.DateTime, nullable=True)
+    removed_by_id = db.Column(db.Integer, db.ForeignKey("staff_user.id"), nullable=True)
+    removal_reason = db.Column(db.Text, nullable=True)
+
+    client = db.relationship("Client")
+    created_by = db.relationship("StaffUser", foreign_keys=[created_by_id])

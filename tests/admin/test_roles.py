@@ -1,0 +1,110 @@
+"""Role × endpoint: every URL rule of the app, for every role and for anonymous users, follows the matrix."""
+import pytest
+
+from backoffice.models.staff import ROLES
+
+ANONYMOUS = "anonymous"
+SUPPORT, MANAGER, SUPERVISOR, ADMIN = "support", "manager", "supervisor", "admin"
+EVERYONE = set(ROLES)
+
+# The permission matrix of issue 2, written out independently of backoffice.auth.roles.
+# endpoint prefix → (roles that may read, roles that may write)
+AREAS = {
+    "admin": (EVERYONE, set()),
+    "requests": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER}),
+    "clients": ({SUPPORT, MANAGER, SUPERVISOR}, set()),
+    "optouts": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER}),
+    "audit": ({SUPERVISOR}, set()),
+    "staff": ({ADMIN}, {ADMIN}),
+}
+# Flask-Admin endpoints that change data, and whether the view offers that capability at all.
+WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
+OFFERED = {
+    ("staff", "create_view"), ("staff", "edit_view"), ("staff", "ajax_update"),
+}
+READ_ONLY_EXTRAS = {"export"}  # Flask-Admin's built-in export is switched off everywhere (it loads whole tables)
+PUBLIC = {"auth.login", "auth.set_language", "auth.root", "static", "admin.static", "_debug_toolbar.static"}
+
+
+def expected_allowed(endpoint, method, role):
+    area, _, name = endpoint.partition(".")
+    if area not in AREAS:
+        raise AssertionError(f"endpoint {endpoint} is not in the role matrix test: add it")
+    readers, writers = AREAS[area]
+    if name in READ_ONLY_EXTRAS:
+        return False
+    if name in WRITE_METHODS:
+        if name == "action_view":
+            return False  # no action is named in the probe request, so nothing may run
+        return (area, name) in OFFERED and role in writers
+    if method == "POST" and area != "admin":
+        return role in writers
+    return role in readers
+
+
+def _rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC or rule.endpoint.endswith(".static"):
+            continue
+        for method in ("GET", "POST"):
+            if method in rule.methods:
+                yield rule, method
+
+
+def _url(rule):
+    values = {arg: "csv" if arg == "export_type" else "1" for arg in rule.arguments}
+    return rule.build(values, append_unknown=False)[1]
+
+
+@pytest.mark.parametrize("role", [ANONYMOUS, *ROLES])
+def test_every_endpoint_follows_the_matrix(app, client, login_as, role):
+    if role != ANONYMOUS:
+        login_as(role)
+    checked = 0
+    for rule, method in _rules(app):
+        if rule.endpoint == "auth.logout":
+            continue
+        url = _url(rule)
+        response = client.open(url, method=method, data={})
+        where = f"{role} {method} {url} ({rule.endpoint}) → {response.status_code}"
+        assert response.status_code != 500, where
+        if role == ANONYMOUS:
+            assert response.status_code in (302, 401), where
+            if response.status_code == 302:
+                assert "/login" in response.headers["Location"], where
+        elif expected_allowed(rule.endpoint, method, role):
+            assert response.status_code != 403, where
+        else:
+            assert response.status_code == 403, where
+        checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("role,visible,hidden", [
+    (SUPPORT, ["Requests", "Clients", "Marketing opt-outs"], ["Audit log", "Staff"]),
+    (MANAGER, ["Requests", "Clients", "Marketing opt-outs"], ["Audit log", "Staff"]),
+    (SUPERVISOR, ["Requests", "Clients", "Audit log"], ["Staff"]),
+    (ADMIN, ["Staff"], ["Requests", "Clients", "Audit log", "Marketing opt-outs"]),
+])
+def test_menu_shows_only_what_the_role_may_use(client, login_as, role, visible, hidden):
+    login_as(role)
+    page = client.get("/admin/").get_data(as_text=True)
+    nav = page[page.index("<nav"):page.index("</nav>")]
+    for name in visible:
+        assert f">{name}<" in nav.replace("\n", "").replace("  ", ""), name
+    for name in hidden:
+        assert name not in nav, name
+
+
+def test_403_page_explains(client, login_as):
+    login_as(SUPPORT)
+    response = client.get("/admin/audit/")
+    assert response.status_code == 403
+    assert "Your role does not allow" in response.get_data(as_text=True)
+
+
+def test_user_with_several_roles_gets_the_union(client, login_as):
+    login_as(SUPPORT, SUPERVISOR)
+    assert client.get("/admin/audit/").status_code == 200
+    assert client.get("/admin/clients/").status_code == 200
+    assert client.get("/admin/staff/").status_code == 403

@@ -1,0 +1,168 @@
+"""Test fixtures that read like the staff's own actions: login_as("manager"), make_client(...).
+
+The database is SQLite (a fresh file per test) unless TEST_DATABASE_URL or DATABASE_URL names another;
+CI runs the whole suite once on SQLite and once on PostgreSQL + Redis.
+"""
+import os
+import socket
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import text
+
+from backoffice import create_app
+from backoffice.extensions import db
+from backoffice.models.staff import StaffUser
+from backoffice.services import staff as staff_service
+
+TEST_PASSWORD = "correct-horse-battery"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+_PASSWORD_HASH = None
+
+
+def _database_url():
+    return os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+
+
+def redis_url():
+    return os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+
+
+def _reachable(url, default_port):
+    parts = urlsplit(url.replace("+psycopg", ""))
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name, url, port):
+    """Skip on a developer machine without the service; in CI a missing service is a failure."""
+    if _reachable(url, port):
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is not reachable at {urlsplit(url).hostname}:{urlsplit(url).port or port} in CI")
+    pytest.skip(f"{name} not reachable; CI runs this test against a real {name}")
+
+
+def is_postgres():
+    url = _database_url() or ""
+    return url.startswith("postgres")
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    global _PASSWORD_HASH
+    if _PASSWORD_HASH is None:
+        _PASSWORD_HASH = staff_service.hash_password(TEST_PASSWORD)
+    return _PASSWORD_HASH
+
+
+@pytest.fixture(scope="session")
+def _postgres_schema():
+    """On PostgreSQL the schema is created once; each test then starts from empty tables."""
+    url = _database_url()
+    if not url or not url.startswith("postgres"):
+        return None
+    require_service("PostgreSQL", url, 5432)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        db.session.commit()
+        db.engine.dispose()
+    return url
+
+
+def _empty_postgres_tables():
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app_config(tmp_path, _postgres_schema):
+    config = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret",
+        "BACKOFFICE_HASH_KEY": "test-hash-key",
+        "WTF_CSRF_ENABLED": False,
+        "REDIS_URL": None,
+        "RQ_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+        "EXPORT_DIR": str(tmp_path / "exports"),
+        "SQLALCHEMY_DATABASE_URI": _postgres_schema or f"sqlite:///{tmp_path / 'test.db'}",
+    }
+    return config
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        if is_postgres():
+            _empty_postgres_tables()
+        else:
+            db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_staff(app, password_hash):
+    """make_staff("manager") → a StaffUser with that role (and a unique e-mail)."""
+    def factory(*roles, email=None):
+        user = StaffUser(email=email or f"{'-'.join(roles) or 'none'}-{uuid.uuid4().hex[:6]}@test.local",
+                         full_name="Test " + ",".join(roles), password_hash=password_hash)
+        user.role_set = set(roles)
+        db.session.add(user)
+        db.session.commit()
+        return user
+    return factory
+
+
+class AuthActions:
+    def __init__(self, client, make_staff):
+        self._client = client
+        self._make_staff = make_staff
+        self.user = None
+
+    def login(self, user):
+        response = self._client.post("/login", data={"email": user.email, "password": TEST_PASSWORD})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        self.user = user
+        return user
+
+    def login_as(self, *roles):
+        return self.login(self._make_staff(*roles))
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client, make_staff):
+    return AuthActions(client, make_staff)
+
+
+@pytest.fixture
+def login_as(auth):
+    return auth.login_as
+
+
+@pytest.fixture
+def seeded(app):
+    """A small deterministic demo data set (clients with every kind of record)."""
+    from backoffice.services import demo
+
+    demo.seed_clients(count=20, seed=7)
+    db.session.commit()
+    return app
