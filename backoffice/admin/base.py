@@ -5,12 +5,18 @@ from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 
 from ..auth.roles import has_any
 
 
 class SecureForm(FlaskForm):
     """Flask-Admin's forms carry the Flask-WTF CSRF token (Flask-Admin's own default has none)."""
+
+    def __init__(self, formdata=_Auto, obj=None, prefix="", **kwargs):
+        # Flask-Admin's Unique validator compares against form._obj, which its own BaseForm sets.
+        self._obj = obj
+        super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
 
 
 def _deny():
