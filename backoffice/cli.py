@@ -58,7 +58,10 @@ def demo_command(port, host, no_serve):
     if start_embedded is not None and not app.config.get("REDIS_URL"):
         start_embedded()
     click.echo(f"Serving on http://{host}:{port}/admin/  (Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    # app.run() is a no-op inside the flask CLI, so the server is started directly.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 
 
 @click.command("create-user")
