@@ -41,3 +41,16 @@ def test_create_user_refuses_weak_password_and_unknown_role(app, monkeypatch):
     assert runner.invoke(create_user_command, ["x@bekair.kz", "--role", "manager", "--password-env", "NEW_PW"]).exit_code != 0
     assert runner.invoke(create_user_command, ["x@bekair.kz", "--role", "wizard", "--password-env", "NEW_PW"]).exit_code != 0
     assert db.session.execute(select(func.count(StaffUser.id))).scalar() == 0
+
+
+def test_demo_serves_on_localhost_5000(app_config, tmp_path, monkeypatch):
+    import werkzeug.serving
+
+    from backoffice import create_app
+
+    served = []
+    monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, app, **kw: served.append((host, port)))
+    app_config.update(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'demo.db'}", DEMO_PASSWORD="demo-password-1")
+    result = create_app(app_config).test_cli_runner().invoke(demo_command, [])
+    assert result.exit_code == 0, result.output
+    assert served == [("127.0.0.1", 5000)]
