@@ -166,7 +166,7 @@ TRANSITIONS = (
     Step("fail", frozenset({APPROVED, EXECUTING}), FAILED, SYSTEM, runs_job),
     Step("retry", frozenset({FAILED, APPROVED}), APPROVED, HANDLER, _requeue),
     Step("reject", frozenset({RECEIVED, IDENTITY_VERIFIED, IN_PROGRESS, FAILED}), REJECTED, HANDLER),
-    Step("reject", frozenset({AWAITING_APPROVAL}), REJECTED, APPROVER),
+    Step("reject", frozenset({AWAITING_APPROVAL}), REJECTED, APPROVER, needs_approval),
     Step("cancel", frozenset({RECEIVED, IDENTITY_VERIFIED, IN_PROGRESS, AWAITING_APPROVAL}), CANCELLED, HANDLER),
     Step("merge_duplicate", _BEFORE_APPROVAL, CANCELLED, HANDLER, _matched),
     Step("assign", _OPEN, None, HANDLER),
