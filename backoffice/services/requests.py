@@ -417,13 +417,17 @@ def _clean_payload(request_type, payload, errors, today):
     return {}
 
 
-def create_request(*, type, by, channel="email", requester_name=None, requester_email=None, requester_phone=None,
-                   identifier=None, description=None, payload=None, client=None, received_at=None):
-    """Record a request as received, with its statutory due date (Law art. 24–25) and, if unambiguous, its client.
+def check_new_request(**fields):
+    """Field errors `create_request` would refuse these fields with (for forms that show every error at once)."""
+    try:
+        _clean_new_request(**fields)
+    except InvalidInput as error:
+        return error.field_errors
+    return {}
 
-    A marketing opt-out is put on the suppression list at once and completed (policy 3.2.2: no approval,
-    no identity check). Raises InvalidInput with field errors and saves nothing on bad input.
-    """
+
+def _clean_new_request(*, type, channel="email", requester_name=None, requester_email=None, requester_phone=None,
+                       identifier=None, description=None, payload=None, client=None, received_at=None):
     errors = {}
     now = utcnow()
     if type not in REQUEST_TYPES:
@@ -467,11 +471,26 @@ def create_request(*, type, by, channel="email", requester_name=None, requester_
         raise InvalidInput(_l("Please correct the highlighted fields. Nothing was saved."), errors)
     if identifier_value:
         clean["identifier"] = {"kind": identifier_kind, "value": identifier_value}
+    return dict(type=type, channel=channel, requester_name=requester_name, requester_email=email_norm,
+                requester_phone=phone_norm, description=description, payload=clean or None, client=client,
+                received_at=received_at)
 
+
+def create_request(*, by, **fields):
+    """Record a request as received, with its statutory due date (Law art. 24–25) and, if unambiguous, its client.
+
+    A marketing opt-out is put on the suppression list at once and completed (policy 3.2.2: no approval,
+    no identity check). Raises InvalidInput with field errors and saves nothing on bad input.
+    Fields: type, channel, requester_name/_email/_phone, identifier (IIN or PNR), description, payload,
+    client, received_at.
+    """
+    clean = _clean_new_request(**fields)
+    type, channel, client, received_at = clean["type"], clean["channel"], clean["client"], clean["received_at"]
     with _unit_of_work():
         req = PrivacyRequest(type=type, channel=channel, status=RECEIVED, received_at=received_at,
-                             requester_name=requester_name, requester_email=email_norm, requester_phone=phone_norm,
-                             description=description, payload=clean or None, created_by_id=by.id if by else None,
+                             requester_name=clean["requester_name"], requester_email=clean["requester_email"],
+                             requester_phone=clean["requester_phone"], description=clean["description"],
+                             payload=clean["payload"], created_by_id=by.id if by else None,
                              client_id=client.id if client is not None else None)
         req.due_at = deadlines.initial_due_at(type, received_at)
         db.session.add(req)
