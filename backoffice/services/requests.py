@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..auth.roles import APPROVE, REQUESTS_HANDLE
+from ..auth.roles import APPROVE, JOBS_RETRY, REQUESTS_HANDLE
 from ..extensions import db
 from ..identifiers import InvalidIdentifier, name_key, normalise_email, normalise_iin, normalise_phone
 from ..models.base import utcnow
@@ -91,6 +91,7 @@ HANDLER = "handler"  # support or manager
 APPROVER = "approver"  # a manager who neither created nor handled the request
 SYSTEM = "system"  # jobs and the reconciler (by=None)
 ANYONE = "anyone"  # a handler, or the system (an opt-out arriving without staff)
+RETRIER = "retrier"  # a manager sends a failed job back to the queue (issue 2 matrix: JOBS_RETRY)
 
 
 def needs_approval(req):
@@ -164,7 +165,7 @@ TRANSITIONS = (
     Step("complete", frozenset({APPROVED}), COMPLETED, HANDLER, _approved_by_hand),
     Step("complete", frozenset({EXECUTING}), COMPLETED, SYSTEM, runs_job),
     Step("fail", frozenset({APPROVED, EXECUTING}), FAILED, SYSTEM, runs_job),
-    Step("retry", frozenset({FAILED, APPROVED}), APPROVED, HANDLER, _requeue),
+    Step("retry", frozenset({FAILED, APPROVED}), APPROVED, RETRIER, _requeue),
     Step("reject", frozenset({RECEIVED, IDENTITY_VERIFIED, IN_PROGRESS, FAILED}), REJECTED, HANDLER),
     Step("reject", frozenset({AWAITING_APPROVAL}), REJECTED, APPROVER, needs_approval),
     Step("cancel", frozenset({RECEIVED, IDENTITY_VERIFIED, IN_PROGRESS, AWAITING_APPROVAL}), CANCELLED, HANDLER),
@@ -194,6 +195,12 @@ ACTION_LABELS = {
     "match_client": _l("Link to a client"),
     "job_not_queued": _l("Job could not be queued"),
     "duplicate_merged": _l("Duplicate merged into this request"),
+    # Names the job runner (services/execution.py, issue 4) writes on the timeline.
+    "execution_started": _l("Execution started"),
+    "execution_resumed": _l("Execution resumed"),
+    "completed": _l("Completed"),
+    "failed": _l("Failed"),
+    "retried": _l("Queued again"),
 }
 
 
@@ -225,6 +232,8 @@ def may_take(step, req, by):
         return by.has_role(*REQUESTS_HANDLE), _l("Your role cannot handle privacy requests.")
     if step.who == HANDLER:
         return by.has_role(*REQUESTS_HANDLE), _l("Your role cannot handle privacy requests.")
+    if step.who == RETRIER:
+        return by.has_role(*JOBS_RETRY), _l("Only a manager can queue a job again.")
     if not by.has_role(*APPROVE):
         return False, _l("Only a manager can decide on this request.")
     if by.id in handlers_of(req):

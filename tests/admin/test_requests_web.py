@@ -189,6 +189,8 @@ def test_third_party_grant_goes_into_the_disclosure_register(desk):
     desk.step(rid, "complete")
     grant = db.session.execute(select(DisclosureGrant)).scalar_one()
     assert (grant.client_id, grant.recipient) == (subject.id, "Adilet LLP")
+    client_page = desk.http.get(f"/admin/clients/details/?id={subject.id}").get_data(as_text=True)
+    assert "Disclosure register" in client_page and "Adilet LLP" in client_page
 
 
 def test_unmatched_request_completes_with_the_no_data_reply(desk):

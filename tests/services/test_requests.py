@@ -111,7 +111,7 @@ def take(action, req, team):
     if action == "fail":
         return svc.fail(req, "worker lost")
     if action == "retry":
-        return svc.retry(req, team.support)
+        return svc.retry(req, team.manager)
     if action == "reject":
         by = team.manager2 if req.status == AWAITING_APPROVAL else team.support
         return svc.reject(req, by, "Identity could not be confirmed")
@@ -339,9 +339,12 @@ def test_job_not_queued_leaves_the_request_approved_and_it_can_be_queued_again(a
         svc.release(req, team.support)
     db.session.refresh(req)
     assert req.status == APPROVED and req.job_id is None
-    assert "retry" in svc.legal_next_steps(req, team.support)
+    assert "retry" not in svc.legal_next_steps(req, team.support)  # managers only (JOBS_RETRY)
+    assert "retry" in svc.legal_next_steps(req, team.manager)
     app.extensions["embedded_worker"] = worker = type("W", (), {"calls": [], "submit": lambda s, *a: s.calls.append(a)})()
-    svc.retry(req, team.support)
+    with pytest.raises(svc.NotPermitted):
+        svc.retry(req, team.support)
+    svc.retry(req, team.manager)
     assert len(worker.calls) == 1 and req.job_id
 
 
@@ -350,7 +353,7 @@ def test_failed_job_can_be_retried(app, team, queue):
     svc.begin_execution(req)
     svc.fail(req, "worker lost")
     assert req.status == FAILED
-    svc.retry(req, team.support)
+    svc.retry(req, team.manager)
     assert req.status == APPROVED and len(queue.calls) == 1
 
 
