@@ -205,6 +205,7 @@ class PrivacyRequestView(RoleModelView):
                     "export_selected": REQUESTS_READ}
     form = RequestCreateForm
     list_template = "admin/request_list.html"
+    create_template = "admin/request_create.html"
 
     column_list = ("id", "type", "status", "received_at", "due_at", "time_left", "client_id", "assigned_to")
     column_labels = {
