@@ -88,6 +88,8 @@ def load_config(environ=None, instance_path=None):
         "BABEL_DEFAULT_LOCALE": env.get("BACKOFFICE_DEFAULT_LANGUAGE", "en"),
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "BACKOFFICE_TIMEZONE": env.get("BACKOFFICE_TIMEZONE", "Asia/Almaty"),
+        # Statutory deadlines end at this local time on their last working day (HH:MM, BACKOFFICE_TIMEZONE).
+        "BACKOFFICE_WORKDAY_END": env.get("BACKOFFICE_WORKDAY_END", "18:00"),
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent / "translations"),
         "EXPORT_DIR": env.get("BACKOFFICE_EXPORT_DIR") or str(instance_path / "exports"),
         "EXPORT_TTL_DAYS": int_or_default(env.get("BACKOFFICE_EXPORT_TTL_DAYS"), 7),

@@ -5,9 +5,10 @@ from flask_babel import lazy_gettext as _l
 
 from ..config import PROJECT_ROOT
 from ..extensions import db
-from ..models import AuditEvent, Client, MarketingOptOut, PrivacyRequest, StaffUser
+from ..models import AuditEvent, Client, DeadlineRule, MarketingOptOut, PrivacyRequest, StaffUser
 from .audit import AuditEventView
 from .clients import ClientView
+from .deadlines import DeadlineRuleView
 from .home import HomeView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
@@ -27,5 +28,6 @@ def init_admin(app):
     admin.add_view(MarketingOptOutView(MarketingOptOut, db, name=_l("Marketing opt-outs"), endpoint="optouts"))
     admin.add_view(AuditEventView(AuditEvent, db, name=_l("Audit log"), endpoint="audit"))
     admin.add_view(StaffUserView(StaffUser, db, name=_l("Staff"), endpoint="staff"))
+    admin.add_view(DeadlineRuleView(DeadlineRule, db, name=_l("Deadline rules"), endpoint="deadlines"))
     app.extensions["backoffice_admin"] = admin
     return admin

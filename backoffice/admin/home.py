@@ -1,13 +1,21 @@
-"""The home page: the signed-in staff member's queue."""
+"""The home page: my queue, what is due within 1 working day, what is overdue, what awaits my approval."""
 from flask_admin import expose
 from flask_login import current_user
 
+from ..auth.roles import APPROVE, REQUESTS_READ, has_any
 from ..services import requests as request_service
 from .base import ProtectedIndexView
+from .requests import STATUS_LABELS, TYPE_LABELS, format_time_left
 
 
 class HomeView(ProtectedIndexView):
     @expose("/")
     def index(self):
-        queue = request_service.my_queue(current_user) if current_user.has_role("support", "manager") else []
-        return self.render("admin/home.html", queue=queue)
+        handles = has_any(REQUESTS_READ)
+        return self.render(
+            "admin/home.html", handles=handles,
+            queue=request_service.my_queue(current_user) if handles else [],
+            due_soon=request_service.due_soon() if handles else [],
+            overdue=request_service.overdue() if handles else [],
+            approvals=request_service.awaiting_approval_by(current_user) if has_any(APPROVE) else None,
+            type_labels=TYPE_LABELS, status_labels=STATUS_LABELS, time_left=format_time_left)

@@ -1,22 +1,491 @@
-"""Privacy requests: the queue staff work from (policy 5.2–5.4, 3.2.2, 4.1)."""
+"""Privacy requests: the queue staff work from, the request page and its next steps (policy 5.2–5.4, 3.2.2, 4.1).
+
+Thin over services/requests.py: the view offers only what `legal_next_steps` returns and hands every POST to the
+service, which enforces the lifecycle, the roles and the four-eyes rule again.
+"""
+import csv
+import io
+
+from flask import Response, abort, flash, redirect, request, stream_with_context
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.roles import REQUESTS_HANDLE, REQUESTS_READ
-from ..models.requests import REQUEST_TYPES, STATUSES, PrivacyRequest
-from .base import RoleModelView
+from ..extensions import db
+from ..models.base import utcnow
+from ..models.clients import LANGUAGES, Client
+from ..models.optouts import CHANNELS as OPT_OUT_CHANNELS
+from ..models.requests import CHANNELS, OPEN_STATUSES, REQUEST_TYPES, STATUSES, TYPE_CLAUSES, PrivacyRequest
+from ..models.staff import StaffUser
+from ..services import audit, deadlines
+from ..services import requests as request_service
+from .base import RoleModelView, SecureForm
+
+TYPE_LABELS = {
+    "access": _l("Access / information about processing"),
+    "rectification": _l("Rectification"),
+    "blocking": _l("Blocking"),
+    "unblocking": _l("Unblocking"),
+    "erasure": _l("Erasure"),
+    "consent_withdrawal": _l("Consent withdrawal"),
+    "marketing_opt_out": _l("Marketing opt-out"),
+    "third_party_grant": _l("Third-party access grant"),
+}
+STATUS_LABELS = {
+    "received": _l("Received"), "identity_verified": _l("Identity verified"), "in_progress": _l("In progress"),
+    "awaiting_approval": _l("Awaiting approval"), "approved": _l("Approved"), "executing": _l("Executing"),
+    "completed": _l("Completed"), "rejected": _l("Rejected"), "cancelled": _l("Cancelled"), "failed": _l("Failed"),
+}
+CHANNEL_LABELS = {
+    "email": _l("E-mail"), "letter": _l("Letter"), "e_document": _l("E-document"), "phone": _l("Phone"),
+    "in_person": _l("In person"), "web_form": _l("Web form"), "api": _l("API"),
+}
+NO_DATA_REPLY = _l("We have checked our records and hold no personal data about you.")
+
+
+def format_time_left(due_at, now=None):
+    """'3 d 4 h left' / 'overdue by 5 h' for lists and the request page."""
+    state = deadlines.time_left(due_at, now)
+    if state is None:
+        return ""
+    late, delta = state
+    hours = int(delta.total_seconds() // 3600)
+    text = _("%(d)s d %(h)s h", d=hours // 24, h=hours % 24) if hours >= 24 else _("%(h)s h", h=hours)
+    return _("overdue by %(t)s", t=text) if late else _("%(t)s left", t=text)
+
+
+def _time_left_formatter(view, context, model, name):
+    if not model.is_open or model.due_at is None:
+        return ""
+    text = format_time_left(model.due_at)
+    css = "text-danger font-weight-bold" if model.due_at < utcnow() else ""
+    return Markup('<span class="{}">{}</span>').format(css, text)
+
+
+class OverdueFilter(BaseSQLAFilter):
+    """Open requests past their deadline."""
+
+    def apply(self, query, value, alias=None):
+        condition = (PrivacyRequest.due_at < utcnow()) & PrivacyRequest.status.in_(OPEN_STATUSES)
+        return query.filter(condition if value == "1" else ~condition)
+
+    def operation(self):
+        return _l("is")
+
+
+class OpenFilter(BaseSQLAFilter):
+    def apply(self, query, value, alias=None):
+        condition = PrivacyRequest.status.in_(OPEN_STATUSES)
+        return query.filter(condition if value == "1" else ~condition)
+
+    def operation(self):
+        return _l("is")
+
+
+class AssignedToMeFilter(BaseSQLAFilter):
+    def apply(self, query, value, alias=None):
+        mine = PrivacyRequest.assigned_to_id == current_user.id
+        return query.filter(mine if value == "1" else ~mine)
+
+    def operation(self):
+        return _l("is")
+
+
+def _handler_options():
+    return [(str(u.id), str(u)) for u in request_service.handler_choices()]
+
+
+# --- forms ----------------------------------------------------------------------------------------------------------
+
+class RequestCreateForm(SecureForm):
+    """What staff enter when a request arrives; the type decides which of the detail fields matter."""
+
+    type = SelectField(_l("Type"), choices=[(t, TYPE_LABELS[t]) for t in REQUEST_TYPES],
+                       validators=[DataRequired()])
+    channel = SelectField(_l("Channel"), choices=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], default="email")
+    requester_name = StringField(_l("Requester's name"), validators=[Optional(), Length(max=200)])
+    requester_email = StringField(_l("Requester's e-mail"), validators=[Optional(), Length(max=254)])
+    requester_phone = StringField(_l("Requester's phone"), validators=[Optional(), Length(max=40)])
+    identifier = StringField(_l("IIN or PNR given by the requester"), validators=[Optional(), Length(max=40)],
+                             description=_l("Used to find the client; e-mail and phone above are used too."))
+    description = TextAreaField(_l("What the requester asks"), validators=[Optional(), Length(max=2000)])
+    new_full_name = StringField(_l("Rectification: new full name"), validators=[Optional(), Length(max=200)])
+    new_email = StringField(_l("Rectification: new e-mail"), validators=[Optional(), Length(max=254)])
+    new_phone = StringField(_l("Rectification: new phone"), validators=[Optional(), Length(max=40)])
+    new_iin = StringField(_l("Rectification: new IIN"), validators=[Optional(), Length(max=20)])
+    new_position = StringField(_l("Rectification: new position"), validators=[Optional(), Length(max=120)])
+    new_date_of_birth = StringField(_l("Rectification: new date of birth (YYYY-MM-DD)"),
+                                    validators=[Optional(), Length(max=10)])
+    new_preferred_language = SelectField(_l("Rectification: new preferred language"),
+                                         choices=[("", "—")] + [(c, c) for c in LANGUAGES], default="")
+    blocked_until = StringField(_l("Blocking: blocked until (YYYY-MM-DD, optional)"),
+                                validators=[Optional(), Length(max=10)])
+    recipient = StringField(_l("Third-party grant: recipient (person or organisation)"),
+                            validators=[Optional(), Length(max=200)])
+    scope = TextAreaField(_l("Third-party grant: which data"), validators=[Optional(), Length(max=2000)])
+    expires_on = StringField(_l("Third-party grant: expires on (YYYY-MM-DD)"), validators=[Optional(), Length(max=10)])
+    opt_out_channel = SelectField(_l("Marketing opt-out: channel"),
+                                  choices=[(c, c) for c in OPT_OUT_CHANNELS], default="all")
+
+    def payload(self):
+        changes = {f: getattr(self, f"new_{f}").data for f in request_service.RECTIFIABLE_FIELDS}
+        return {
+            "changes": changes, "blocked_until": self.blocked_until.data, "recipient": self.recipient.data,
+            "scope": self.scope.data, "expires_on": self.expires_on.data, "channel": self.opt_out_channel.data,
+        }
+
+
+class StepForm(SecureForm):
+    version = HiddenField()
+
+
+class VerifyIdentityForm(StepForm):
+    method = SelectField(_l("How was the identity checked?"),
+                         choices=[(k, v) for k, v in request_service.IDENTITY_METHODS.items()],
+                         validators=[DataRequired()])
+    note = StringField(_l("Note (document type and last 4 digits at most; never a copy)"),
+                       validators=[Optional(), Length(max=200)])
+
+
+class CommentForm(StepForm):
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
+
+
+class RequiredCommentForm(StepForm):
+    comment = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=2000)])
+
+
+class ReasonForm(StepForm):
+    comment = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+
+
+class CompleteForm(StepForm):
+    outcome = TextAreaField(_l("Reply / outcome"), validators=[Optional(), Length(max=2000)])
+
+
+class AssignForm(StepForm):
+    assignee = SelectField(_l("Assign to"), validators=[DataRequired()])
+
+
+class MergeForm(StepForm):
+    duplicate_of = SelectField(_l("Merge into request"), validators=[DataRequired()])
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
+
+
+class MatchForm(StepForm):
+    client_id = SelectField(_l("Client"), validators=[DataRequired()])
+
+
+STEP_FORMS = {
+    "verify_identity": VerifyIdentityForm, "start": StepForm, "submit_for_approval": CommentForm,
+    "approve": RequiredCommentForm, "release": StepForm, "complete": CompleteForm, "retry": StepForm,
+    "reject": ReasonForm, "cancel": ReasonForm, "merge_duplicate": MergeForm, "assign": AssignForm,
+    "extend_deadline": ReasonForm, "match_client": MatchForm,
+}
+STEP_BUTTON_CLASS = {"approve": "btn-success", "reject": "btn-danger", "cancel": "btn-outline-danger"}
+
+
+class BulkAssignForm(SecureForm):
+    ids = HiddenField()
+    assignee = SelectField(_l("Assign to"), validators=[DataRequired()])
 
 
 class PrivacyRequestView(RoleModelView):
     roles_read = REQUESTS_READ
     roles_write = REQUESTS_HANDLE
+    allow_create = True
+    action_roles = {"assign_to_me": REQUESTS_HANDLE, "assign_to_colleague": REQUESTS_HANDLE,
+                    "export_selected": REQUESTS_READ}
+    form = RequestCreateForm
+    list_template = "admin/request_list.html"
+    create_template = "admin/request_create.html"
 
-    column_list = ("id", "type", "status", "received_at", "due_at", "client_id", "assigned_to")
+    column_list = ("id", "type", "status", "received_at", "due_at", "time_left", "client_id", "assigned_to")
     column_labels = {
         "id": _l("ID"), "type": _l("Type"), "status": _l("Status"), "received_at": _l("Received"),
         "due_at": _l("Due"), "client_id": _l("Client"), "assigned_to": _l("Assigned to"),
+        "time_left": _l("Time left"), "channel": _l("Channel"), "assigned_to_id": _l("Assigned to (staff id)"),
     }
-    column_filters = ("type", "status", "received_at", "due_at")
-    column_choices = {"type": [(t, t) for t in REQUEST_TYPES], "status": [(s, s) for s in STATUSES]}
+    column_formatters = {
+        "time_left": _time_left_formatter,
+        "type": lambda v, c, m, n: TYPE_LABELS.get(m.type, m.type),
+        "status": lambda v, c, m, n: STATUS_LABELS.get(m.status, m.status),
+    }
+    column_filters = (
+        "type", "status", "channel", "received_at", "due_at",
+        OverdueFilter(PrivacyRequest.due_at, _l("Overdue"), options=(("1", _l("Yes")), ("0", _l("No")))),
+        OpenFilter(PrivacyRequest.status, _l("Open"), options=(("1", _l("Yes")), ("0", _l("No")))),
+        AssignedToMeFilter(PrivacyRequest.assigned_to_id, _l("Assigned to me"),
+                           options=(("1", _l("Yes")), ("0", _l("No")))),
+        "assigned_to_id",
+    )
+    column_choices = {"type": [(t, TYPE_LABELS[t]) for t in REQUEST_TYPES],
+                      "status": [(s, STATUS_LABELS[s]) for s in STATUSES],
+                      "channel": [(c, CHANNEL_LABELS[c]) for c in CHANNELS]}
     column_sortable_list = ("id", "received_at", "due_at", "status", "type")
     column_default_sort = ("id", True)
     column_select_related_list = (PrivacyRequest.assigned_to,)
+
+    # --- create ---------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _new_request_fields(form):
+        return dict(type=form.type.data, channel=form.channel.data, requester_name=form.requester_name.data,
+                    requester_email=form.requester_email.data, requester_phone=form.requester_phone.data,
+                    identifier=form.identifier.data, description=form.description.data, payload=form.payload())
+
+    def validate_form(self, form):
+        valid = super().validate_form(form)
+        if request.method == "POST" and isinstance(form, RequestCreateForm):
+            # Show the service's field errors together with the form's own, in one round.
+            errors = request_service.check_new_request(**self._new_request_fields(form))
+            _attach_errors(form, request_service.InvalidInput("", errors))
+            valid = valid and not errors
+        return valid
+
+    def create_model(self, form):
+        try:
+            req = request_service.create_request(by=current_user._get_current_object(),
+                                                 **self._new_request_fields(form))
+        except request_service.WorkflowError as error:
+            _attach_errors(form, error)
+            flash(str(error), "error")
+            return False
+        return req
+
+    def get_save_return_url(self, model, is_created=False):
+        return self.get_url(".details_view", id=model.id)
+
+    # --- the request page -----------------------------------------------------------------------------------------
+
+    @expose("/details/")
+    def details_view(self):
+        req = self.get_one(request.args.get("id"))
+        if req is None:
+            flash(_("That request does not exist."), "error")
+            return redirect(self.get_url(".index_view"))
+        return self._render_request(req)
+
+    def _step_forms(self, req, failed=None):
+        steps = request_service.legal_next_steps(req, current_user) if self.may_write else []
+        forms = {}
+        for step in steps:
+            if failed and failed[0] == step:
+                forms[step] = failed[1]
+                continue
+            form = STEP_FORMS[step](prefix=step, formdata=None)
+            form.version.data = req.version
+            self._fill_choices(step, form, req)
+            if step == "complete" and req.client_id is None:
+                form.outcome.data = str(NO_DATA_REPLY)
+            forms[step] = form
+        return forms
+
+    def _fill_choices(self, step, form, req):
+        if step == "assign":
+            form.assignee.choices = _handler_options()
+        elif step == "merge_duplicate":
+            form.duplicate_of.choices = [(str(d.id), f"#{d.id} ({STATUS_LABELS[d.status]})")
+                                         for d in request_service.find_duplicates(req)]
+        elif step == "match_client":
+            form.client_id.choices = [(str(c.id), f"#{c.id}") for c in request_service.find_candidates(req)]
+
+    def _render_request(self, req, failed=None, status=200):
+        forms = self._step_forms(req, failed)
+        if "merge_duplicate" in forms and not forms["merge_duplicate"].duplicate_of.choices:
+            forms.pop("merge_duplicate")
+        if "match_client" in forms and not forms["match_client"].client_id.choices:
+            forms.pop("match_client")
+        rule = deadlines.rule_for(req.type)
+        page = self.render(
+            "admin/request_details.html", req=req, model=req, forms=forms, rule=rule,
+            labels=request_service.ACTION_LABELS, type_labels=TYPE_LABELS, status_labels=STATUS_LABELS,
+            clause=TYPE_CLAUSES.get(req.type), time_left=format_time_left(req.due_at) if req.is_open else "",
+            overdue=bool(req.is_open and req.due_at and req.due_at < utcnow()),
+            duplicates=request_service.find_duplicates(req), erasure_blocked=request_service.erasure_blocked(req),
+            candidates=request_service.find_candidates(req) if req.client_id is None else [],
+            identity_methods=request_service.IDENTITY_METHODS, button_class=STEP_BUTTON_CLASS,
+            return_url=self.get_url(".index_view"))
+        return page, status
+
+    @expose("/step/", methods=("POST",))
+    def step_view(self):
+        """Take one next step on a request; the service decides whether it is legal for this user."""
+        if not self.may_write:
+            abort(403)
+        req = self.get_one(request.form.get("id"))
+        if req is None:
+            flash(_("That request does not exist."), "error")
+            return redirect(self.get_url(".index_view"))
+        step = request.form.get("action", "")
+        if step not in STEP_FORMS:
+            flash(_("That step is not possible for this request now."), "error")
+            return redirect(self.get_url(".details_view", id=req.id))
+        form = STEP_FORMS[step](prefix=step)
+        self._fill_choices(step, form, req)
+        if not form.validate():
+            flash(_("Please correct the highlighted fields. Nothing was saved."), "error")
+            return self._render_request(req, failed=(step, form), status=400)
+        try:
+            self._take(step, req, form)
+        except request_service.JobNotQueued as error:
+            flash(str(error), "warning")
+        except request_service.WorkflowError as error:
+            db.session.rollback()
+            _attach_errors(form, error)
+            flash(str(error), "error")
+            req = self.get_one(req.id)
+            code = 400 if isinstance(error, request_service.InvalidInput) else 409
+            return self._render_request(req, failed=(step, form), status=code)
+        else:
+            flash(_("Saved: %(step)s.", step=request_service.ACTION_LABELS.get(step, step)), "success")
+        return redirect(self.get_url(".details_view", id=req.id))
+
+    def _take(self, step, req, form):
+        s = request_service
+        version = form.version.data or None
+        by = current_user._get_current_object()
+        if step == "verify_identity":
+            return s.verify_identity(req, form.method.data, by, note=form.note.data, expected_version=version)
+        if step == "start":
+            return s.start(req, by, expected_version=version)
+        if step == "submit_for_approval":
+            return s.submit_for_approval(req, by, comment=form.comment.data, expected_version=version)
+        if step == "approve":
+            return s.approve(req, by, form.comment.data, expected_version=version)
+        if step == "release":
+            return s.release(req, by, expected_version=version)
+        if step == "retry":
+            return s.retry(req, by, expected_version=version)
+        if step == "complete":
+            return s.complete(req, by, outcome=form.outcome.data, expected_version=version)
+        if step == "reject":
+            return s.reject(req, by, form.comment.data, expected_version=version)
+        if step == "cancel":
+            return s.cancel(req, by, form.comment.data, expected_version=version)
+        if step == "extend_deadline":
+            return s.extend_deadline(req, by, form.comment.data, expected_version=version)
+        if step == "assign":
+            return s.assign([req], db.session.get(StaffUser, int(form.assignee.data)), by)
+        if step == "merge_duplicate":
+            into = self.get_one(form.duplicate_of.data)
+            return s.merge_duplicate(req, into, by, comment=form.comment.data, expected_version=version)
+        if step == "match_client":
+            return s.match_client(req, db.session.get(Client, int(form.client_id.data)), by, expected_version=version)
+        raise AssertionError(step)
+
+    # --- bulk actions ---------------------------------------------------------------------------------------------
+
+    def _selected(self, ids):
+        try:
+            keys = sorted({int(i) for i in ids})
+        except (TypeError, ValueError):
+            return None
+        rows = self.get_query().filter(PrivacyRequest.id.in_(keys)).all() if keys else []
+        return rows if len(rows) == len(keys) and rows else None
+
+    @action("assign_to_me", _l("Assign to me"))
+    def action_assign_to_me(self, ids):
+        self._assign(ids, current_user._get_current_object())
+
+    @action("assign_to_colleague", _l("Assign to a colleague"))
+    def action_assign_to_colleague(self, ids):
+        rows = self._selected(ids)
+        if rows is None:
+            flash(_("Select at least one request."), "error")
+            return None
+        form = BulkAssignForm(formdata=None)
+        form.ids.data = ",".join(str(r.id) for r in rows)
+        form.assignee.choices = _handler_options()
+        return self.render("admin/request_assign.html", form=form, rows=rows,
+                           return_url=self.get_url(".index_view"))
+
+    @expose("/assign/", methods=("POST",))
+    def assign_selected_view(self):
+        if not self.may_write:
+            abort(403)
+        form = BulkAssignForm()
+        form.assignee.choices = _handler_options()
+        if not form.validate():
+            flash(_("Choose an active colleague who handles requests."), "error")
+            return redirect(self.get_url(".index_view"))
+        self._assign((form.ids.data or "").split(","), db.session.get(StaffUser, int(form.assignee.data)))
+        return redirect(self.get_url(".index_view"))
+
+    def _assign(self, ids, to):
+        rows = self._selected(ids)
+        if rows is None:
+            flash(_("Select at least one request."), "error")
+            return
+        try:
+            request_service.assign(rows, to, current_user._get_current_object())
+        except request_service.WorkflowError as error:
+            db.session.rollback()
+            flash(_("Nothing was assigned: %(reason)s", reason=str(error)), "error")
+        else:
+            flash(_("%(n)s request(s) assigned to %(who)s.", n=len(rows), who=str(to)), "success")
+
+    @action("export_selected", _l("Export selected as CSV (ids and dates only)"))
+    def action_export_selected(self, ids):
+        rows = self._selected(ids)
+        if rows is None:
+            flash(_("Select at least one request."), "error")
+            return None
+        query = self.get_query().filter(PrivacyRequest.id.in_([r.id for r in rows])).order_by(PrivacyRequest.id)
+        return self._csv_response(query, "selected")
+
+    @expose("/export.csv")
+    def export_csv_view(self):
+        """The filtered list as CSV, streamed: ids, type, status and dates, never personal data."""
+        args = self._get_list_extra_args()
+        sort_column = self._get_column_by_idx(args.sort)
+        if sort_column is not None:
+            sort_column = sort_column[0]
+        _count, query = self.get_list(0, sort_column, args.sort_desc, args.search, args.filters, execute=False,
+                                      page_size=0)
+        return self._csv_response(query, "filtered")
+
+    def _csv_response(self, query, scope):
+        audit.record("requests.export_csv", object_type="privacy_request", details={"scope": scope})
+        db.session.commit()
+        columns = ("id", "type", "status", "channel", "client_id", "assigned_to_id", "received_at", "due_at",
+                   "extended_at", "approved_at", "completed_at")
+
+        def rows():
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(columns)
+            for req in query.yield_per(500):
+                writer.writerow([_csv_value(getattr(req, c)) for c in columns])
+                if buffer.tell() > 16384:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+
+        filename = f"requests-{utcnow():%Y%m%d-%H%M}.csv"
+        return Response(stream_with_context(rows()), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _csv_value(value):
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ", timespec="seconds") if hasattr(value, "hour") else value.isoformat()
+    return value
+
+
+def _attach_errors(form, error):
+    for field, message in (getattr(error, "field_errors", None) or {}).items():
+        target = getattr(form, field, None)
+        if target is not None:
+            target.errors = list(target.errors or []) + [str(message)]
+

@@ -2,6 +2,8 @@
 from .audit import AuditChainHead, AuditEvent
 from .clients import Agency, Client, ClientAccount
 from .consent import Consent
+from .deadlines import DeadlineRule
+from .disclosures import DisclosureGrant
 from .optouts import MarketingOptOut
 from .records import Booking, Communication
 from .requests import PrivacyRequest, RequestEvent
@@ -9,5 +11,5 @@ from .staff import StaffUser
 
 __all__ = [
     "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent", "MarketingOptOut",
-    "PrivacyRequest", "RequestEvent", "StaffUser",
+    "DeadlineRule", "DisclosureGrant", "PrivacyRequest", "RequestEvent", "StaffUser",
 ]

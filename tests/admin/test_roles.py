@@ -16,11 +16,13 @@ AREAS = {
     "optouts": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER}),
     "audit": ({SUPERVISOR}, set()),
     "staff": ({ADMIN}, {ADMIN}),
+    "deadlines": ({ADMIN}, {ADMIN}),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
 OFFERED = {
     ("staff", "create_view"), ("staff", "edit_view"), ("staff", "ajax_update"),
+    ("requests", "create_view"), ("deadlines", "edit_view"), ("deadlines", "ajax_update"),
 }
 READ_ONLY_EXTRAS = {"export"}  # Flask-Admin's built-in export is switched off everywhere (it loads whole tables)
 PUBLIC = {"auth.login", "auth.set_language", "auth.root", "static", "admin.static", "_debug_toolbar.static"}
@@ -81,10 +83,10 @@ def test_every_endpoint_follows_the_matrix(app, client, login_as, role):
 
 
 @pytest.mark.parametrize("role,visible,hidden", [
-    (SUPPORT, ["Requests", "Clients", "Marketing opt-outs"], ["Audit log", "Staff"]),
+    (SUPPORT, ["Requests", "Clients", "Marketing opt-outs"], ["Audit log", "Staff", "Deadline rules"]),
     (MANAGER, ["Requests", "Clients", "Marketing opt-outs"], ["Audit log", "Staff"]),
     (SUPERVISOR, ["Requests", "Clients", "Audit log"], ["Staff"]),
-    (ADMIN, ["Staff"], ["Requests", "Clients", "Audit log", "Marketing opt-outs"]),
+    (ADMIN, ["Staff", "Deadline rules"], ["Requests", "Clients", "Audit log", "Marketing opt-outs"]),
 ])
 def test_menu_shows_only_what_the_role_may_use(client, login_as, role, visible, hidden):
     login_as(role)
