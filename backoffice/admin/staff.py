@@ -4,6 +4,7 @@ from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Length, Optional
 
 from ..auth.roles import STAFF_ADMIN
+from ..extensions import db
 from ..models.staff import ROLES
 from ..services import audit, staff as staff_service
 from .base import RoleModelView
@@ -36,6 +37,13 @@ class StaffUserView(RoleModelView):
         user = self.get_one(id)
         form.role_list.data = sorted(user.role_set) if user else []
 
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        # Flask-Admin's Unique validator compares with form._obj, which only Flask-Admin's own BaseForm keeps;
+        # without it every edit that keeps the e-mail is refused as "Already exists".
+        form._obj = obj
+        return form
+
     def create_form(self, obj=None):
         form = super().create_form(obj)
         form.new_password.validators = [Length(min=10, max=200)]
@@ -53,7 +61,7 @@ class StaffUserView(RoleModelView):
             model.password_hash = staff_service.hash_password(form.new_password.data)
         elif is_created:
             raise ValueError(_("Set a password for the new account."))
-        self.session.flush()
+        db.session.flush()  # Flask-Admin 2 hands views `db`, not a session
         audit.record("staff.create" if is_created else "staff.update", object_type="staff_user",
                      object_id=model.id,
                      details={"roles_before": sorted(before), "roles_after": sorted(model.role_set),
