@@ -11,10 +11,12 @@ the previous event's hash, or 64 zeros for the first event. The database id is n
 is the order of ``prev_hash`` links, and ids only make it cheap to walk.
 """
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
 import re
+import uuid
 from dataclasses import asdict, dataclass
 
 from flask import has_request_context, request
@@ -34,11 +36,6 @@ OUTCOMES = ("success", "failure", "denied")
 _head = AuditChainHead.__table__
 _event = AuditEvent.__table__
 
-# Columns in canonical order (after the tag), followed by what verify() also needs.
-_CANONICAL_COLUMNS = (_event.c.at, _event.c.actor_id, _event.c.actor_roles, _event.c.action, _event.c.object_type,
-                      _event.c.object_id, _event.c.request_id, _event.c.outcome, _event.c.ip, _event.c.details,
-                      _event.c.prev_hash)
-
 # A guard rail, not a proof: values that look like an e-mail address, or a bare run of 10-15 digits (IIN, phone),
 # never belong in an append-only log that erasure cannot reach.
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
@@ -49,8 +46,11 @@ class AuditDetailsError(ValueError):
     """Audit details must carry ids, field names and counts only (a programming error, never user input)."""
 
 
+_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
 def _dumps(value):
-    return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    return _encoder.encode(value)
 
 
 def canonical_values(at, actor_id, actor_roles, action, object_type, object_id, request_id, outcome, ip, details,
@@ -200,41 +200,71 @@ class Verification:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+_VERIFY_SQL = ("SELECT id, hash, at, actor_id, actor_roles, action, object_type, object_id, request_id, outcome, ip, "
+               "details, prev_hash FROM audit_event ORDER BY id")
+
+
+def _iso_at(value):
+    """`at` as the canonical form writes it; SQLite hands back SQLAlchemy's stored text, PostgreSQL a datetime."""
+    if isinstance(value, str):
+        if len(value) == 26:  # "YYYY-MM-DD HH:MM:SS.ffffff", the format SQLAlchemy stores on SQLite
+            return value[:10] + "T" + value[11:]
+        value = dt.datetime.fromisoformat(value)
+    return value.isoformat(timespec="microseconds")
+
+
+def _stream_rows(session, batch_size):
+    """Yield batches of raw row tuples in id order, straight from the driver (no ORM, no Row objects).
+
+    PostgreSQL gets a server-side (named) cursor, so memory stays flat; sqlite3 cursors stream by themselves.
+    """
+    connection = session.connection()
+    dbapi_connection = connection.connection
+    if connection.dialect.name == "postgresql":
+        cursor = dbapi_connection.cursor(name=f"audit_verify_{uuid.uuid4().hex[:12]}")
+        cursor.itersize = batch_size
+    else:
+        cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(_VERIFY_SQL)
+        while True:
+            rows = cursor.fetchmany(batch_size)
+            if not rows:
+                return
+            yield rows
+    finally:
+        cursor.close()
+
+
 def verify(session=None, batch_size=10000):
     """Walk the whole chain in id order and report the first broken or missing link (policy 4.3).
 
     The head is read first: events committed while the walk runs come after it and are checked too, so a busy
-    system does not produce false alarms. Rows are streamed as plain tuples (a server-side cursor on PostgreSQL).
+    system does not produce false alarms. Rows are streamed as plain driver tuples (measured in bench/).
     """
     session = session or db.session
     head = session.execute(select(_head.c.last_hash, _head.c.count).where(_head.c.id == 1)).first()
     head_hash, head_count = (head.last_hash, head.count) if head is not None else (GENESIS_HASH, 0)
 
-    statement = select(_event.c.id, _event.c.hash, *_CANONICAL_COLUMNS).order_by(_event.c.id)
-    result = session.connection().execute(
-        statement, execution_options={"stream_results": True, "yield_per": batch_size})
-    sha256, dumps = hashlib.sha256, _dumps
+    sha256, encode, iso_at, tag = hashlib.sha256, _encoder.encode, _iso_at, CANONICAL_TAG
     expected_prev = GENESIS_HASH
     position = 0
     head_reached = head_count == 0
-    try:
-        for partition in result.partitions():
-            for (event_id, stored_hash, at, actor_id, actor_roles, action, object_type, object_id, request_id,
-                 outcome, ip, details, prev_hash) in partition:
-                position += 1
-                content = dumps([CANONICAL_TAG, at.isoformat(timespec="microseconds"), actor_id, actor_roles, action,
-                                 object_type, object_id, request_id, outcome, ip, details, prev_hash])
-                if sha256(content.encode("ascii")).hexdigest() != stored_hash:
-                    return Verification(False, position - 1, head_count, event_id, position, "content_changed")
-                if prev_hash != expected_prev:
-                    return Verification(False, position - 1, head_count, event_id, position, "missing_link")
-                expected_prev = stored_hash
-                if position == head_count:
-                    if stored_hash != head_hash:
-                        return Verification(False, position, head_count, event_id, position, "head_mismatch")
-                    head_reached = True
-    finally:
-        result.close()
+    for rows in _stream_rows(session, batch_size):
+        for (event_id, stored_hash, at, actor_id, actor_roles, action, object_type, object_id, request_id,
+             outcome, ip, details, prev_hash) in rows:
+            position += 1
+            content = encode([tag, iso_at(at), actor_id, actor_roles, action, object_type, object_id, request_id,
+                              outcome, ip, details, prev_hash])
+            if sha256(content.encode("ascii")).hexdigest() != stored_hash:
+                return Verification(False, position - 1, head_count, event_id, position, "content_changed")
+            if prev_hash != expected_prev:
+                return Verification(False, position - 1, head_count, event_id, position, "missing_link")
+            expected_prev = stored_hash
+            if position == head_count:
+                if stored_hash != head_hash:
+                    return Verification(False, position, head_count, event_id, position, "head_mismatch")
+                head_reached = True
     if not head_reached:
         return Verification(False, position, head_count, None, position + 1, "missing_tail")
     return Verification(True, position, head_count)
