@@ -11,7 +11,6 @@ the previous event's hash, or 64 zeros for the first event. The database id is n
 is the order of ``prev_hash`` links, and ids only make it cheap to walk.
 """
 import csv
-import datetime as dt
 import hashlib
 import io
 import json
@@ -200,17 +199,14 @@ class Verification:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-_VERIFY_SQL = ("SELECT id, hash, at, actor_id, actor_roles, action, object_type, object_id, request_id, outcome, ip, "
-               "details, prev_hash FROM audit_event ORDER BY id")
-
-
-def _iso_at(value):
-    """`at` as the canonical form writes it; SQLite hands back SQLAlchemy's stored text, PostgreSQL a datetime."""
-    if isinstance(value, str):
-        if len(value) == 26:  # "YYYY-MM-DD HH:MM:SS.ffffff", the format SQLAlchemy stores on SQLite
-            return value[:10] + "T" + value[11:]
-        value = dt.datetime.fromisoformat(value)
-    return value.isoformat(timespec="microseconds")
+# `at` is formatted by the database exactly as canonical_values() writes it, which spares a datetime per row.
+_VERIFY_SQL = ("SELECT id, hash, {at}, actor_id, actor_roles, action, object_type, object_id, request_id, outcome, "
+               "ip, details, prev_hash FROM audit_event ORDER BY id")
+_CANONICAL_AT = {
+    "postgresql": "to_char(at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')",
+    # SQLAlchemy stores SQLite datetimes as "YYYY-MM-DD HH:MM:SS.ffffff" (always with microseconds).
+    "sqlite": "substr(at, 1, 10) || 'T' || substr(at, 12)",
+}
 
 
 def _stream_rows(session, batch_size):
@@ -226,7 +222,7 @@ def _stream_rows(session, batch_size):
     else:
         cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(_VERIFY_SQL)
+        cursor.execute(_VERIFY_SQL.format(at=_CANONICAL_AT[connection.dialect.name]))
         while True:
             rows = cursor.fetchmany(batch_size)
             if not rows:
@@ -246,7 +242,7 @@ def verify(session=None, batch_size=10000):
     head = session.execute(select(_head.c.last_hash, _head.c.count).where(_head.c.id == 1)).first()
     head_hash, head_count = (head.last_hash, head.count) if head is not None else (GENESIS_HASH, 0)
 
-    sha256, encode, iso_at, tag = hashlib.sha256, _encoder.encode, _iso_at, CANONICAL_TAG
+    sha256, encode, tag = hashlib.sha256, _encoder.encode, CANONICAL_TAG
     expected_prev = GENESIS_HASH
     position = 0
     head_reached = head_count == 0
@@ -254,7 +250,7 @@ def verify(session=None, batch_size=10000):
         for (event_id, stored_hash, at, actor_id, actor_roles, action, object_type, object_id, request_id,
              outcome, ip, details, prev_hash) in rows:
             position += 1
-            content = encode([tag, iso_at(at), actor_id, actor_roles, action, object_type, object_id, request_id,
+            content = encode([tag, at, actor_id, actor_roles, action, object_type, object_id, request_id,
                               outcome, ip, details, prev_hash])
             if sha256(content.encode("ascii")).hexdigest() != stored_hash:
                 return Verification(False, position - 1, head_count, event_id, position, "content_changed")
