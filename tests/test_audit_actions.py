@@ -41,14 +41,14 @@ def _login_failed_known_account(h):
     def act():
         h.client.post("/login", data={"email": user.email, "password": "wrong-password-1"})
     return act, dict(action="auth.login_failed", object_type="staff_user", object_id=str(user.id), actor_id=None,
-                     outcome="failure", ip=LOCAL_IP, details=None)
+                     actor_roles="anonymous", outcome="failure", ip=LOCAL_IP, details=None)
 
 
 def _login_failed_unknown_account(h):
     def act():
         h.client.post("/login", data={"email": "nobody@example.kz", "password": "wrong-password-1"})
     return act, dict(action="auth.login_failed", object_type="staff_user", object_id=None, actor_id=None,
-                     outcome="failure", ip=LOCAL_IP, details=None)
+                     actor_roles="anonymous", outcome="failure", ip=LOCAL_IP, details=None)
 
 
 def _logout(h):

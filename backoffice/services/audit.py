@@ -28,7 +28,8 @@ from ..models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
 from ..models.base import utcnow
 from .pseudonyms import keyed_hash
 
-SYSTEM = "system"
+SYSTEM = "system"        # CLI, jobs: no request
+ANONYMOUS = "anonymous"  # a request without a signed-in user (e.g. a failed sign-in)
 CANONICAL_TAG = "bekair-audit-v1"
 OUTCOMES = ("success", "failure", "denied")
 
@@ -98,9 +99,11 @@ def _details_json(details):
 
 
 def _current_actor():
-    if has_request_context() and getattr(current_user, "is_authenticated", False):
+    if not has_request_context():
+        return None, SYSTEM
+    if getattr(current_user, "is_authenticated", False):
         return current_user.id, ",".join(sorted(current_user.role_set))
-    return None, SYSTEM
+    return None, ANONYMOUS
 
 
 def _insert_genesis_head(session):
@@ -137,7 +140,8 @@ def record(action, *, object_type=None, object_id=None, request_id=None, outcome
 
     `details` must hold ids, field names and counts only (checked: e-mail-like values and bare digit runs are
     refused); a `search_term` is replaced by its keyed hash. `actor` is a StaffUser for actions outside a signed-in
-    request (sign-in itself, CLI, jobs); otherwise the signed-in user is the actor, or "system" without one.
+    request (sign-in itself, CLI, jobs); otherwise the signed-in user is the actor ("anonymous" in a request without
+    one, "system" outside requests).
     The actor's roles are copied as they are now, so later role changes do not rewrite history.
     The chain's lock is held until the caller commits: keep the transaction short after recording.
     """
