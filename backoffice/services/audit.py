@@ -11,6 +11,8 @@ the previous event's hash, or 64 zeros for the first event. The database id is n
 is the order of ``prev_hash`` links, and ids only make it cheap to walk.
 """
 import csv
+import datetime as dt
+import decimal
 import hashlib
 import io
 import json
@@ -39,7 +41,8 @@ _event = AuditEvent.__table__
 # A guard rail, not a proof: values that look like an e-mail address, or a bare run of 10-15 digits (IIN, phone),
 # never belong in an append-only log that erasure cannot reach.
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
-_DIGITS_RE = re.compile(r"(?<![\w+])\+?\d{10,15}(?!\w)")
+_DIGITS_RE = re.compile(r"(?<![\w+-])\+?\d{10,15}(?![\w-])")  # not inside UUIDs or other ids
+_PLAIN_TYPES = (bool, int, float, decimal.Decimal, dt.date, dt.time, uuid.UUID)
 
 
 class AuditDetailsError(ValueError):
@@ -82,8 +85,8 @@ def _check_no_personal_data(value, path="details"):
     elif isinstance(value, str):
         if _EMAIL_RE.search(value) or _DIGITS_RE.search(value):
             raise AuditDetailsError(f"{path} looks like personal data; store ids, field names or counts instead")
-    elif value is not None and not isinstance(value, (bool, int, float)):
-        raise AuditDetailsError(f"{path}: only strings, numbers, booleans, lists and dicts are allowed")
+    elif value is not None and not isinstance(value, _PLAIN_TYPES):
+        raise AuditDetailsError(f"{path}: only strings, numbers, dates, booleans, lists and dicts are allowed")
 
 
 def _details_json(details):
@@ -94,8 +97,15 @@ def _details_json(details):
     if not details:
         return None
     _check_no_personal_data({k: v for k, v in details.items() if k != "search_term_hash"})
-    return json.dumps(details, sort_keys=True, ensure_ascii=True, separators=(",", ":"),
-                      default=lambda v: sorted(v) if isinstance(v, (set, frozenset)) else str(v))
+    return json.dumps(details, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value):
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
 
 
 def _current_actor():
@@ -149,6 +159,8 @@ def record(action, *, object_type=None, object_id=None, request_id=None, outcome
         raise ValueError(f"unknown audit outcome {outcome!r}; use one of {OUTCOMES}")
     session = session or db.session
     details_json = _details_json(details)
+    if object_id is not None:
+        _check_no_personal_data(str(object_id), "object_id")
     if actor is not None:
         actor_id, actor_roles = actor.id, ",".join(sorted(actor.role_set))
     else:

@@ -86,9 +86,21 @@ def test_details_that_look_like_personal_data_are_refused(app, details):
 
 
 def test_details_with_ids_names_counts_and_times_are_accepted(app):
-    event = audit.record("x.y", details={"fields": ["email", "phone"], "count": 3, "job_id": "5f0c2d9e",
-                                         "at": "2026-11-25 12:00:00", "client_ids": [1, 2], "ok": True})
-    assert json.loads(event.details)["fields"] == ["email", "phone"]
+    import datetime as dt
+    import uuid
+
+    job_id = "5f0c2d9e-1a2b-4c3d-8e9f-123456789012"  # a UUID whose last group is all digits
+    event = audit.record("x.y", object_id=job_id,
+                         details={"fields": ["email", "phone"], "count": 3, "job_id": job_id,
+                                  "at": "2026-11-25 12:00:00", "client_ids": [1, 2], "ok": True,
+                                  "due": dt.date(2026, 12, 1), "uuid": uuid.UUID(int=7), "roles": {"b", "a"}})
+    stored = json.loads(event.details)
+    assert stored["fields"] == ["email", "phone"] and stored["due"] == "2026-12-01" and stored["roles"] == ["a", "b"]
+
+
+def test_an_object_id_that_looks_like_personal_data_is_refused(app):
+    with pytest.raises(audit.AuditDetailsError):
+        audit.record("x.y", object_type="client", object_id="aigul@mail.kz")
 
 
 def test_unknown_outcome_is_refused(app):
