@@ -92,6 +92,9 @@ def create_app(config=None):
 
     app.jinja_env.globals["get_locale"] = get_locale
     logging.getLogger("backoffice").setLevel(logging.INFO)
+    from .logging_policy import install as install_log_policy
+
+    install_log_policy(app)
     return app
 
 

@@ -80,7 +80,8 @@ def load_config(environ=None, instance_path=None):
         # so rotating the session key does not break suppression-list matching.
         "BACKOFFICE_HASH_KEY": hash_key or _instance_secret(instance_path, "hash_key"),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: SQL parameter values (e-mails, IINs...) stay out of logs and error messages.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": env.get("REDIS_URL") or None,
         "RQ_QUEUE": env.get("BACKOFFICE_RQ_QUEUE", "backoffice"),
         "JOB_TIMEOUT_SECONDS": int_or_default(env.get("BACKOFFICE_JOB_TIMEOUT"), 600),

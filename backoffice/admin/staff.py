@@ -65,7 +65,7 @@ class StaffUserView(RoleModelView):
             model.password_hash = staff_service.hash_password(form.new_password.data)
         elif is_created:
             raise ValueError(_("Set a password for the new account."))
-        db.session.flush()
+        db.session.flush()  # Flask-Admin 2 hands views `db`, not a session
         audit.record("staff.create" if is_created else "staff.update", object_type="staff_user",
                      object_id=model.id,
                      details={"roles_before": sorted(before), "roles_after": sorted(model.role_set),

@@ -14,7 +14,8 @@ AREAS = {
     "requests": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER}),
     "clients": ({SUPPORT, MANAGER, SUPERVISOR}, set()),
     "optouts": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER}),
-    "audit": ({SUPERVISOR}, set()),
+    # Supervisors' only POST is the chain check (audit.verify_view); create/edit/delete are not OFFERED.
+    "audit": ({SUPERVISOR}, {SUPERVISOR}),
     "staff": ({ADMIN}, {ADMIN}),
     "deadlines": ({ADMIN}, {ADMIN}),
 }
