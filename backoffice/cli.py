@@ -86,3 +86,6 @@ def create_user_command(email, roles, name, password_env):
 def register_cli(app):
     for command in (demo_command, seed_demo_command, create_user_command):
         app.cli.add_command(command)
+    from .jobs.cli import register_job_commands
+
+    register_job_commands(app)

@@ -9,6 +9,7 @@ from ..models import AuditEvent, Client, MarketingOptOut, PrivacyRequest, StaffU
 from .audit import AuditEventView
 from .clients import ClientView
 from .home import HomeView
+from .jobs import CertificateView, ExportPackageView, JobsView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
 from .staff import StaffUserView
@@ -27,5 +28,8 @@ def init_admin(app):
     admin.add_view(MarketingOptOutView(MarketingOptOut, db, name=_l("Marketing opt-outs"), endpoint="optouts"))
     admin.add_view(AuditEventView(AuditEvent, db, name=_l("Audit log"), endpoint="audit"))
     admin.add_view(StaffUserView(StaffUser, db, name=_l("Staff"), endpoint="staff"))
+    admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
+    admin.add_view(CertificateView(name=_l("Erasure certificates"), endpoint="certificates"))
+    admin.add_view(ExportPackageView(name=_l("Export packages"), endpoint="exports"))
     app.extensions["backoffice_admin"] = admin
     return admin

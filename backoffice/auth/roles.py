@@ -17,6 +17,9 @@ AUDIT_READ = {SUPERVISOR}
 STAFF_ADMIN = {ADMIN}
 JOBS_READ = {MANAGER, SUPERVISOR}
 JOBS_RETRY = {MANAGER}
+CERTIFICATES_READ = {MANAGER, SUPERVISOR}
+# Export packages hold everything about a client: only roles that handle requests may download (not supervisors).
+EXPORTS_DOWNLOAD = {SUPPORT, MANAGER}
 
 
 def has_any(roles):

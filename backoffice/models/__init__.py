@@ -2,12 +2,15 @@
 from .audit import AuditChainHead, AuditEvent
 from .clients import Agency, Client, ClientAccount
 from .consent import Consent
+from .jobs import ExportPackage, JobRecord
 from .optouts import MarketingOptOut
 from .records import Booking, Communication
 from .requests import PrivacyRequest, RequestEvent
+from .retention import RetentionRule
 from .staff import StaffUser
 
 __all__ = [
-    "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent", "MarketingOptOut",
-    "PrivacyRequest", "RequestEvent", "StaffUser",
+    "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent", "ExportPackage", "JobRecord",
+    "MarketingOptOut",
+    "PrivacyRequest", "RequestEvent", "RetentionRule", "StaffUser",
 ]
