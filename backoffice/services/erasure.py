@@ -134,18 +134,22 @@ def _erase(privacy_request, client, today, started_at, job_id):
     deleted["export_package"] = _count(
         update(ExportPackage).where(ExportPackage.request_id.in_(client_requests), ExportPackage.deleted_at.is_(None))
         .values(deleted_at=now).execution_options(synchronize_session=False))
-    depersonalised["privacy_request"] = _count(
-        update(PrivacyRequest).where(PrivacyRequest.client_id == cid)
-        .where(or_(PrivacyRequest.requester_name.is_not(None), PrivacyRequest.requester_email.is_not(None),
-                   PrivacyRequest.requester_phone.is_not(None), PrivacyRequest.description.is_not(None),
-                   PrivacyRequest.payload.is_not(None)))
-        .values(requester_name=None, requester_email=None, requester_phone=None, description=None)
-        .execution_options(synchronize_session=False))
+    personal = or_(PrivacyRequest.requester_name.is_not(None), PrivacyRequest.requester_email.is_not(None),
+                   PrivacyRequest.requester_phone.is_not(None), PrivacyRequest.description.is_not(None))
+    touched = set(db.session.execute(
+        select(PrivacyRequest.id).where(PrivacyRequest.client_id == cid, personal)).scalars())
+    _count(update(PrivacyRequest).where(PrivacyRequest.client_id == cid, personal)
+           .values(requester_name=None, requester_email=None, requester_phone=None, description=None)
+           .execution_options(synchronize_session=False))
     # Payload keys say what was asked (kept); their values are the client's data (dropped). A client has few requests.
     for request_row in db.session.execute(
             select(PrivacyRequest).where(PrivacyRequest.client_id == cid, PrivacyRequest.payload.is_not(None))
             .execution_options(populate_existing=True)).scalars():
-        request_row.payload = _keys_only(request_row.payload)
+        stripped = _keys_only(request_row.payload)
+        if stripped != request_row.payload:
+            request_row.payload = stripped
+            touched.add(request_row.id)
+    depersonalised["privacy_request"] = len(touched)
 
     depersonalised["marketing_opt_out"] = _depersonalise_opt_outs(opt_out, rid)
 
