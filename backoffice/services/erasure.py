@@ -76,7 +76,7 @@ def erase_client(request_id, job_id=None, today=None):
         db.session.rollback()
         return {"request_id": request_id, "noop": True}
     client = db.session.execute(
-        select(Client).where(Client.id == privacy_request.client_id).with_for_update()
+        select(Client).where(Client.id == privacy_request.client_id).with_for_update(of=Client)
         .execution_options(populate_existing=True)
     ).scalar_one()
     if client.status == BLOCKED:
