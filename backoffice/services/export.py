@@ -85,7 +85,8 @@ def _categories(client):
             "completed_at": r.completed_at, "source": "privacy_request"}),
         ("marketing_opt_outs", "marketing_opt_out", select(MarketingOptOut).where(or_(*opt_out_match))
          .order_by(MarketingOptOut.id), lambda o: {
-            "id": o.id, "email": o.email, "phone": o.phone, "channel": o.channel, "created_at": o.created_at,
+            "id": o.id, "email": o.email, "phone": o.phone, "channel": o.channel, "reason": o.reason,
+            "created_at": o.created_at,
             "removed_at": o.removed_at, "source": o.source}),
     )
 
