@@ -83,9 +83,9 @@ def create_app(config=None):
 
     init_admin(app)
 
-    from .jobs.embedded import init_embedded_worker
+    from .jobs.embedded import init_jobs
 
-    init_embedded_worker(app)
+    init_jobs(app)
 
     from .cli import register_cli
 

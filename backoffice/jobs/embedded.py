@@ -4,6 +4,7 @@ fresh machine with `flask --app wsgi demo`. Same job functions, same retry polic
 Not for production: jobs queued in memory vanish with the process, which is why reconcile runs when it starts.
 """
 import logging
+import os
 import queue
 import threading
 import time
@@ -113,8 +114,10 @@ class EmbeddedWorker:
             log.warning("embedded job %s failed (%s); retry=%s", job_id, type(exc).__name__, context.will_retry)
 
 
-def init_embedded_worker(app):
+def init_jobs(app):
     """Without REDIS_URL, register the in-process worker; `flask demo` starts it via app.start_embedded_worker."""
+    # The process that built the app; a forked work horse sees another pid and drops inherited connections.
+    app.extensions["backoffice_job_pid"] = os.getpid()
     if app.config.get("REDIS_URL"):
         return None
     worker = EmbeddedWorker(app)
