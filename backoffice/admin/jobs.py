@@ -1,5 +1,5 @@
 """Jobs, erasure certificates and export packages (policy 5.2–5.4): thin views over services.execution/export."""
-from flask import Response, abort, flash, redirect, request, send_file, url_for
+from flask import Response, abort, flash, redirect, send_file, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user

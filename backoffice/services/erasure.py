@@ -21,7 +21,7 @@ from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
 from ..models.retention import DELETE
-from . import audit, execution
+from . import execution
 from .pseudonyms import keyed_hash
 from .retention import effective_rules
 
@@ -60,12 +60,13 @@ def erase_client(request_id, job_id=None, today=None):
     if privacy_request.type not in (ERASURE, CONSENT_WITHDRAWAL):
         raise execution.ExecutionError(f"a {privacy_request.type} request is not an erasure", code="wrong_type")
     client = db.session.get(Client, privacy_request.client_id) if privacy_request.client_id else None
-    reason = erasure_blocker(client)
-    if reason is not None:
+    if erasure_blocker(client) is not None:
         db.session.rollback()
-        # Stored and shown in English-independent form: the translated text is built at display time.
+        # The stored reason is a fixed English sentence (it lands in the database and the Jobs view);
+        # erasure_blocker() gives the translated one for pages.
         raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry"
-                             if client is not None else "refused: request has no client", code="blocked")
+                             if client is not None else "refused: request has no client",
+                             code="blocked" if client is not None else "no_client")
     execution.mark_executing(privacy_request, job_id)
     db.session.commit()
     started_at = utcnow()
@@ -82,7 +83,7 @@ def erase_client(request_id, job_id=None, today=None):
     if client.status == BLOCKED:
         db.session.rollback()
         raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry", code="blocked")
-    summary = _erase(privacy_request, client, today or dt.date.today(), started_at, job_id)
+    summary = _erase(privacy_request, client, today or local_today(), started_at, job_id)
     execution.checkpoint("erasure.before_commit")
     db.session.commit()
     _unlink(summary.pop("_files"))
@@ -199,6 +200,15 @@ def _erase(privacy_request, client, today, started_at, job_id):
     db.session.expire_all()
     return {"request_id": rid, "client_id": cid, "noop": False, "outcome": outcome_kind, "deleted": deleted,
             "depersonalised": depersonalised, "_files": files}
+
+
+def local_today():
+    """Today in the airline's time zone: a flight is "not yet flown" by the Almaty calendar."""
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+
+    return dt.datetime.now(ZoneInfo(current_app.config["BACKOFFICE_TIMEZONE"])).date()
 
 
 def years_before(day, years):

@@ -1,6 +1,5 @@
 """Jobs through the embedded worker (no Redis): the full approved → executing → completed flow, failures, reconcile."""
 import pytest
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from backoffice.extensions import db
