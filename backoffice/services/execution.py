@@ -157,9 +157,13 @@ def checkpoint(name):
     pause_dir = current_app.config.get("JOB_PAUSE_DIR")
     if not pause_dir:
         return
-    Path(pause_dir, f"{name}.reached").write_text(str(os.getpid()))
+    announce = Path(pause_dir, f"{name}.reached.tmp")
+    announce.write_text(str(os.getpid()))
+    announce.replace(Path(pause_dir, f"{name}.reached"))  # atomic: the test never reads half a pid
     release = Path(pause_dir, f"{name}.release")
     while not release.exists():
+        if not Path(pause_dir).is_dir():
+            raise ExecutionError("test pause directory removed", code="test_abort")
         time.sleep(0.05)
 
 
@@ -193,13 +197,16 @@ def reconcile(now=None, stale_after=None):
         stale_after = current_app.config["JOB_STALE_SECONDS"]
     stale_before = now - dt.timedelta(seconds=stale_after)
     candidates = db.session.execute(
-        select(PrivacyRequest.id).where(PrivacyRequest.status.in_((APPROVED, EXECUTING)),
-                                        PrivacyRequest.type.in_(tuple(jobqueue.JOB_FOR_TYPE)))
+        select(PrivacyRequest.id, PrivacyRequest.updated_at)
+        .where(PrivacyRequest.status.in_((APPROVED, EXECUTING)), PrivacyRequest.type.in_(tuple(jobqueue.JOB_FOR_TYPE)))
         .order_by(PrivacyRequest.id)
-    ).scalars().all()
+    ).all()
+    grace_start = now - dt.timedelta(seconds=ENQUEUE_GRACE_SECONDS)
     requeued = []
-    for request_id in candidates:
+    for request_id, updated_at in candidates:
         record = _latest_record(request_id)
+        if record is None and updated_at >= grace_start:
+            continue  # approved a moment ago: the approving request is queueing its job right now
         if record is not None and job_is_live(record, now, stale_before):
             continue
         lost_job = None

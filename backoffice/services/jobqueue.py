@@ -9,6 +9,7 @@ import logging
 import uuid
 
 from flask import current_app
+from sqlalchemy import update
 
 from ..extensions import db
 from ..models.jobs import JobRecord
@@ -106,7 +107,11 @@ def enqueue_request_job(request_id):
     if func_path is None:
         return None
     job_id = uuid.uuid4().hex
-    privacy_request.job_id = job_id
+    # A plain UPDATE: job_id is bookkeeping, and bumping the request's version here would make a concurrent
+    # lifecycle change (or a reconcile) fail with a stale-data error.
+    db.session.execute(update(PrivacyRequest).where(PrivacyRequest.id == request_id).values(job_id=job_id)
+                       .execution_options(synchronize_session=False))
+    db.session.expire(privacy_request, ["job_id"])
     return enqueue(func_path, privacy_request.id, job_id=job_id, kind=KIND_FOR_TYPE[privacy_request.type],
                    request_id=privacy_request.id)
 

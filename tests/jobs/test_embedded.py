@@ -144,3 +144,17 @@ def test_periodic_table_runs_reconcile_and_cleanup(app, worker):
 def test_jobs_take_ids_only(app):
     with pytest.raises(TypeError):
         jobqueue.enqueue("backoffice.jobs.erasure.erase_client", "someone@mail.kz")
+
+
+def test_reconcile_queues_an_approval_whose_job_was_never_queued_but_not_a_fresh_one(app, worker, manager):
+    import datetime as dt
+
+    from backoffice.models.base import utcnow
+
+    client, _ = seeded_client("nojob", 7)
+    request = approved_request(client, "erasure", by=manager)
+    assert execution.reconcile() == []  # the approving request may be queueing it right now
+    assert execution.reconcile(now=utcnow() + dt.timedelta(minutes=5)) == [request.id]
+    worker.drain()
+    db.session.expire_all()
+    assert db.session.get(PrivacyRequest, request.id).status == COMPLETED

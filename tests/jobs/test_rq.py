@@ -137,6 +137,7 @@ def test_worker_killed_mid_erasure_leaves_client_untouched_and_reconcile_complet
         # Every delete/update of the erasure has run, uncommitted: kill the work horse (RQ puts it in a session
         # of its own; the checkpoint file names its pid), then the worker and its scheduler.
         horse = int(reached.read_text())
+        assert _started_here(horse, pause), horse  # never signal a process this test did not start
         os.kill(horse, signal.SIGKILL)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
@@ -145,6 +146,10 @@ def test_worker_killed_mid_erasure_leaves_client_untouched_and_reconcile_complet
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
+        if reached.exists():
+            leftover = int(reached.read_text())
+            if _alive(leftover) and _started_here(leftover, pause):
+                os.kill(leftover, signal.SIGKILL)
     db.session.rollback()
     db.session.expire_all()
 
@@ -160,6 +165,14 @@ def test_worker_killed_mid_erasure_leaves_client_untouched_and_reconcile_complet
     assert db.session.get(PrivacyRequest, request.id).status == COMPLETED
     for value in strings:
         assert text_hits(value) == [], value
+
+
+def _started_here(pid, pause):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return f"BACKOFFICE_JOB_PAUSE_DIR={pause}".encode() in environ.read().split(b"\0")
+    except OSError:
+        return False
 
 
 def _alive(pid):
