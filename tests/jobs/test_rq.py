@@ -86,6 +86,31 @@ def test_permanent_failure_is_not_retried_and_keeps_personal_data_out_of_redis(a
     assert db.session.get(JobRecord, job_id).status == FAILED
 
 
+def test_transient_errors_are_retried_by_rq_then_fail_the_request(app, queue, manager, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from backoffice.services import erasure
+
+    calls = []
+
+    def flaky(request_id, job_id=None):
+        calls.append(job_id)
+        raise OperationalError("UPDATE client SET iin=%(x)s", {"x": "850101300000"}, Exception("server closed"))
+
+    monkeypatch.setattr(erasure, "erase_client", flaky)
+    app.config["JOB_RETRY_INTERVALS"] = [0]  # RQ re-queues at once: the burst worker runs every attempt
+    client, _ = seeded_client("rqflaky", 6)
+    request = approved_request(client, "erasure", by=manager)
+    job_id = jobqueue.enqueue_request_job(request.id)
+    run_burst(queue)
+    assert len(calls) == 1 + jobqueue.RETRY_MAX
+    assert queue.fetch_job(job_id).get_status() == "failed"
+    db.session.expire_all()
+    record = db.session.get(JobRecord, job_id)
+    assert record.status == FAILED and record.attempts == 4 and "850101300000" not in record.error
+    assert db.session.get(PrivacyRequest, request.id).status == "failed"
+
+
 def test_redis_flushed_after_approval_then_reconcile_completes(app, queue, manager):
     if not (os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or IN_CI):
         pytest.skip("set REDIS_URL to a Redis database this test may flush")
