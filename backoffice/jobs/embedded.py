@@ -25,6 +25,7 @@ class EmbeddedWorker:
         self._states = {}
         self._thread = None
         self._last_run = {}
+        self._stopping = threading.Event()
 
     def submit(self, func_path, ids, job_id, retries_left=RETRY_MAX):
         """Queue `func_path(*ids)` under `job_id` (the jobqueue seam calls this)."""
@@ -42,9 +43,17 @@ class EmbeddedWorker:
 
     def start(self):
         if not self.is_alive():
+            self._stopping.clear()
             self._thread = threading.Thread(target=self._loop, name="embedded-worker", daemon=True)
             self._thread.start()
         return self._thread
+
+    def stop(self):
+        """Finish the job in hand, then end the thread (jobs still queued stay queued)."""
+        if self.is_alive():
+            self._stopping.set()
+            self._queue.put(None)  # wakes the thread if it is waiting for work
+            self._thread.join()
 
     def join(self):
         """Block until every queued job has run (tests, or a CLI that must finish its work)."""
@@ -59,6 +68,8 @@ class EmbeddedWorker:
             except queue.Empty:
                 return count
             try:
+                if item is None:
+                    continue
                 self._execute(item)
             finally:
                 self._queue.task_done()
@@ -81,14 +92,15 @@ class EmbeddedWorker:
         return ran
 
     def _loop(self):
-        while True:
+        while not self._stopping.is_set():
             self.run_due_periodic()
             try:
                 item = self._queue.get(timeout=PERIODIC_TICK_SECONDS)
             except queue.Empty:
                 continue
             try:
-                self._execute(item)
+                if item is not None:
+                    self._execute(item)
             finally:
                 self._queue.task_done()
 

@@ -40,11 +40,15 @@ def test_the_worker_thread_runs_jobs_each_in_its_own_app_context(app, worker, ma
     client, _ = seeded_client("thread", 2)
     request = approved_request(client, "access", by=manager)
     worker.start()
-    job_id = jobqueue.enqueue_request_job(request.id)
-    worker.join()
+    try:
+        job_id = jobqueue.enqueue_request_job(request.id)
+        worker.join()
+        assert worker.state(job_id) == "finished" and worker.is_alive()
+    finally:
+        worker.stop()  # the thread must not outlive the test's database
+    assert not worker.is_alive()
     db.session.expire_all()
     assert db.session.get(PrivacyRequest, request.id).status == COMPLETED
-    assert worker.state(job_id) == "finished" and worker.is_alive()
 
 
 def test_refused_erasure_fails_the_request_with_a_reason_and_no_personal_data(app, worker, manager):
