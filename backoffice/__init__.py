@@ -83,6 +83,10 @@ def create_app(config=None):
 
     init_admin(app)
 
+    from .jobs.embedded import init_jobs
+
+    init_jobs(app)
+
     from .cli import register_cli
 
     register_cli(app)

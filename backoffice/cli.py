@@ -113,3 +113,6 @@ def audit_verify_command():
 def register_cli(app):
     for command in (demo_command, seed_demo_command, create_user_command, audit_verify_command):
         app.cli.add_command(command)
+    from .jobs.cli import register_job_commands
+
+    register_job_commands(app)

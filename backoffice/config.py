@@ -85,6 +85,16 @@ def load_config(environ=None, instance_path=None):
         "REDIS_URL": env.get("REDIS_URL") or None,
         "RQ_QUEUE": env.get("BACKOFFICE_RQ_QUEUE", "backoffice"),
         "JOB_TIMEOUT_SECONDS": int_or_default(env.get("BACKOFFICE_JOB_TIMEOUT"), 600),
+        # Transient failures (database or Redis connection) are retried after these many seconds.
+        "JOB_RETRY_INTERVALS": [int_or_default(v, 60) for v in parse_list(env.get("BACKOFFICE_JOB_RETRY_INTERVALS"),
+                                                                          ["10", "60", "300"])],
+        # A job marked started longer ago than this is taken as dead (its worker was killed) by reconcile.
+        "JOB_STALE_SECONDS": int_or_default(env.get("BACKOFFICE_JOB_STALE_SECONDS"),
+                                            int_or_default(env.get("BACKOFFICE_JOB_TIMEOUT"), 600) + 60),
+        "RECONCILE_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_RECONCILE_INTERVAL"), 300),
+        "EXPORT_CLEANUP_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_EXPORT_CLEANUP_INTERVAL"), 3600),
+        # Tests only: jobs stop at named checkpoints until a release file appears in this directory.
+        "JOB_PAUSE_DIR": env.get("BACKOFFICE_JOB_PAUSE_DIR") or None,
         "LANGUAGES": parse_list(env.get("BACKOFFICE_LANGUAGES"), ["en", "ru", "kk"]),
         "BABEL_DEFAULT_LOCALE": env.get("BACKOFFICE_DEFAULT_LANGUAGE", "en"),
         "BABEL_DEFAULT_TIMEZONE": "UTC",

@@ -10,6 +10,7 @@ from .audit import AuditEventView
 from .clients import ClientView
 from .deadlines import DeadlineRuleView
 from .home import HomeView
+from .jobs import CertificateView, ExportPackageView, JobsView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
 from .staff import StaffUserView
@@ -29,5 +30,8 @@ def init_admin(app):
     admin.add_view(AuditEventView(AuditEvent, db, name=_l("Audit log"), endpoint="audit"))
     admin.add_view(StaffUserView(StaffUser, db, name=_l("Staff"), endpoint="staff"))
     admin.add_view(DeadlineRuleView(DeadlineRule, db, name=_l("Deadline rules"), endpoint="deadlines"))
+    admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
+    admin.add_view(CertificateView(name=_l("Erasure certificates"), endpoint="certificates"))
+    admin.add_view(ExportPackageView(name=_l("Export packages"), endpoint="exports"))
     app.extensions["backoffice_admin"] = admin
     return admin

@@ -18,6 +18,9 @@ STAFF_ADMIN = {ADMIN}
 DEADLINES_ADMIN = {ADMIN}
 JOBS_READ = {MANAGER, SUPERVISOR}
 JOBS_RETRY = {MANAGER}
+CERTIFICATES_READ = {MANAGER, SUPERVISOR}
+# Export packages hold everything about a client: only roles that handle requests may download (not supervisors).
+EXPORTS_DOWNLOAD = {SUPPORT, MANAGER}
 
 
 def has_any(roles):

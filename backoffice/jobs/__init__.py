@@ -1,1 +1,1 @@
-"""RQ entry points. Each takes ids, opens an app context and calls ONE service function."""
+"""Job entry points (RQ or the embedded worker): take ids, open an app context, call ONE service function."""

@@ -4,12 +4,15 @@ from .clients import Agency, Client, ClientAccount
 from .consent import Consent
 from .deadlines import DeadlineRule
 from .disclosures import DisclosureGrant
+from .jobs import ExportPackage, JobRecord
 from .optouts import MarketingOptOut
 from .records import Booking, Communication
 from .requests import PrivacyRequest, RequestEvent
+from .retention import RetentionRule
 from .staff import StaffUser
 
 __all__ = [
-    "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent", "MarketingOptOut",
-    "DeadlineRule", "DisclosureGrant", "PrivacyRequest", "RequestEvent", "StaffUser",
+    "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent",
+    "DeadlineRule", "DisclosureGrant", "ExportPackage", "JobRecord", "MarketingOptOut", "PrivacyRequest",
+    "RequestEvent", "RetentionRule", "StaffUser",
 ]

@@ -49,6 +49,8 @@ class Client(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     erased_at = db.Column(db.DateTime, nullable=True)
+    # The tombstone keeps which request erased it (policy 5.3), nothing personal.
+    erasure_request_id = db.Column(db.Integer, nullable=True)
     # Optimistic locking: two staff changing the same client cannot both win.
     version = db.Column(db.Integer, nullable=False, default=1)
 

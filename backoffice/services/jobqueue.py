@@ -2,52 +2,179 @@
 
 Jobs are enqueued by dotted name, so the web process never imports worker code, and with ids only:
 no personal data ever sits in Redis. Queue name, timeout and retry policy are set here, not at call sites.
+Every request job gets a JobRecord row *before* it is pushed, so the database knows about it even if the push
+fails or Redis later loses it; `services.execution.reconcile` then queues it again.
 """
+import logging
 import uuid
 
 from flask import current_app
+from sqlalchemy import update
 
 from ..extensions import db
+from ..models.jobs import JobRecord
 from ..models.requests import ACCESS, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
+
+log = logging.getLogger("backoffice.jobs")
 
 JOB_FOR_TYPE = {
     ERASURE: "backoffice.jobs.erasure.erase_client",
     CONSENT_WITHDRAWAL: "backoffice.jobs.erasure.erase_client",
     ACCESS: "backoffice.jobs.export.build_export",
 }
+KIND_FOR_TYPE = {ERASURE: "erasure", CONSENT_WITHDRAWAL: "erasure", ACCESS: "export"}
+# Transient failures are retried this many times (intervals from JOB_RETRY_INTERVALS); others fail at once.
+RETRY_MAX = 3
 
 
 def job_for(request_type):
     return JOB_FOR_TYPE.get(request_type)
 
 
-def enqueue(func_path, *ids, job_id=None):
-    """Queue `func_path(*ids)`; returns the job id. Arguments must be ids (ints), never personal data."""
-    if any(not isinstance(value, int) for value in ids):
+def redis_connection(app=None):
+    """One Redis client per app (it pools its own connections)."""
+    app = app or current_app._get_current_object()
+    connection = app.extensions.get("backoffice_redis")
+    if connection is None:
+        from redis import Redis
+
+        connection = Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["backoffice_redis"] = connection
+    return connection
+
+
+def rq_queue(app=None):
+    from rq import Queue
+
+    app = app or current_app._get_current_object()
+    return Queue(app.config["RQ_QUEUE"], connection=redis_connection(app))
+
+
+def embedded_worker():
+    worker = current_app.extensions.get("embedded_worker")
+    if worker is None:
+        raise RuntimeError("no REDIS_URL and no embedded worker: start one with `flask --app wsgi demo`")
+    return worker
+
+
+def _push(func_path, ids, job_id):
+    if current_app.config.get("REDIS_URL"):
+        from rq import Retry
+
+        rq_queue().enqueue(
+            func_path, *ids, job_id=job_id, job_timeout=current_app.config["JOB_TIMEOUT_SECONDS"],
+            retry=Retry(max=RETRY_MAX, interval=list(current_app.config["JOB_RETRY_INTERVALS"])),
+            failure_ttl=30 * 24 * 3600, description=f"{func_path.rsplit('.', 1)[-1]}({', '.join(map(str, ids))})",
+        )
+    else:
+        embedded_worker().submit(func_path, ids, job_id)
+
+
+def enqueue(func_path, *ids, job_id=None, kind=None, request_id=None):
+    """Queue `func_path(*ids)`; returns the job id. Arguments must be ids (ints), never personal data.
+
+    With `kind`, a JobRecord is committed first. If Redis cannot be reached the record keeps the reason and the
+    caller still gets the job id: reconcile pushes it later, so an approval never fails because of the queue.
+    """
+    if any(not isinstance(value, int) or isinstance(value, bool) for value in ids):
         raise TypeError("jobs take ids only")
     job_id = job_id or uuid.uuid4().hex
-    redis_url = current_app.config.get("REDIS_URL")
-    if redis_url:
-        from redis import Redis
-        from rq import Queue
+    record = None
+    if kind is not None:
+        record = JobRecord(id=job_id, kind=kind, func=func_path, request_id=request_id)
+        db.session.add(record)
+        db.session.commit()
+    try:
+        _push(func_path, ids, job_id)
+    except Exception as exc:
+        from redis.exceptions import RedisError
 
-        queue = Queue(current_app.config["RQ_QUEUE"], connection=Redis.from_url(redis_url))
-        queue.enqueue(func_path, *ids, job_id=job_id, job_timeout=current_app.config["JOB_TIMEOUT_SECONDS"])
-    else:
-        embedded = current_app.extensions.get("embedded_worker")
-        if embedded is None:
-            raise RuntimeError("no REDIS_URL and no embedded worker: start one with `flask --app wsgi demo`")
-        embedded.submit(func_path, ids, job_id)
+        if record is None or not isinstance(exc, RedisError):
+            raise
+        log.warning("job %s (request %s) not pushed: %s; reconcile will queue it", job_id, request_id,
+                    type(exc).__name__)
+        record.error = f"queue unavailable ({type(exc).__name__}); reconcile will queue it again"
+        db.session.commit()
     return job_id
 
 
 def enqueue_request_job(request_id):
     """Queue the job that carries out an approved request (erasure 5.2/5.3, export 5.4); store its id."""
     privacy_request = db.session.get(PrivacyRequest, request_id)
+    if privacy_request is None:
+        return None
     func_path = job_for(privacy_request.type)
     if func_path is None:
         return None
-    job_id = enqueue(func_path, privacy_request.id)
-    privacy_request.job_id = job_id
-    db.session.commit()
-    return job_id
+    job_id = uuid.uuid4().hex
+    # A plain UPDATE: job_id is bookkeeping, and bumping the request's version here would make a concurrent
+    # lifecycle change (or a reconcile) fail with a stale-data error.
+    db.session.execute(update(PrivacyRequest).where(PrivacyRequest.id == request_id).values(job_id=job_id)
+                       .execution_options(synchronize_session=False))
+    db.session.expire(privacy_request, ["job_id"])
+    return enqueue(func_path, privacy_request.id, job_id=job_id, kind=KIND_FOR_TYPE[privacy_request.type],
+                   request_id=privacy_request.id)
+
+
+def job_state(job_id):
+    """What the queue says about a job: queued/scheduled/deferred/started/finished/failed/..., or None if unknown."""
+    if current_app.config.get("REDIS_URL"):
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            job = Job.fetch(job_id, connection=redis_connection())
+        except NoSuchJobError:
+            return None
+        status = job.get_status(refresh=False)
+        return None if status is None else str(getattr(status, "value", status))
+    worker = current_app.extensions.get("embedded_worker")
+    return worker.state(job_id) if worker is not None else None
+
+
+LIVE_STATES = {"queued", "scheduled", "deferred", "started"}
+
+
+def job_is_live(job_id):
+    """Is this job waiting or running in the queue now? (False when unknown, lost, finished or Redis is down.)"""
+    if not job_id:
+        return False
+    try:
+        return job_state(job_id) in LIVE_STATES
+    except Exception as exc:  # the queue is unreachable: treat the job as not live, so a manager may requeue
+        log.warning("job %s: queue state unknown (%s)", job_id, type(exc).__name__)
+        return False
+
+
+def worker_alive(job_id):
+    """Does the worker that started this job still exist? (A killed worker's key lingers until its TTL.)"""
+    if not current_app.config.get("REDIS_URL"):
+        worker = current_app.extensions.get("embedded_worker")
+        return worker is not None and worker.is_alive()
+    from rq import Worker
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    connection = redis_connection()
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return False
+    if not job.worker_name:
+        return True
+    return Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection) is not None
+
+
+def registry_counts():
+    """Queue length and RQ registry sizes for the Jobs view (empty in embedded mode)."""
+    if not current_app.config.get("REDIS_URL"):
+        worker = current_app.extensions.get("embedded_worker")
+        return {"queued": worker.pending() if worker else 0}
+    queue = rq_queue()
+    return {
+        "queued": queue.count,
+        "started": queue.started_job_registry.count,
+        "scheduled": queue.scheduled_job_registry.count,
+        "failed": queue.failed_job_registry.count,
+        "finished": queue.finished_job_registry.count,
+    }

@@ -131,7 +131,8 @@ def _approved_by_hand(req):
 
 
 def _requeue(req):
-    return runs_job(req) and (req.status == FAILED or not req.job_id)
+    # Approved but its job is not waiting or running (never pushed, or lost by the queue): it may be queued again.
+    return runs_job(req) and (req.status == FAILED or not jobqueue.job_is_live(req.job_id))
 
 
 def _extendable(req):
@@ -275,7 +276,8 @@ def _unit_of_work():
         raise
 
 
-def _require_step(req, action, by, expected_version):
+def require_step(req, action, by, expected_version=None):
+    """The table's step for `action` on `req` if `by` (None = the system) may take it now; raises otherwise."""
     step = find_step(req, action)
     if step is None:
         raise IllegalTransition(_l("“%(action)s” is not possible for a %(type)s request that is %(status)s.",
@@ -289,7 +291,8 @@ def _require_step(req, action, by, expected_version):
     return step
 
 
-def _event(req, action, by, from_status, to_status, comment=None, details=None):
+def record_step(req, action, by, from_status, to_status, comment=None, details=None):
+    """A step's timeline event and its audit event (ids, statuses, field names; no personal data)."""
     db.session.add(RequestEvent(request_id=req.id, actor_id=by.id if by else None, action=action,
                                 from_status=from_status, to_status=to_status, comment=comment))
     audit_details = {"type": req.type, "from": from_status, "to": to_status}
@@ -301,7 +304,7 @@ def _event(req, action, by, from_status, to_status, comment=None, details=None):
 def _transition(req, action, by, *, comment=None, expected_version=None, effect=None, details=None):
     """Check the table and the actor, run `effect(req)`, move the status, write timeline + audit, commit."""
     with _unit_of_work():
-        step = _require_step(req, action, by, expected_version)
+        step = require_step(req, action, by, expected_version)
         from_status = req.status
         extra = effect(req) if effect else None
         if step.target is not None:
@@ -310,7 +313,7 @@ def _transition(req, action, by, *, comment=None, expected_version=None, effect=
         db.session.flush()  # the versioned UPDATE first: a stale request fails here, before anything else is written
         merged = dict(details or {})
         merged.update(extra or {})
-        _event(req, action, by, from_status, req.status, comment, merged)
+        record_step(req, action, by, from_status, req.status, comment, merged)
     return req
 
 
@@ -332,7 +335,7 @@ def _enqueue_job(req, by):
         db.session.rollback()
         logger.warning("request %s: job not queued (%s)", req.id, type(exc).__name__)
         with _unit_of_work():
-            _event(req, "job_not_queued", by, req.status, req.status, details={"error": type(exc).__name__})
+            record_step(req, "job_not_queued", by, req.status, req.status, details={"error": type(exc).__name__})
         raise JobNotQueued(_l("The step was saved, but its job could not be queued. "
                               "Use “Queue the job again” on the request page.")) from exc
 
@@ -510,7 +513,7 @@ def create_request(*, by, **fields):
             if len(candidates) == 1:
                 req.client_id = candidates[0].id
                 matched = "unique_match"
-        _event(req, "create", by, None, RECEIVED,
+        record_step(req, "create", by, None, RECEIVED,
                details={"channel": channel, "client_id": req.client_id, "matched": matched})
     if type == MARKETING_OPT_OUT:
         _transition(req, "complete", by, effect=_record_opt_out(by),
@@ -697,13 +700,13 @@ def assign(reqs, to, by):
         raise InvalidInput(_l("Select at least one request."))
     with _unit_of_work():
         for req in reqs:
-            _require_step(req, "assign", by, None)
+            require_step(req, "assign", by, None)
         for req in reqs:
             before = req.assigned_to_id
             req.assigned_to_id = to.id
             req.updated_at = utcnow()
             db.session.flush()
-            _event(req, "assign", by, req.status, req.status, comment=str(to),
+            record_step(req, "assign", by, req.status, req.status, comment=str(to),
                    details={"from_staff": before, "to_staff": to.id})
     return reqs
 

@@ -18,6 +18,9 @@ AREAS = {
     "audit": ({SUPERVISOR}, {SUPERVISOR}),
     "staff": ({ADMIN}, {ADMIN}),
     "deadlines": ({ADMIN}, {ADMIN}),
+    "jobs": ({MANAGER, SUPERVISOR}, {MANAGER}),
+    "certificates": ({MANAGER, SUPERVISOR}, set()),
+    "exports": ({SUPPORT, MANAGER}, set()),  # export packages hold everything about a client: no supervisor download
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}

@@ -1,0 +1,119 @@
+"""Jobs, erasure certificates and export packages (policy 5.2–5.4): thin views over services.execution/export."""
+from flask import Response, abort, flash, redirect, send_file, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_login import current_user
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from ..auth.roles import CERTIFICATES_READ, EXPORTS_DOWNLOAD, JOBS_READ, JOBS_RETRY, has_any
+from ..extensions import db
+from ..models.jobs import ExportPackage, JobRecord
+from ..models.requests import PrivacyRequest
+from ..models.staff import StaffUser
+from ..services import execution, export, jobqueue
+from .base import ProtectedView
+
+
+class JobsView(ProtectedView):
+    """Queued, started and failed jobs with their request and error text; managers may retry."""
+
+    roles_read = JOBS_READ
+    roles_write = JOBS_RETRY
+
+    @expose("/")
+    def index(self):
+        try:
+            counts = jobqueue.registry_counts()
+        except RedisError:
+            counts = None
+            flash(_("The job queue (Redis) cannot be reached; the list below comes from the database."), "error")
+        return self.render("admin/jobs/index.html", records=execution.open_jobs(), counts=counts,
+                           may_retry=has_any(JOBS_RETRY))
+
+    @expose("/retry/<job_id>", methods=["POST"])
+    def retry(self, job_id):
+        if not has_any(JOBS_RETRY):
+            abort(403)
+        record = db.session.get(JobRecord, job_id[:64])
+        if record is None or record.request_id is None:
+            flash(_("There is no such job to retry."), "error")
+            return redirect(url_for(".index"))
+        try:
+            new_job = execution.retry_request(record.request_id, by=current_user)
+        except execution.ExecutionError:
+            db.session.rollback()
+            flash(_("Request #%(id)s is not failed or waiting: there is nothing to retry.", id=record.request_id),
+                  "error")
+            return redirect(url_for(".index"))
+        flash(_("Request #%(id)s was queued again (job %(job)s).", id=record.request_id, job=new_job), "success")
+        return redirect(url_for(".index"))
+
+
+def _staff_names(certificate):
+    ids = [certificate.get("requested_by_staff_id"), certificate.get("approved_by_staff_id")]
+    rows = db.session.execute(select(StaffUser).where(StaffUser.id.in_([i for i in ids if i]))).scalars()
+    return {user.id: str(user) for user in rows}
+
+
+class CertificateView(ProtectedView):
+    """Erasure certificates: viewable and downloadable (HTML) by managers and supervisors."""
+
+    roles_read = CERTIFICATES_READ
+
+    @expose("/")
+    def index(self):
+        rows = db.session.execute(
+            select(PrivacyRequest).where(PrivacyRequest.certificate.is_not(None))
+            .order_by(PrivacyRequest.completed_at.desc()).limit(200)
+        ).scalars().all()
+        return self.render("admin/jobs/certificates.html", rows=rows)
+
+    def _certificate(self, request_id):
+        privacy_request = db.session.get(PrivacyRequest, request_id)
+        if privacy_request is None or not privacy_request.certificate:
+            return None, None
+        return privacy_request, privacy_request.certificate
+
+    @expose("/<int:request_id>/")
+    def show(self, request_id):
+        privacy_request, certificate = self._certificate(request_id)
+        if certificate is None:
+            flash(_("Request #%(id)s has no erasure certificate.", id=request_id), "error")
+            return redirect(url_for(".index"))
+        return self.render("admin/jobs/certificate.html", request_id=request_id, certificate=certificate,
+                           staff=_staff_names(certificate))
+
+    @expose("/<int:request_id>/download")
+    def download(self, request_id):
+        privacy_request, certificate = self._certificate(request_id)
+        if certificate is None:
+            abort(404)
+        html = self.render("admin/jobs/certificate_document.html", request_id=request_id, certificate=certificate,
+                           staff=_staff_names(certificate))
+        return Response(html, mimetype="text/html", headers={
+            "Content-Disposition": f"attachment; filename=erasure-certificate-{request_id}.html"})
+
+
+class ExportPackageView(ProtectedView):
+    """Export packages (policy 5.4): download only by staff who handle requests; every download audited."""
+
+    roles_read = EXPORTS_DOWNLOAD
+
+    @expose("/")
+    def index(self):
+        rows = db.session.execute(
+            select(ExportPackage).where(ExportPackage.deleted_at.is_(None))
+            .order_by(ExportPackage.created_at.desc()).limit(200)
+        ).scalars().all()
+        return self.render("admin/jobs/exports.html", rows=rows)
+
+    @expose("/<int:package_id>/download")
+    def download(self, package_id):
+        package = export.package_for_download(package_id)
+        if package is None:
+            flash(_("This export package does not exist or has expired."), "error")
+            return redirect(url_for(".index"))
+        export.record_download(package)
+        return send_file(package.path, mimetype="application/zip", as_attachment=True,
+                         download_name=f"personal-data-request-{package.request_id}.zip", max_age=0)

@@ -1,0 +1,150 @@
+"""What every job shares: the worker's app, the JobRecord bookkeeping, and which errors are worth a retry.
+
+A worker process builds one app (create_app()) and reuses it for every job; a forked work horse first drops the
+database connections it inherited. Each job runs in its own app context, hence its own session.
+"""
+import logging
+import os
+import threading
+from contextlib import contextmanager
+
+from flask import current_app, has_app_context
+
+from ..extensions import db
+
+log = logging.getLogger("backoffice.jobs")
+
+_worker_app = None
+_embedded = threading.local()
+
+
+class JobFailed(Exception):
+    """Raised out of a job with a message free of personal data (it ends up in Redis's failed registry)."""
+
+
+def transient_errors():
+    """Errors that a later attempt may not meet: lost database or Redis connections, lock timeouts."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
+def bind_worker_app(app):
+    """The worker command hands over the app it built, so jobs do not build another."""
+    global _worker_app
+    _worker_app = app
+    app.extensions["backoffice_job_pid"] = os.getpid()
+
+
+def job_app():
+    if has_app_context():
+        app = current_app._get_current_object()
+    else:
+        global _worker_app
+        if _worker_app is None:
+            from .. import create_app
+
+            bind_worker_app(create_app())
+        app = _worker_app
+    if app.extensions.get("backoffice_job_pid") != os.getpid():
+        # A forked work horse must not reuse the parent's pooled connections.
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose(close=False)
+        app.extensions["backoffice_job_pid"] = os.getpid()
+    return app
+
+
+class JobContext:
+    """The running job's id and whether a failure will be retried (RQ or the embedded worker)."""
+
+    def __init__(self, job_id, retries_left, rq_job=None):
+        self.job_id = job_id
+        self.retries_left = retries_left or 0
+        self.rq_job = rq_job
+        self.stopped = False
+
+    @property
+    def will_retry(self):
+        return not self.stopped and self.retries_left > 0
+
+    def stop_retrying(self):
+        """A permanent failure: no point in another attempt."""
+        self.stopped = True
+        if self.rq_job is not None:
+            self.rq_job.retries_left = 0
+
+
+def current_context():
+    embedded = getattr(_embedded, "context", None)
+    if embedded is not None:
+        return embedded
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is None:
+        return JobContext(None, 0)
+    return JobContext(job.id, job.retries_left, rq_job=job)
+
+
+@contextmanager
+def embedded_context(context):
+    _embedded.context = context
+    try:
+        yield context
+    finally:
+        _embedded.context = None
+
+
+def run_request_job(kind, request_id, service):
+    """Run `service(request_id, job_id=...)` for a request job; failures end in JobRecord and request state."""
+    from ..services import execution
+
+    app = job_app()
+    context = current_context()
+    with app.app_context():
+        if context.job_id:
+            execution.job_started(context.job_id)
+        try:
+            result = service(request_id, job_id=context.job_id)
+        except transient_errors() as exc:
+            db.session.rollback()
+            final = not context.will_retry
+            error = f"{kind} attempt failed: {type(exc).__name__} (transient)"
+            log.warning("job %s request %s: %s; final=%s", context.job_id, request_id, error, final)
+            _record_failure(context, request_id, error, final)
+            raise JobFailed(error) from None
+        except Exception as exc:
+            db.session.rollback()
+            context.stop_retrying()
+            error = execution.safe_error(exc)
+            log.error("job %s request %s failed: %s", context.job_id, request_id, type(exc).__name__,
+                      exc_info=not isinstance(exc, execution.ExecutionError))
+            _record_failure(context, request_id, error, True)
+            raise JobFailed(error) from None
+        if context.job_id:
+            execution.job_finished(context.job_id)
+        return result
+
+
+def _record_failure(context, request_id, error, final):
+    from ..services import execution
+
+    try:
+        if context.job_id:
+            execution.job_failed(context.job_id, error, final)
+        if final:
+            execution.mark_failed(request_id, error)
+    except transient_errors() as exc:
+        # The database is unreachable too: reconcile finds the request still approved/executing later.
+        db.session.rollback()
+        log.error("job %s request %s: failure not recorded (%s)", context.job_id, request_id, type(exc).__name__)
+
+
+def run_maintenance_job(service, **kwargs):
+    """Run a periodic maintenance service in its own app context."""
+    app = job_app()
+    with app.app_context():
+        return service(**kwargs)

@@ -1,0 +1,59 @@
+"""flask commands for the job system: worker, reconcile, cleanup-exports."""
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..extensions import db
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
+@click.option("--with-scheduler/--without-scheduler", default=True, show_default=True,
+              help="Also run RQ's scheduler (needed for retry intervals).")
+@with_appcontext
+def worker_command(burst, with_scheduler):
+    """Run an RQ worker on REDIS_URL's queue (production; run one or more)."""
+    from ..services.jobqueue import redis_connection, rq_queue
+    from .base import bind_worker_app
+    from .rq_worker import BackofficeWorker
+
+    app = current_app._get_current_object()
+    if not app.config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set. Without Redis, jobs run inside `flask --app wsgi demo`.")
+    bind_worker_app(app)
+    # The work horses are forked from here: no pooled database connection may cross the fork.
+    for engine in db.engines.values():
+        engine.dispose()
+    worker = BackofficeWorker([rq_queue(app)], connection=redis_connection(app), backoffice_config=dict(app.config))
+    worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+
+
+@click.command("reconcile")
+@click.option("--stale-after", type=int, default=None,
+              help="Seconds after which a started job counts as dead (default JOB_STALE_SECONDS).")
+@with_appcontext
+def reconcile_command(stale_after):
+    """Re-queue approved/executing requests without a live job (Redis lost it, or its worker died)."""
+    from ..services import execution
+
+    requeued = execution.reconcile(stale_after=stale_after)
+    click.echo(f"Re-queued {len(requeued)} request(s)" + (f": {', '.join(map(str, requeued))}" if requeued else "."))
+    worker = current_app.extensions.get("embedded_worker")
+    if worker is not None and requeued:
+        # Embedded mode has no separate worker: carry the jobs out now.
+        worker.drain()
+
+
+@click.command("cleanup-exports")
+@with_appcontext
+def cleanup_exports_command():
+    """Delete expired export packages (policy 5.4)."""
+    from ..services import export
+
+    result = export.cleanup_expired()
+    click.echo(f"Deleted {result['expired']} expired package(s), {result['orphans']} stray file(s).")
+
+
+def register_job_commands(app):
+    for command in (worker_command, reconcile_command, cleanup_exports_command):
+        app.cli.add_command(command)

@@ -1,0 +1,42 @@
+"""Periodic jobs in one declarative table with stable ids (the Redash `schedule.py` pattern, without rq-scheduler).
+
+RQ mode: every worker checks the table in its maintenance pass (every PERIODIC_TICK_SECONDS) and takes a Redis
+lock per job id (`SET key NX EX interval`), so however many workers run, each job is queued once per interval.
+Embedded mode: the in-process worker runs due jobs itself.
+"""
+import time
+from dataclasses import dataclass
+
+PERIODIC_TICK_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    id: str
+    func: str
+    interval_setting: str  # config key holding the interval in seconds
+
+    def interval(self, config):
+        return max(int(config[self.interval_setting]), 1)
+
+
+PERIODIC_JOBS = (
+    PeriodicJob("reconcile-requests", "backoffice.jobs.maintenance.reconcile", "RECONCILE_INTERVAL_SECONDS"),
+    PeriodicJob("cleanup-exports", "backoffice.jobs.maintenance.cleanup_exports", "EXPORT_CLEANUP_INTERVAL_SECONDS"),
+)
+
+
+def lock_key(queue_name, job):
+    return f"backoffice:periodic:{queue_name}:{job.id}"
+
+
+def enqueue_due(connection, queue, config, jobs=PERIODIC_JOBS):
+    """Queue every periodic job whose interval has passed since any worker last queued it; returns their ids."""
+    queued = []
+    for job in jobs:
+        interval = job.interval(config)
+        if connection.set(lock_key(queue.name, job), int(time.time()), nx=True, ex=interval):
+            queue.enqueue(job.func, job_id=f"periodic-{job.id}-{int(time.time())}",
+                          job_timeout=config["JOB_TIMEOUT_SECONDS"], result_ttl=3600, failure_ttl=7 * 24 * 3600)
+            queued.append(job.id)
+    return queued

@@ -1,0 +1,288 @@
+"""Erase a client's personal data (policy 5.2, 5.3): delete what may go, depersonalise what the law keeps.
+
+All of it happens in ONE transaction with set-based statements (UPDATE/DELETE ... WHERE client_id = :id), so a
+crash leaves the client untouched or fully erased, and thousands of records take milliseconds. Running it again
+for the same request is a no-op that succeeds. The erasure certificate (no personal data) is stored on the request.
+"""
+import datetime as dt
+import logging
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, or_, select, update
+
+from ..extensions import db
+from ..identifiers import normalise_email, normalise_phone, try_normalise
+from ..models.base import utcnow
+from ..models.clients import BLOCKED, ERASED, Client, ClientAccount
+from ..models.consent import MARKETING, Consent
+from ..models.jobs import ExportPackage
+from ..models.optouts import MarketingOptOut
+from ..models.records import Booking, Communication
+from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
+from ..models.retention import DELETE
+from . import execution
+from .pseudonyms import keyed_hash
+from .retention import effective_rules
+
+log = logging.getLogger("backoffice.jobs")
+
+DEPERSONALISED = "[depersonalised]"
+ART_8_2 = "Law No. 94-V art. 8(2)"
+ART_1_3 = "Law No. 94-V art. 1(3)"
+
+
+class ErasureRefused(execution.ExecutionError):
+    """Erasure may not happen now (e.g. the client is blocked); the request fails with this reason."""
+
+
+def erasure_blocker(client):
+    """Why this client cannot be erased right now, or None (the UI can show it before approval)."""
+    if client is None:
+        return _l("The request is not linked to a client.")
+    if client.status == BLOCKED:
+        return _l("The client's data is blocked (%(ref)s): blocking stops destruction too. "
+                  "Lift the block first, then retry.", ref=ART_1_3)
+    return None
+
+
+def erase_client(request_id, job_id=None, today=None):
+    """Erase the client's account and personal-data records (policy 5.3); depersonalise retained bookings.
+
+    Returns a small summary (ids and counts). Raises ErasureRefused for a blocked client (art. 1(3)).
+    """
+    privacy_request = execution.lock_request(request_id)
+    if privacy_request is None:
+        raise execution.ExecutionError("request not found", code="not_found")
+    if privacy_request.status == COMPLETED:
+        db.session.rollback()
+        return {"request_id": request_id, "noop": True}
+    if privacy_request.type not in (ERASURE, CONSENT_WITHDRAWAL):
+        raise execution.ExecutionError(f"a {privacy_request.type} request is not an erasure", code="wrong_type")
+    client = db.session.get(Client, privacy_request.client_id) if privacy_request.client_id else None
+    if erasure_blocker(client) is not None:
+        db.session.rollback()
+        # The stored reason is a fixed English sentence (it lands in the database and the Jobs view);
+        # erasure_blocker() gives the translated one for pages.
+        raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry"
+                             if client is not None else "refused: request has no client",
+                             code="blocked" if client is not None else "no_client")
+    execution.mark_executing(privacy_request, job_id)
+    db.session.commit()
+    started_at = utcnow()
+
+    # One transaction from here to commit.
+    privacy_request = execution.lock_request(request_id)
+    if privacy_request.status == COMPLETED:
+        db.session.rollback()
+        return {"request_id": request_id, "noop": True}
+    client = db.session.execute(
+        select(Client).where(Client.id == privacy_request.client_id).with_for_update(of=Client)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if client.status == BLOCKED:
+        db.session.rollback()
+        raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry", code="blocked")
+    summary = _erase(privacy_request, client, today or local_today(), started_at, job_id)
+    execution.checkpoint("erasure.before_commit")
+    db.session.commit()
+    _unlink(summary.pop("_files"))
+    return summary
+
+
+def _count(statement):
+    return db.session.execute(statement).rowcount or 0
+
+
+def _erase(privacy_request, client, today, started_at, job_id):
+    cid, rid, now = client.id, privacy_request.id, utcnow()
+    rules = effective_rules()
+    deleted, depersonalised, exceptions = {}, {}, []
+    opt_out = _opt_out_state(client)
+
+    # Art. 8(2): a ticket not yet flown is an unfulfilled obligation; its booking stays as it is.
+    unflown = db.session.execute(select(func.count()).select_from(Booking)
+                                 .where(Booking.client_id == cid, Booking.flight_date >= today)).scalar()
+    if unflown:
+        exceptions.append({"record_type": "booking", "reason": "unflown_ticket", "count": unflown,
+                           "legal_reference": ART_8_2})
+
+    booking_rule = rules["booking"]
+    flown = (Booking.client_id == cid) & (Booking.flight_date < today)
+    if booking_rule.action == DELETE or booking_rule.period_years <= 0:
+        deleted["booking"] = _count(delete(Booking).where(flown))
+    else:
+        cutoff = years_before(today, booking_rule.period_years)
+        depersonalised["booking"] = _count(
+            update(Booking).where(flown, Booking.issued_at >= cutoff)
+            .values(passenger_name=DEPERSONALISED, document_number=None, client_id=None, depersonalised_at=now)
+            .execution_options(synchronize_session=False))
+        deleted["booking"] = _count(delete(Booking).where(flown, Booking.issued_at < cutoff)
+                                    .execution_options(synchronize_session=False))
+
+    deleted["client_account"] = _count(delete(ClientAccount).where(ClientAccount.client_id == cid)
+                                       .execution_options(synchronize_session=False))
+    deleted["communication"] = _count(delete(Communication).where(Communication.client_id == cid)
+                                      .execution_options(synchronize_session=False))
+    deleted["consent"] = _count(delete(Consent).where(Consent.client_id == cid)
+                                .execution_options(synchronize_session=False))
+
+    # The client's requests stay as proof they were handled; what the requester wrote about themselves goes.
+    client_requests = select(PrivacyRequest.id).where(PrivacyRequest.client_id == cid).scalar_subquery()
+    files = db.session.execute(
+        select(ExportPackage.path).where(ExportPackage.request_id.in_(client_requests),
+                                         ExportPackage.deleted_at.is_(None))).scalars().all()
+    deleted["export_package"] = _count(
+        update(ExportPackage).where(ExportPackage.request_id.in_(client_requests), ExportPackage.deleted_at.is_(None))
+        .values(deleted_at=now).execution_options(synchronize_session=False))
+    personal = or_(PrivacyRequest.requester_name.is_not(None), PrivacyRequest.requester_email.is_not(None),
+                   PrivacyRequest.requester_phone.is_not(None), PrivacyRequest.description.is_not(None))
+    touched = set(db.session.execute(
+        select(PrivacyRequest.id).where(PrivacyRequest.client_id == cid, personal)).scalars())
+    _count(update(PrivacyRequest).where(PrivacyRequest.client_id == cid, personal)
+           .values(requester_name=None, requester_email=None, requester_phone=None, description=None)
+           .execution_options(synchronize_session=False))
+    # Payload keys say what was asked (kept); their values are the client's data (dropped). A client has few requests.
+    for request_row in db.session.execute(
+            select(PrivacyRequest).where(PrivacyRequest.client_id == cid, PrivacyRequest.payload.is_not(None))
+            .execution_options(populate_existing=True)).scalars():
+        stripped = _keys_only(request_row.payload)
+        if stripped != request_row.payload:
+            request_row.payload = stripped
+            touched.add(request_row.id)
+    depersonalised["privacy_request"] = len(touched)
+
+    depersonalised["marketing_opt_out"] = _depersonalise_opt_outs(opt_out, rid)
+
+    tombstone = {
+        "full_name": None, "name_key": None, "email": None, "email_norm": None, "phone": None, "phone_e164": None,
+        "iin": None, "date_of_birth": None, "position": None, "agency_id": None, "blocked_until": None,
+        "status": ERASED, "erased_at": client.erased_at or now, "erasure_request_id": client.erasure_request_id or rid,
+        "updated_at": now, "version": Client.version + 1,
+    }
+    was_erased = client.status == ERASED
+    _count(update(Client).where(Client.id == cid).values(**tombstone).execution_options(synchronize_session=False))
+    depersonalised["client"] = 0 if was_erased else 1
+
+    deleted = {k: v for k, v in deleted.items() if v}
+    depersonalised = {k: v for k, v in depersonalised.items() if v}
+    outcome_kind = "partial" if exceptions else "complete"
+    certificate = {
+        "kind": "erasure_certificate",
+        "request_id": rid,
+        "request_type": privacy_request.type,
+        "client_id": cid,
+        "outcome": outcome_kind,
+        "deleted": deleted,
+        "depersonalised": depersonalised,
+        "exceptions": exceptions,
+        "rules_applied": [rules[name].as_dict() for name in sorted(set(deleted) | set(depersonalised) |
+                                                                   {e["record_type"] for e in exceptions})
+                          if name in rules],
+        "opt_out_kept_as_hash": bool(opt_out["had_opted_out"]),
+        "requested_by_staff_id": privacy_request.created_by_id,
+        "approved_by_staff_id": privacy_request.approved_by_id,
+        "approved_at": privacy_request.approved_at.isoformat() if privacy_request.approved_at else None,
+        "requester": f"data subject (client #{cid})",
+        "received_at": privacy_request.received_at.isoformat() if privacy_request.received_at else None,
+        "job_id": job_id,
+        "started_at": started_at.isoformat(),
+        "finished_at": utcnow().isoformat(),
+    }
+    if exceptions:
+        outcome = (f"partial: {unflown} booking(s) for flights not yet flown kept ({ART_8_2}); "
+                   "everything else erased. Tell the client; a new request after the flight completes it.")
+    else:
+        outcome = "erased: personal data deleted, retained records depersonalised"
+    execution.mark_completed(privacy_request, outcome, certificate=certificate,
+                             details={"deleted": deleted, "depersonalised": depersonalised,
+                                      "outcome": outcome_kind})
+    db.session.expire_all()
+    return {"request_id": rid, "client_id": cid, "noop": False, "outcome": outcome_kind, "deleted": deleted,
+            "depersonalised": depersonalised, "_files": files}
+
+
+def local_today():
+    """Today in the airline's time zone: a flight is "not yet flown" by the Almaty calendar."""
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+
+    return dt.datetime.now(ZoneInfo(current_app.config["BACKOFFICE_TIMEZONE"])).date()
+
+
+def years_before(day, years):
+    """Midnight of the same calendar day `years` earlier (29 February → 28 February)."""
+    try:
+        earlier = day.replace(year=day.year - years)
+    except ValueError:
+        earlier = day.replace(year=day.year - years, day=28)
+    return dt.datetime.combine(earlier, dt.time())
+
+
+def _keys_only(value):
+    if isinstance(value, dict):
+        return {key: _keys_only(item) if isinstance(item, dict) else None for key, item in value.items()}
+    return None
+
+
+def _norm_email(value):
+    return try_normalise(normalise_email, value) or ((value or "").strip().lower() or None)
+
+
+def _norm_phone(value):
+    return try_normalise(normalise_phone, value) if value else None
+
+
+def _opt_out_state(client):
+    """The client's opt-out rows and whether they had opted out (active row or withdrawn marketing consent)."""
+    email = client.email_norm or _norm_email(client.email)
+    phone = client.phone_e164 or _norm_phone(client.phone)
+    conditions = [MarketingOptOut.client_id == client.id]
+    if email:
+        conditions.append(func.lower(MarketingOptOut.email) == email)
+        conditions.append(MarketingOptOut.email_hash == keyed_hash(email))
+    if phone:
+        conditions.append(MarketingOptOut.phone == phone)
+        conditions.append(MarketingOptOut.phone_hash == keyed_hash(phone))
+    rows = db.session.execute(select(MarketingOptOut).where(or_(*conditions))).scalars().all()
+    withdrew_marketing = db.session.execute(
+        select(func.count()).select_from(Consent)
+        .where(Consent.client_id == client.id, Consent.purpose == MARKETING, Consent.withdrawn_at.is_not(None))
+    ).scalar()
+    had = any(row.removed_at is None for row in rows) or bool(withdrew_marketing)
+    return {"rows": rows, "had_opted_out": had, "email": email, "phone": phone}
+
+
+def _depersonalise_opt_outs(state, request_id):
+    """Keep the opt-out as keyed hashes only (policy 3.2.2): a later import of this address stays suppressed."""
+    changed = 0
+    email_hash, phone_hash = keyed_hash(state["email"]), keyed_hash(state["phone"])
+    covered_email = covered_phone = False
+    for row in state["rows"]:
+        if row.email:
+            row.email_hash = row.email_hash or keyed_hash(_norm_email(row.email))
+        if row.phone:
+            row.phone_hash = row.phone_hash or keyed_hash(_norm_phone(row.phone) or row.phone)
+        if row.email or row.phone or row.client_id or row.reason or row.removal_reason:
+            changed += 1
+        row.email = row.phone = row.reason = row.removal_reason = None
+        row.client_id = None
+        if row.removed_at is None:
+            covered_email = covered_email or (email_hash is not None and row.email_hash == email_hash)
+            covered_phone = covered_phone or (phone_hash is not None and row.phone_hash == phone_hash)
+    if state["had_opted_out"] and ((email_hash and not covered_email) or (phone_hash and not covered_phone)):
+        db.session.add(MarketingOptOut(email_hash=email_hash, phone_hash=phone_hash, channel="all",
+                                       source="privacy_request", request_id=request_id))
+        changed += 1
+    db.session.flush()
+    return changed
+
+
+def _unlink(paths):
+    """Export files go after the commit (a file cannot be rolled back); cleanup removes any left behind."""
+    for path in paths:
+        try:
+            Path(path).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("export file of an erased client not removed (%s); cleanup will retry", type(exc).__name__)

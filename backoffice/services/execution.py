@@ -1,0 +1,241 @@
+"""Carrying out an approved request: its status moves while a job works on it, and the job's own record.
+
+The database is the source of truth (issue 4): every status move is a RequestEvent plus an audit event, each job
+has a JobRecord keyed by its queue id, and `reconcile` re-queues approved/executing requests whose job is gone.
+The moves approved → executing → completed | failed (and a manager's failed → approved retry) live here so the
+request lifecycle module can absorb them.
+"""
+import datetime as dt
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models.base import utcnow
+from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, RETRYING, STARTED, JobRecord
+from ..models.requests import APPROVED, EXECUTING, PrivacyRequest
+from . import audit, jobqueue
+
+log = logging.getLogger("backoffice.jobs")
+
+# A job pushed to the queue this recently may not be visible there yet: reconcile leaves it alone.
+ENQUEUE_GRACE_SECONDS = 60
+
+
+class ExecutionError(Exception):
+    """A permanent failure. The message is shown to staff and stored: it must never contain personal data."""
+
+    def __init__(self, message, code="refused"):
+        super().__init__(str(message))
+        self.code = code
+
+
+def safe_error(exc):
+    """Error text fit for the database, the Jobs view and Redis: ours verbatim, anything else by class name only.
+
+    Driver errors quote SQL parameters, which may be personal data, so their message is never kept.
+    """
+    if isinstance(exc, ExecutionError):
+        return str(exc)
+    return f"unexpected error ({type(exc).__name__}); see the worker log for the request id"
+
+
+def lock_request(request_id):
+    """Load the request with a row lock (PostgreSQL), so two runs of one job serialise."""
+    return db.session.execute(
+        select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _move(privacy_request, action, comment=None, details=None, actor=None):
+    """Take a lifecycle step through the one transition table (services.requests): an illegal move raises."""
+    from . import requests as lifecycle
+
+    try:
+        step = lifecycle.require_step(privacy_request, action, actor)
+    except lifecycle.WorkflowError as exc:
+        raise ExecutionError(str(exc), code="illegal_transition") from None
+    from_status = privacy_request.status
+    privacy_request.status = step.target
+    privacy_request.updated_at = utcnow()
+    lifecycle.record_step(privacy_request, action, actor, from_status, step.target, comment, details)
+
+
+def mark_executing(privacy_request, job_id):
+    """approved → executing when a job picks the request up; a re-run after a crash only audits the restart."""
+    if privacy_request.status == EXECUTING:
+        audit.record("request.execution_resumed", object_type="privacy_request", object_id=privacy_request.id,
+                     request_id=privacy_request.id, details={"job_id": job_id})
+    else:
+        _move(privacy_request, "begin_execution", details={"job_id": job_id})
+    if job_id:
+        privacy_request.job_id = job_id
+
+
+def mark_completed(privacy_request, outcome, details=None, certificate=None):
+    """executing → completed, in the caller's transaction (together with the work itself)."""
+    privacy_request.outcome = outcome
+    privacy_request.completed_at = utcnow()
+    if certificate is not None:
+        privacy_request.certificate = certificate
+    _move(privacy_request, "complete", comment=outcome, details=details)
+
+
+def mark_failed(request_id, error):
+    """approved/executing → failed in its own transaction; the error text carries no personal data."""
+    db.session.rollback()
+    privacy_request = lock_request(request_id)
+    if privacy_request is None or privacy_request.status not in (APPROVED, EXECUTING):
+        db.session.rollback()
+        return False
+    privacy_request.outcome = error
+    _move(privacy_request, "fail", comment=error, details={"error": error})
+    db.session.commit()
+    return True
+
+
+def retry_request(request_id, by):
+    """A manager sends a failed request back to the queue: failed → approved, then a new job (issue 4).
+
+    The lifecycle's `retry` step decides who may (managers) and refuses a blocked client's erasure.
+    """
+    from . import requests as lifecycle
+
+    privacy_request = lock_request(request_id)
+    if privacy_request is None:
+        raise ExecutionError("request not found", code="not_found")
+    if privacy_request.status == EXECUTING:
+        db.session.rollback()
+        return jobqueue.enqueue_request_job(request_id)
+    try:
+        lifecycle.retry(privacy_request, by)
+    except lifecycle.WorkflowError as exc:
+        raise ExecutionError(str(exc), code="not_retryable") from None
+    return privacy_request.job_id
+
+
+# --- The job's own record ------------------------------------------------------------------------------------
+
+def worker_name():
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+def job_started(job_id):
+    record = db.session.get(JobRecord, job_id)
+    if record is not None:
+        record.status = STARTED
+        record.attempts = (record.attempts or 0) + 1
+        record.started_at = utcnow()
+        record.ended_at = None
+        record.worker = worker_name()
+    db.session.commit()
+    return record
+
+
+def job_finished(job_id):
+    record = db.session.get(JobRecord, job_id)
+    if record is not None:
+        record.status = FINISHED
+        record.error = None
+        record.ended_at = utcnow()
+    db.session.commit()
+
+
+def job_failed(job_id, error, final):
+    db.session.rollback()
+    record = db.session.get(JobRecord, job_id)
+    if record is not None:
+        record.status = FAILED if final else RETRYING
+        record.error = error
+        record.ended_at = utcnow()
+    db.session.commit()
+
+
+def checkpoint(name):
+    """Test hook: with JOB_PAUSE_DIR set, announce `name` and wait for the test to release it.
+
+    Lets a test kill a real worker at a known point of a job without guessing with sleeps.
+    """
+    pause_dir = current_app.config.get("JOB_PAUSE_DIR")
+    if not pause_dir:
+        return
+    announce = Path(pause_dir, f"{name}.reached.tmp")
+    announce.write_text(str(os.getpid()))
+    announce.replace(Path(pause_dir, f"{name}.reached"))  # atomic: the test never reads half a pid
+    release = Path(pause_dir, f"{name}.release")
+    while not release.exists():
+        if not Path(pause_dir).is_dir():
+            raise ExecutionError("test pause directory removed", code="test_abort")
+        time.sleep(0.05)
+
+
+# --- Reconcile ----------------------------------------------------------------------------------------------
+
+def _latest_record(request_id):
+    return db.session.execute(
+        select(JobRecord).where(JobRecord.request_id == request_id)
+        .order_by(JobRecord.enqueued_at.desc(), JobRecord.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def job_is_live(record, now, stale_before):
+    """Is someone going to finish this job? Waiting jobs are; started ones only while recent and their worker lives."""
+    state = jobqueue.job_state(record.id)
+    if state in ("queued", "scheduled", "deferred"):
+        return True
+    if state == "started":
+        started = record.started_at or record.enqueued_at
+        return started >= stale_before and jobqueue.worker_alive(record.id)
+    if state is None:
+        # Not in the queue at all: lost, unless it was pushed a moment ago.
+        return record.enqueued_at >= now - dt.timedelta(seconds=ENQUEUE_GRACE_SECONDS) and record.attempts == 0
+    return False
+
+
+def reconcile(now=None, stale_after=None):
+    """Re-queue every approved/executing request without a live job (Redis flushed, worker killed); ids returned."""
+    now = now or utcnow()
+    if stale_after is None:
+        stale_after = current_app.config["JOB_STALE_SECONDS"]
+    stale_before = now - dt.timedelta(seconds=stale_after)
+    candidates = db.session.execute(
+        select(PrivacyRequest.id, PrivacyRequest.updated_at)
+        .where(PrivacyRequest.status.in_((APPROVED, EXECUTING)), PrivacyRequest.type.in_(tuple(jobqueue.JOB_FOR_TYPE)))
+        .order_by(PrivacyRequest.id)
+    ).all()
+    grace_start = now - dt.timedelta(seconds=ENQUEUE_GRACE_SECONDS)
+    requeued = []
+    for request_id, updated_at in candidates:
+        record = _latest_record(request_id)
+        if record is None and updated_at >= grace_start:
+            continue  # approved a moment ago: the approving request is queueing its job right now
+        if record is not None and job_is_live(record, now, stale_before):
+            continue
+        lost_job = None
+        if record is not None:
+            lost_job = record.id
+            if record.status in OPEN_JOB_STATUSES:
+                record.status = LOST
+                record.error = "job lost (queue forgot it or its worker died); queued again by reconcile"
+                record.ended_at = now
+        audit.record("job.requeued", object_type="privacy_request", object_id=request_id, request_id=request_id,
+                     details={"lost_job_id": lost_job})
+        db.session.commit()
+        job_id = jobqueue.enqueue_request_job(request_id)
+        log.info("reconcile: request %s re-queued as job %s (lost job %s)", request_id, job_id, lost_job)
+        requeued.append(request_id)
+    return requeued
+
+
+def open_jobs(limit=200):
+    """JobRecords for the Jobs view: queued, started, retrying and failed, newest first."""
+    return db.session.execute(
+        select(JobRecord).where(JobRecord.status.in_((*OPEN_JOB_STATUSES, FAILED, LOST)))
+        .order_by(JobRecord.enqueued_at.desc()).limit(limit)
+    ).scalars().all()
