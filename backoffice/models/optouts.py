@@ -3,7 +3,8 @@ from ..extensions import db
 from .base import utcnow
 
 CHANNELS = ("email", "sms", "phone", "all")
-SOURCES = ("privacy_request", "unsubscribe_link", "staff_entry", "import")
+# "consent_withdrawal": added because the client withdrew marketing consent (the two stay consistent).
+SOURCES = ("privacy_request", "unsubscribe_link", "staff_entry", "import", "consent_withdrawal")
 
 
 class MarketingOptOut(db.Model):
@@ -29,3 +30,11 @@ class MarketingOptOut(db.Model):
 
     client = db.relationship("Client")
     created_by = db.relationship("StaffUser", foreign_keys=[created_by_id])
+    removed_by = db.relationship("StaffUser", foreign_keys=[removed_by_id])
+
+    @property
+    def active(self):
+        return self.removed_at is None
+
+    def __str__(self):
+        return f"#{self.id} {self.channel}"
