@@ -5,10 +5,12 @@ from flask_babel import lazy_gettext as _l
 
 from ..config import PROJECT_ROOT
 from ..extensions import db
-from ..models import AuditEvent, Client, MarketingOptOut, PrivacyRequest, StaffUser
+from ..models import AuditEvent, Client, IntegrationToken, MarketingOptOut, PrivacyRequest, StaffUser
+from ..services import consents
 from .audit import AuditEventView
 from .clients import ClientView
 from .home import HomeView
+from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
 from .staff import StaffUserView
@@ -27,5 +29,7 @@ def init_admin(app):
     admin.add_view(MarketingOptOutView(MarketingOptOut, db, name=_l("Marketing opt-outs"), endpoint="optouts"))
     admin.add_view(AuditEventView(AuditEvent, db, name=_l("Audit log"), endpoint="audit"))
     admin.add_view(StaffUserView(StaffUser, db, name=_l("Staff"), endpoint="staff"))
+    admin.add_view(IntegrationTokenView(IntegrationToken, db, name=_l("Integration tokens"), endpoint="integrations"))
+    app.jinja_env.globals["consent_overview"] = consents.overview
     app.extensions["backoffice_admin"] = admin
     return admin

@@ -115,3 +115,13 @@ def timeline(client):
             events.append(dict(base, at=consent.withdrawn_at, event="withdrawn", source=consent.withdrawn_source))
     events.sort(key=lambda e: (e["at"], e["consent_id"], e["event"] == "withdrawn"), reverse=True)
     return events
+
+
+def overview(client):
+    """What the client page shows: the current state per purpose (policy order) and the timeline."""
+    state = current_consents(client)
+    return {
+        "current": [{"purpose": p, "label": PURPOSE_LABELS[p], "clause": PURPOSE_CLAUSES[p], "consent": state[p]}
+                    for p in PURPOSES],
+        "events": timeline(client),
+    }

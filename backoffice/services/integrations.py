@@ -43,7 +43,7 @@ def create_token(name, by):
 
 
 def revoke_token(token_id, by):
-    row = db.session.get(IntegrationToken, token_id)
+    row = db.session.get(IntegrationToken, token_id) if isinstance(token_id, int) else None
     if row is None:
         raise TokenError(_("That token does not exist."))
     if row.revoked_at is not None:

@@ -340,6 +340,10 @@ def header(upload_id):
 
 def run_scrub(upload_id, email_column, phone_column, channel, by=None):
     """Scrub an uploaded list into its output file, delete the input, keep the counts; audited with counts only."""
+    if email_column is None and phone_column is None:
+        raise ScrubError(_("Choose the e-mail column, the phone column, or both."))
+    if channel not in CAMPAIGN_CHANNELS:
+        raise ScrubError(_("Choose the campaign's channel."))
     columns = header(upload_id)
     for index in (email_column, phone_column):
         if index is not None and not 0 <= index < len(columns):
