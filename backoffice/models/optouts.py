@@ -1,6 +1,8 @@
 """The marketing suppression list (policy 3.2.2)."""
 from ..extensions import db
 from .base import utcnow
+from .clients import Client
+from .consent import Consent
 
 CHANNELS = ("email", "sms", "phone", "all")
 # "consent_withdrawal": added because the client withdrew marketing consent (the two stay consistent).
@@ -38,3 +40,11 @@ class MarketingOptOut(db.Model):
 
     def __str__(self):
         return f"#{self.id} {self.channel}"
+
+
+# Indexes that serve the campaign scrub (services/scrub.py), declared here beside the capability that needs them:
+# each probe of a recipient's address is then answered from the index alone (client id, status; the open
+# marketing consent), without reading the wide client and consent rows.
+db.Index("ix_client_email_norm_status", Client.email_norm, Client.status)
+db.Index("ix_client_phone_e164_status", Client.phone_e164, Client.status)
+db.Index("ix_consent_client_purpose_open", Consent.client_id, Consent.purpose, Consent.withdrawn_at)

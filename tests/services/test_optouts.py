@@ -181,3 +181,11 @@ def test_hash_export_lists_active_entries_as_hashes_only(app):
     assert [(r[0], r[1], r[2]) for r in rows[1:]] == [
         ("email", provider_side, "all"), ("phone", optouts.address_hash("+77015551234"), "all")]
     assert "anna" not in repr(rows)
+
+
+def test_bulk_hasher_equals_address_hash_for_any_key(app):
+    for key in (None, "short", "k" * 64, "a much longer key than one SHA-256 block of sixty-four bytes, " * 3):
+        app.config["OPTOUT_HASH_KEY"] = key
+        hash_one = optouts.hasher()
+        for value in ("anna@mail.kz", "+77015551234", "жанар@почта.kz"):
+            assert hash_one(value) == optouts.address_hash(value)
