@@ -79,6 +79,9 @@ def prepare(database_url, instance, clients, rows, csv_path, seed=2026):
         for chunk in range(0, len(opt_outs), 10000):
             db.session.execute(insert(MarketingOptOut), opt_outs[chunk:chunk + 10000])
         db.session.commit()
+        # Planner statistics and (PostgreSQL) the visibility map, as autovacuum would have them after a bulk load.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE")
         db.engine.dispose()
 
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:

@@ -43,8 +43,8 @@ class MarketingOptOut(db.Model):
 
 
 # Indexes that serve the campaign scrub (services/scrub.py), declared here beside the capability that needs them:
-# each probe of a recipient's address is then answered from the index alone (client id, status; the open
-# marketing consent), without reading the wide client and consent rows.
-db.Index("ix_client_email_norm_status", Client.email_norm, Client.status)
-db.Index("ix_client_phone_e164_status", Client.phone_e164, Client.status)
+# each probe of a recipient's address is then answered from the index alone (status and id; the open marketing
+# consent) — an index-only scan on PostgreSQL — without reading the wide client and consent rows.
+db.Index("ix_client_email_norm_status", Client.email_norm, Client.status, Client.id)
+db.Index("ix_client_phone_e164_status", Client.phone_e164, Client.status, Client.id)
 db.Index("ix_consent_client_purpose_open", Consent.client_id, Consent.purpose, Consent.withdrawn_at)

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0001
-Create Date: 2026-11-25 13:02:52.767519
+Create Date: 2026-11-25 13:08:49.035981
 
 """
 from alembic import op
@@ -36,8 +36,8 @@ def upgrade():
     sa.UniqueConstraint('token_hash', name=op.f('uq_integration_token_token_hash'))
     )
     with op.batch_alter_table('client', schema=None) as batch_op:
-        batch_op.create_index('ix_client_email_norm_status', ['email_norm', 'status'], unique=False)
-        batch_op.create_index('ix_client_phone_e164_status', ['phone_e164', 'status'], unique=False)
+        batch_op.create_index('ix_client_email_norm_status', ['email_norm', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_client_phone_e164_status', ['phone_e164', 'status', 'id'], unique=False)
 
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.create_index('ix_consent_client_purpose_open', ['client_id', 'purpose', 'withdrawn_at'], unique=False)
