@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.roles import OPTOUTS_READ, OPTOUTS_WRITE
 from ..extensions import db
-from ..models.optouts import CHANNELS, SOURCES, MarketingOptOut
+from ..models.optouts import CHANNELS, SOURCES
 from ..services import audit
 from ..services import optouts as optout_service
 from ..services import scrub as scrub_service
