@@ -136,6 +136,29 @@ def matching_clients(email_norm=None, phone_e164=None):
     ).scalars().all()
 
 
+def _place(email, email_hash, phone, phone_hash, channel, by_email, by_phone, **fields):
+    """Merge into the active entries of this channel that already hold the e-mail / phone, or add one.
+
+    Returns (entry, created). One rule for single adds and imports: same hash + channel → one entry.
+    """
+    if (email is None or by_email) and (phone is None or by_phone):
+        return by_email or by_phone, False
+    if by_email and by_email.phone_hash is None:
+        by_email.phone, by_email.phone_hash = phone, phone_hash
+        return by_email, False
+    if by_phone and by_phone.email_hash is None:
+        by_phone.email, by_phone.email_hash = email, email_hash
+        return by_phone, False
+    # A new entry holds only the addresses no active entry of this channel covers yet.
+    entry = MarketingOptOut(
+        email=None if by_email else email, email_hash=None if by_email else email_hash,
+        phone=None if by_phone else phone, phone_hash=None if by_phone else phone_hash,
+        channel=channel, created_at=utcnow(), **fields,
+    )
+    db.session.add(entry)
+    return entry, True
+
+
 def add_opt_out(email=None, phone=None, channel=ALL, source="staff_entry", reason=None, by=None, request_id=None,
                 *, record_audit=True, withdraw_consent=True):
     """Put an address on the suppression list at once, without approval (policy 3.2.2; law notes: immediately).
@@ -155,25 +178,8 @@ def add_opt_out(email=None, phone=None, channel=ALL, source="staff_entry", reaso
 
     by_email = _active_entry(MarketingOptOut.email_hash, email_hash, channel) if email else None
     by_phone = _active_entry(MarketingOptOut.phone_hash, phone_hash, channel) if phone else None
-    entry, created = None, False
-    if (email is None or by_email) and (phone is None or by_phone):
-        entry = by_email or by_phone
-    elif by_email and by_email.phone_hash is None:
-        entry, by_email.phone, by_email.phone_hash = by_email, phone, phone_hash
-    elif by_phone and by_phone.email_hash is None:
-        entry, by_phone.email, by_phone.email_hash = by_phone, email, email_hash
-    else:
-        # A new entry holds only the addresses no active entry of this channel covers yet.
-        new_email = None if by_email else email
-        new_phone = None if by_phone else phone
-        entry = MarketingOptOut(
-            email=new_email, email_hash=address_hash(new_email) if new_email else None,
-            phone=new_phone, phone_hash=address_hash(new_phone) if new_phone else None,
-            channel=channel, source=source, reason=reason, request_id=request_id,
-            created_by_id=getattr(by, "id", None), created_at=utcnow(),
-        )
-        db.session.add(entry)
-        created = True
+    entry, created = _place(email, email_hash, phone, phone_hash, channel, by_email, by_phone,
+                            source=source, reason=reason, request_id=request_id, created_by_id=getattr(by, "id", None))
 
     clients = matching_clients(email, phone)
     if entry.client_id is None and len(clients) == 1:
@@ -375,24 +381,77 @@ def _chain(first, rest):
     yield from rest
 
 
-def import_opt_outs(lines, by):
+def import_opt_outs(lines, by, chunk_size=2000):
     """Import a CSV of opt-outs all-or-nothing (policy 3.2.2): every row is validated before any is stored.
 
-    Duplicates (in the file or already listed) merge into one entry per address and channel. One audit event
-    carries the counts. The caller commits, or rolls back if anything raises.
+    Duplicates (in the file or already listed) merge into one entry per address and channel, by the same rule as
+    add_opt_out; channel-'all' rows withdraw the matching clients' marketing consent. Works in chunks with a few
+    IN queries each rather than several queries per row. One audit event carries the counts (consent withdrawals
+    are audited per client). The caller commits, or rolls back if anything raises.
     """
     rows = validate_import(lines)
     result = ImportResult()
-    for email, phone, channel, reason in rows:
-        outcome = add_opt_out(email, phone, channel, source="import", reason=reason, by=by, record_audit=False)
-        result.rows += 1
-        result.created += outcome.created
-        result.merged += not outcome.created
-        result.by_channel[channel] = result.by_channel.get(channel, 0) + 1
-    audit.record("optout.import", object_type="marketing_opt_out",
-                 actor=by,
+    for start in range(0, len(rows), chunk_size):
+        _import_chunk(rows[start:start + chunk_size], by, result)
+    audit.record("optout.import", object_type="marketing_opt_out", actor=by,
                  details={"rows": result.rows, "created": result.created, "merged": result.merged})
     return result
+
+
+def _import_chunk(rows, by, result):
+    from . import consents
+
+    email_hash = {email: address_hash(email) for email, _, _, _ in rows if email}
+    phone_hash = {phone: address_hash(phone) for _, phone, _, _ in rows if phone}
+    held_by_email, held_by_phone = {}, {}
+    conditions = []
+    if email_hash:
+        conditions.append(MarketingOptOut.email_hash.in_(list(email_hash.values())))
+    if phone_hash:
+        conditions.append(MarketingOptOut.phone_hash.in_(list(phone_hash.values())))
+    for entry in db.session.execute(select(MarketingOptOut).where(or_(*conditions), MarketingOptOut.removed_at.is_(None))
+                                    .order_by(MarketingOptOut.id)).scalars():
+        if entry.email_hash:
+            held_by_email.setdefault((entry.email_hash, entry.channel), entry)
+        if entry.phone_hash:
+            held_by_phone.setdefault((entry.phone_hash, entry.channel), entry)
+
+    clients_by_email, clients_by_phone = {}, {}
+    client_conditions = []
+    if email_hash:
+        client_conditions.append(Client.email_norm.in_(list(email_hash)))
+    if phone_hash:
+        client_conditions.append(Client.phone_e164.in_(list(phone_hash)))
+    for client in db.session.execute(select(Client).where(or_(*client_conditions), Client.status != ERASED)
+                                     .order_by(Client.id)).scalars():
+        if client.email_norm in email_hash:
+            clients_by_email.setdefault(client.email_norm, []).append(client)
+        if client.phone_e164 in phone_hash:
+            clients_by_phone.setdefault(client.phone_e164, []).append(client)
+
+    withdraw = {}
+    for email, phone, channel, reason in rows:
+        e_hash, p_hash = email_hash.get(email), phone_hash.get(phone)
+        entry, created = _place(email, e_hash, phone, p_hash, channel,
+                                held_by_email.get((e_hash, channel)) if email else None,
+                                held_by_phone.get((p_hash, channel)) if phone else None,
+                                source="import", reason=reason, created_by_id=getattr(by, "id", None))
+        if entry.email_hash:
+            held_by_email.setdefault((entry.email_hash, channel), entry)
+        if entry.phone_hash:
+            held_by_phone.setdefault((entry.phone_hash, channel), entry)
+        matched = {c.id: c for c in clients_by_email.get(email, []) + clients_by_phone.get(phone, [])}
+        if entry.client_id is None and len(matched) == 1:
+            entry.client_id = next(iter(matched))
+        if channel == ALL:
+            withdraw.update(matched)
+        result.rows += 1
+        result.created += created
+        result.merged += not created
+        result.by_channel[channel] = result.by_channel.get(channel, 0) + 1
+    db.session.flush()
+    for client in withdraw.values():
+        consents.withdraw_consent(client, consents.MARKETING, source="import", by=by, add_opt_out=False)
 
 
 # --- export of hashes ------------------------------------------------------------------------------------------

@@ -189,3 +189,19 @@ def test_bulk_hasher_equals_address_hash_for_any_key(app):
         hash_one = optouts.hasher()
         for value in ("anna@mail.kz", "+77015551234", "жанар@почта.kz"):
             assert hash_one(value) == optouts.address_hash(value)
+
+
+def test_import_links_clients_and_withdraws_marketing_consent_like_a_single_add(app):
+    anna = make_client(email="anna@mail.kz", phone="+7 701 555 12 34")
+    boris = make_client(email="boris@mail.kz", phone="+7 702 555 12 34")
+    data = ("email,phone,channel\nanna@mail.kz,,all\n,+77015551234,all\nboris@mail.kz,,sms\n"
+            "anna@mail.kz,8 701 555 12 34,all\n")
+    result = optouts.import_opt_outs(_csv(data), by=None, chunk_size=2)
+    db.session.commit()
+    assert (result.created, result.merged) == (3, 1)
+    entries = db.session.execute(select(MarketingOptOut).order_by(MarketingOptOut.id)).scalars().all()
+    # Rows with one address each are separate entries (as single adds are); the row with both merges into them.
+    assert [(e.email, e.phone, e.channel, e.client_id) for e in entries] == [
+        ("anna@mail.kz", None, "all", anna.id), (None, "+77015551234", "all", anna.id),
+        ("boris@mail.kz", None, "sms", boris.id)]
+    assert not marketing_open(anna) and marketing_open(boris)
