@@ -73,7 +73,8 @@ def email_key(raw):
     value = raw.strip().lower()
     if not value:
         return None
-    if len(value) <= 254 and _SIMPLE_EMAIL.fullmatch(value):
+    # ASCII only: some non-ASCII letters lower-case into ASCII ones (KELVIN SIGN → k); those take the full path.
+    if len(value) <= 254 and raw.isascii() and _SIMPLE_EMAIL.fullmatch(value):
         local, _, domain = value.rpartition("@")
         if len(local) <= 64 and "xn--" not in domain and domain.rpartition(".")[2] not in _SPECIAL_TLDS:
             return value
@@ -83,7 +84,8 @@ def email_key(raw):
         return None
 
 
-_phone_valid_prefix = {}
+# +7 number prefixes (country code and 6 digits) phonenumbers has confirmed valid; not personal data.
+_phone_valid_prefix = set()
 
 
 def phone_key(raw):
@@ -105,7 +107,7 @@ def phone_key(raw):
     except InvalidIdentifier:
         return None
     if candidate is not None and result == candidate:
-        _phone_valid_prefix[candidate[:8]] = True
+        _phone_valid_prefix.add(candidate[:8])
     return result
 
 

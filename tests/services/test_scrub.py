@@ -26,7 +26,7 @@ def test_fast_email_key_agrees_with_the_full_normaliser(app):
     samples = ["Anna.Petrova@Mail.KZ", " x@y.kz ", "a..b@mail.kz", ".a@mail.kz", "a@mail", "a@-mail.kz",
                "a@mail.local", "a@xn--80ak6aa92e.com", "Ärger@mail.kz", "a@почта.kz", "a+tag@gmail.com",
                "a@b.c", "a@1.2.3.4", "", "@mail.kz", "a@", "a b@mail.kz", "x" * 65 + "@mail.kz",
-               "a@" + "b" * 64 + ".kz", "o'neil@mail.kz", '"q"@mail.kz', "a@mail.test", "a@mail.kz."]
+               "a@" + "b" * 64 + ".kz", "o'neil@mail.kz", '"q"@mail.kz', "a@mail.test", "a@mail.kz.", "\u212a@mail.kz", "ANNA@MAİL.KZ"]
     alphabet = "abcXYZ09.-_+@'"
     samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(3, 14))) + rng.choice(["", ".kz", ".com"])
                 for _ in range(3000)]
