@@ -12,6 +12,7 @@ import re
 import secrets
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,10 +137,11 @@ class _Lookup:
     one array parameter (= ANY). Table and column names come from the models; values are always parameters.
     """
 
-    def __init__(self, channel):
+    def __init__(self, channel, engine, hash_one):
         self.channels = channels_covering(channel)
-        self.hash_one = hasher()
-        connection = db.session.connection()
+        self.hash_one = hash_one
+        # Its own connection, used only by the lookup thread (see scrub_rows); reads committed data only.
+        connection = self.connection = engine.connect()
         self.cursor = connection.connection.cursor()
         self.postgres = connection.dialect.name == "postgresql"
         self.marker = "%s" if connection.dialect.paramstyle in ("format", "pyformat") else "?"
@@ -192,9 +194,12 @@ class _Lookup:
         return self.cursor.fetchall()
 
     def close(self):
-        if self.sqlite_cache is not None:
-            self.cursor.execute(f"PRAGMA cache_size = {int(self.sqlite_cache)}")
-        self.cursor.close()
+        try:
+            if self.sqlite_cache is not None:
+                self.cursor.execute(f"PRAGMA cache_size = {int(self.sqlite_cache)}")
+            self.cursor.close()
+        finally:
+            self.connection.close()
 
     def _maybe_listed(self, values):
         """{value: hash} for the values whose hash prefix is on the suppression list."""
@@ -207,10 +212,10 @@ class _Lookup:
         return found
 
     def run(self, emails, phones):
-        self.opted_email = self._opted_out("o.email_hash", self._maybe_listed(emails))
-        self.opted_phone = self._opted_out("o.phone_hash", self._maybe_listed(phones))
-        self.email_clients = self._clients("email_norm", emails)
-        self.phone_clients = self._clients("phone_e164", phones)
+        """The answers for one batch's distinct normalised e-mails and phones."""
+        return _Answers(self._opted_out("o.email_hash", self._maybe_listed(emails)),
+                        self._opted_out("o.phone_hash", self._maybe_listed(phones)),
+                        self._clients("email_norm", emails), self._clients("phone_e164", phones))
 
     def _opted_out(self, column, hashes):
         """{normalised value: 'erased' | 'opted_out'} for values on the suppression list for this channel."""
@@ -249,6 +254,15 @@ class _Lookup:
             else:
                 found[value] = [entry]
         return found
+
+
+
+class _Answers:
+    """What the database said about one batch; decides each row."""
+
+    def __init__(self, opted_email, opted_phone, email_clients, phone_clients):
+        self.opted_email, self.opted_phone = opted_email, opted_phone
+        self.email_clients, self.phone_clients = email_clients, phone_clients
 
     def reason(self, email, phone):
         """Why this row must go, or None to keep it (first applicable reason in REASONS order)."""
@@ -294,23 +308,26 @@ def scrub_rows(reader, writer, email_column=None, phone_column=None, channel="em
     if header is None:
         raise ScrubError(_("The file is empty."))
     writer.writerow(header)
-    lookup = _Lookup(channel)
-    batch = []
 
-    def column_keys(index, key):
+    def column_keys(batch, index, key):
         if index is None:
             return [None] * len(batch)
         return [key(row[index]) if index < len(row) else None for row in batch]
 
-    def flush():
-        email_keys = column_keys(email_column, email_key)
-        phone_keys = column_keys(phone_column, phone_key)
-        emails, phones = set(email_keys), set(phone_keys)
-        emails.discard(None)
-        phones.discard(None)
-        lookup.run(emails, phones)
+    def batches():
+        batch = []
+        for row in reader:
+            if row:
+                batch.append(row)
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    def decide(batch, email_keys, phone_keys, answers):
         kept = []
-        reason = lookup.reason
+        reason = answers.reason
         for row, email, phone in zip(batch, email_keys, phone_keys):
             why = reason(email, phone)
             if why is None:
@@ -320,19 +337,25 @@ def scrub_rows(reader, writer, email_column=None, phone_column=None, channel="em
         writer.writerows(kept)
         result.kept += len(kept)
         result.rows += len(batch)
-        batch.clear()
 
-    try:
-        for row in reader:
-            if not row:
-                continue
-            batch.append(row)
-            if len(batch) >= batch_size:
-                flush()
-        if batch:
-            flush()
-    finally:
-        lookup.close()
+    # Two stages in step: while a lookup thread queries the database for one batch, this thread reads and
+    # normalises the next (the drivers release the GIL while the database works). At most two batches in memory.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrub-lookup") as pool:
+        lookup = pool.submit(_Lookup, channel, db.engine, hasher()).result()
+        try:
+            pending = None
+            for batch in batches():
+                email_keys = column_keys(batch, email_column, email_key)
+                phone_keys = column_keys(batch, phone_column, phone_key)
+                emails, phones = set(email_keys) - {None}, set(phone_keys) - {None}
+                submitted = (batch, email_keys, phone_keys, pool.submit(lookup.run, emails, phones))
+                if pending is not None:
+                    decide(*pending[:3], pending[3].result())
+                pending = submitted
+            if pending is not None:
+                decide(*pending[:3], pending[3].result())
+        finally:
+            pool.submit(lookup.close).result()
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
