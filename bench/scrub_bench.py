@@ -14,6 +14,7 @@ import csv
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -107,6 +108,24 @@ def _rss_now_mb():
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _reset_peak_rss():
+    """Reset the kernel's peak-RSS mark (VmHWM) so it covers the scrub only; False where Linux does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_since_reset_mb():
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def run_scrub(database_url, instance, csv_path, email_column, phone_column, channel):
     """The measured part: runs in its own process; prints one result line."""
     from backoffice.extensions import db
@@ -116,6 +135,7 @@ def run_scrub(database_url, instance, csv_path, email_column, phone_column, chan
     with app.app_context():
         db.session.execute(db.select(1))  # connect before measuring
         rss_before = _rss_now_mb()
+        reset = _reset_peak_rss()
         out_path = csv_path + ".out"
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
@@ -127,9 +147,11 @@ def run_scrub(database_url, instance, csv_path, email_column, phone_column, chan
         usage = resource.getrusage(resource.RUSAGE_SELF)
         cpu = (usage.ru_utime - cpu_before.ru_utime) + (usage.ru_stime - cpu_before.ru_stime)
         peak_mb = usage.ru_maxrss / 1024
+        scrub_peak = f"{_peak_rss_since_reset_mb():.0f}" if reset else "n/a"
         os.unlink(out_path)
     print(f"RESULT rows={result.rows} kept={result.kept} removed={dict(result.removed)} seconds={seconds:.2f} "
-          f"rows_per_s={result.rows / seconds:,.0f} cpu_seconds={cpu:.2f} load={os.getloadavg()[0]:.1f} rss_before_mb={rss_before:.0f} peak_rss_mb={peak_mb:.0f}")
+          f"rows_per_s={result.rows / seconds:,.0f} cpu_seconds={cpu:.2f} load={os.getloadavg()[0]:.1f} "
+          f"rss_before_mb={rss_before:.0f} peak_rss_during_scrub_mb={scrub_peak} peak_rss_process_mb={peak_mb:.0f}")
 
 
 def main():
@@ -167,8 +189,10 @@ def main():
           f"{time.perf_counter() - started:.1f} s on {args.db}")
     command = [sys.executable, __file__, "--phase", "scrub", "--database-url", database_url, "--csv", csv_path,
                "--instance", workdir, "--columns", args.columns, "--channel", args.channel]
-    subprocess.run(command, check=True)
-    os.unlink(csv_path)
+    try:
+        subprocess.run(command, check=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
