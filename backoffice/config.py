@@ -112,6 +112,10 @@ def load_config(environ=None, instance_path=None):
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "MAX_CONTENT_LENGTH": int_or_default(env.get("BACKOFFICE_MAX_UPLOAD_MB"), 200) * 1024 * 1024,
+        # Key of the suppression-list hashes, shared with mailing providers under contract (docs/optouts.md).
+        # Unset: derived from BACKOFFICE_HASH_KEY, so the main key itself is never handed out.
+        "OPTOUT_HASH_KEY": env.get("BACKOFFICE_OPTOUT_HASH_KEY") or None,
+        "SCRUB_FILE_TTL_MINUTES": int_or_default(env.get("BACKOFFICE_SCRUB_FILE_TTL_MINUTES"), 60),
         "API_RATE_LIMIT_PER_MINUTE": int_or_default(env.get("BACKOFFICE_API_RATE_LIMIT"), 120),
         "FLASK_ADMIN_FLUID_LAYOUT": True,
     }

@@ -5,12 +5,15 @@ from flask_babel import lazy_gettext as _l
 
 from ..config import PROJECT_ROOT
 from ..extensions import db
-from ..models import AuditEvent, Client, DeadlineRule, MarketingOptOut, PrivacyRequest, StaffUser
+from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, MarketingOptOut, PrivacyRequest,
+                      StaffUser)
+from ..services import consents
 from .audit import AuditEventView
 from .clients import ClientView
 from .deadlines import DeadlineRuleView
 from .home import HomeView
 from .jobs import CertificateView, ExportPackageView, JobsView
+from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
 from .staff import StaffUserView
@@ -33,5 +36,7 @@ def init_admin(app):
     admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
     admin.add_view(CertificateView(name=_l("Erasure certificates"), endpoint="certificates"))
     admin.add_view(ExportPackageView(name=_l("Export packages"), endpoint="exports"))
+    admin.add_view(IntegrationTokenView(IntegrationToken, db, name=_l("Integration tokens"), endpoint="integrations"))
+    app.jinja_env.globals["consent_overview"] = consents.overview
     app.extensions["backoffice_admin"] = admin
     return admin

@@ -1,18 +1,266 @@
-"""The marketing suppression list (policy 3.2.2)."""
+"""The marketing suppression list (policy 3.2.2): list, add, remove, import, campaign scrub, hash export.
+
+Support and managers change the list; supervisors read it. Searching goes through the keyed hashes (an index
+lookup that also finds entries whose plaintext was erased), never an ILIKE scan.
+"""
+import csv
+import io
+
+from flask import Response, abort, flash, redirect, request, stream_with_context
+from flask_admin import expose
+from flask_admin.model.template import EndpointLinkRowAction
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.file import FileField, FileRequired
+from markupsafe import Markup
+from sqlalchemy import false
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.roles import OPTOUTS_READ, OPTOUTS_WRITE
-from .base import RoleModelView
+from ..extensions import db
+from ..models.optouts import CHANNELS, SOURCES
+from ..services import audit
+from ..services import optouts as optout_service
+from ..services import scrub as scrub_service
+from .base import RoleModelView, SecureForm
+
+CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS"), "phone": _l("Phone calls"), "all": _l("All channels")}
+
+
+class OptOutForm(SecureForm):
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    channel = SelectField(_l("Channel"), choices=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], default="all")
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=optout_service.MAX_REASON)])
+
+
+class RemovalForm(SecureForm):
+    reason = TextAreaField(_l("Reason for removal"),
+                           validators=[DataRequired(), Length(max=optout_service.MAX_REASON)])
+
+
+class CsvUploadForm(SecureForm):
+    file = FileField(_l("CSV file (UTF-8)"), validators=[FileRequired()])
+
+
+class ScrubColumnsForm(SecureForm):
+    email_column = SelectField(_l("E-mail column"), choices=[], validate_choice=False)
+    phone_column = SelectField(_l("Phone column"), choices=[], validate_choice=False)
+    channel = SelectField(_l("Campaign channel"), choices=[
+        ("email", _l("E-mail")), ("sms", _l("SMS")), ("phone", _l("Phone calls"))])
+
+
+def _address(view, context, model, name):
+    value = getattr(model, name)
+    if value:
+        return value
+    if getattr(model, f"{name}_hash"):
+        return Markup('<span class="text-muted">{}</span>').format(_("erased (hash kept)"))
+    return ""
+
+
+def _column_index(value):
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 class MarketingOptOutView(RoleModelView):
     roles_read = OPTOUTS_READ
     roles_write = OPTOUTS_WRITE
+    allow_create = True
+    form = OptOutForm
+    list_template = "admin/optouts/list.html"
 
     column_list = ("id", "email", "phone", "channel", "source", "created_at", "removed_at")
     column_labels = {
         "id": _l("ID"), "email": _l("E-mail"), "phone": _l("Phone"), "channel": _l("Channel"),
-        "source": _l("Source"), "created_at": _l("Added"), "removed_at": _l("Removed"),
+        "source": _l("Source"), "created_at": _l("Added"), "removed_at": _l("Removed"), "reason": _l("Reason"),
+        "client_id": _l("Client"), "request_id": _l("Request"), "created_by": _l("Added by"),
+        "removed_by": _l("Removed by"), "removal_reason": _l("Reason for removal"),
     }
-    column_filters = ("channel", "source", "created_at")
+    column_details_list = ("id", "email", "phone", "channel", "source", "reason", "client_id", "request_id",
+                           "created_at", "created_by", "removed_at", "removed_by", "removal_reason")
+    column_formatters = {"email": _address, "phone": _address}
+    column_formatters_detail = {"email": _address, "phone": _address}
+    column_filters = ("channel", "source", "created_at", "removed_at")
+    column_choices = {"channel": [(c, c) for c in CHANNELS], "source": [(s, s) for s in SOURCES]}
     column_default_sort = ("id", True)
+    column_sortable_list = ("id", "created_at", "removed_at")
+    # A non-empty list switches the search box on; _apply_search replaces Flask-Admin's ILIKE scan.
+    column_searchable_list = ("email_hash",)
+
+    # Pages that change the list or handle recipients' data: writers only, on GET as well as POST.
+    _write_pages = {"remove_view", "import_view", "scrub_view", "scrub_columns_view", "scrub_download_view",
+                    "export_hashes_view", "export_hashes_download_view"}
+
+    def _handle_view(self, name, **kwargs):
+        response = super()._handle_view(name, **kwargs)
+        if response is not None:
+            return response
+        if name in self._write_pages and not self.may_write:
+            abort(403)
+        return None
+
+    def search_placeholder(self):
+        return _("Exact e-mail or phone")
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        term = (search or "").strip()
+        condition = optout_service.hash_condition(email=term if "@" in term else None,
+                                                  phone=None if "@" in term else term)
+        if condition is None:
+            condition = false()
+        query = query.filter(condition)
+        if count_query is not None:
+            count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
+
+    def get_list_row_actions(self):
+        actions = super().get_list_row_actions()
+        if self.may_write:
+            actions.append(EndpointLinkRowAction("fa fa-ban", ".remove_view", title=_l("Remove from the list")))
+        return actions
+
+    def create_model(self, form):
+        try:
+            result = optout_service.add_opt_out(form.email.data, form.phone.data, form.channel.data,
+                                                source="staff_entry", reason=form.reason.data, by=current_user)
+            db.session.commit()
+        except optout_service.OptOutError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return False
+        if not result.created:
+            flash(_("This address was already on the list for this channel; the entries were merged."), "info")
+        return result.entry
+
+    # --- removal ------------------------------------------------------------------------------------------------
+
+    @expose("/remove/", methods=("GET", "POST"))
+    def remove_view(self):
+        entry = self.get_one(request.args.get("id"))
+        if entry is None:
+            flash(_("That opt-out does not exist."), "error")
+            return redirect(self.get_url(".index_view"))
+        form = RemovalForm()
+        if form.validate_on_submit():
+            try:
+                optout_service.remove_opt_out(entry.id, form.reason.data, by=current_user)
+                db.session.commit()
+            except optout_service.OptOutError as error:
+                db.session.rollback()
+                flash(str(error), "error")
+            else:
+                flash(_("The opt-out was removed. Marketing consent was not given back by this."), "success")
+                return redirect(self.get_url(".index_view"))
+        return self.render("admin/optouts/remove.html", entry=entry, form=form,
+                           return_url=self.get_url(".index_view"))
+
+    # --- import -------------------------------------------------------------------------------------------------
+
+    @expose("/import/", methods=("GET", "POST"))
+    def import_view(self):
+        form = CsvUploadForm()
+        result, refused = None, None
+        if form.validate_on_submit():
+            lines = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
+            try:
+                result = optout_service.import_opt_outs(lines, by=current_user)
+                db.session.commit()
+            except optout_service.ImportRefused as error:
+                db.session.rollback()
+                refused = error
+            except (UnicodeDecodeError, csv.Error):
+                db.session.rollback()
+                flash(_("The file is not a UTF-8 CSV file. Save it as CSV UTF-8 and upload it again."), "error")
+        return self.render("admin/optouts/import.html", form=form, result=result, refused=refused,
+                           return_url=self.get_url(".index_view"))
+
+    # --- campaign scrub -----------------------------------------------------------------------------------------
+
+    @expose("/scrub/", methods=("GET", "POST"))
+    def scrub_view(self):
+        form = CsvUploadForm()
+        if form.validate_on_submit():
+            try:
+                upload_id = scrub_service.store_upload(form.file.data)
+            except scrub_service.ScrubError as error:
+                flash(str(error), "error")
+            else:
+                return redirect(self.get_url(".scrub_columns_view", upload_id=upload_id))
+        return self.render("admin/optouts/scrub_upload.html", form=form, return_url=self.get_url(".index_view"))
+
+    @expose("/scrub/<upload_id>/", methods=("GET", "POST"))
+    def scrub_columns_view(self, upload_id):
+        try:
+            columns = scrub_service.header(upload_id)
+        except scrub_service.ScrubError as error:
+            flash(str(error), "error")
+            return redirect(self.get_url(".scrub_view"))
+        form = ScrubColumnsForm()
+        choices = [("", _("— none —"))] + [(str(i), title or _("column %(n)d", n=i + 1))
+                                            for i, title in enumerate(columns)]
+        form.email_column.choices = choices
+        form.phone_column.choices = choices
+        if request.method == "GET":
+            form.email_column.data = next((str(i) for i, t in enumerate(columns) if "mail" in t.lower()), "")
+            form.phone_column.data = next((str(i) for i, t in enumerate(columns)
+                                           if any(w in t.lower() for w in ("phone", "mobile", "тел"))), "")
+        if form.validate_on_submit():
+            try:
+                result = scrub_service.run_scrub(upload_id, _column_index(form.email_column.data),
+                                                 _column_index(form.phone_column.data), form.channel.data,
+                                                 by=current_user)
+                db.session.commit()
+            except scrub_service.ScrubError as error:
+                db.session.rollback()
+                flash(str(error), "error")
+                if not scrub_service.input_path(upload_id).exists():
+                    return redirect(self.get_url(".scrub_view"))
+            else:
+                return self.render("admin/optouts/scrub_result.html", result=result, upload_id=upload_id,
+                                   reasons=scrub_service.REASONS, labels=scrub_service.REASON_LABELS,
+                                   return_url=self.get_url(".index_view"))
+        return self.render("admin/optouts/scrub_columns.html", form=form, upload_id=upload_id,
+                           return_url=self.get_url(".scrub_view"))
+
+    @expose("/scrub/<upload_id>/download/")
+    def scrub_download_view(self, upload_id):
+        try:
+            chunks = scrub_service.stream_output(upload_id)
+        except scrub_service.ScrubError as error:
+            flash(str(error), "error")
+            return redirect(self.get_url(".scrub_view"))
+        return Response(chunks, mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=campaign-list-scrubbed.csv",
+                                 "Cache-Control": "no-store"})
+
+    # --- export of hashes ---------------------------------------------------------------------------------------
+
+    @expose("/export-hashes/")
+    def export_hashes_view(self):
+        return self.render("admin/optouts/export_hashes.html", return_url=self.get_url(".index_view"))
+
+    @expose("/export-hashes/download/")
+    def export_hashes_download_view(self):
+        audit.record("optout.export_hashes", object_type="marketing_opt_out")
+        db.session.commit()
+
+        def generate():
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\r\n")
+            for number, row in enumerate(optout_service.export_hash_rows(), start=1):
+                writer.writerow(row)
+                if number % 1000 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+
+        return Response(stream_with_context(generate()), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=suppression-list-hashes.csv",
+                                 "Cache-Control": "no-store"})

@@ -5,6 +5,7 @@ from .consent import Consent
 from .deadlines import DeadlineRule
 from .disclosures import DisclosureGrant
 from .jobs import ExportPackage, JobRecord
+from .integrations import IntegrationToken
 from .optouts import MarketingOptOut
 from .records import Booking, Communication
 from .requests import PrivacyRequest, RequestEvent
@@ -13,6 +14,6 @@ from .staff import StaffUser
 
 __all__ = [
     "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent",
-    "DeadlineRule", "DisclosureGrant", "ExportPackage", "JobRecord", "MarketingOptOut", "PrivacyRequest",
-    "RequestEvent", "RetentionRule", "StaffUser",
+    "DeadlineRule", "DisclosureGrant", "ExportPackage", "IntegrationToken", "JobRecord", "MarketingOptOut",
+    "PrivacyRequest", "RequestEvent", "RetentionRule", "StaffUser",
 ]

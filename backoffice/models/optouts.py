@@ -1,9 +1,12 @@
 """The marketing suppression list (policy 3.2.2)."""
 from ..extensions import db
 from .base import utcnow
+from .clients import Client
+from .consent import Consent
 
 CHANNELS = ("email", "sms", "phone", "all")
-SOURCES = ("privacy_request", "unsubscribe_link", "staff_entry", "import")
+# "consent_withdrawal": added because the client withdrew marketing consent (the two stay consistent).
+SOURCES = ("privacy_request", "unsubscribe_link", "staff_entry", "import", "consent_withdrawal")
 
 
 class MarketingOptOut(db.Model):
@@ -29,3 +32,19 @@ class MarketingOptOut(db.Model):
 
     client = db.relationship("Client")
     created_by = db.relationship("StaffUser", foreign_keys=[created_by_id])
+    removed_by = db.relationship("StaffUser", foreign_keys=[removed_by_id])
+
+    @property
+    def active(self):
+        return self.removed_at is None
+
+    def __str__(self):
+        return f"#{self.id} {self.channel}"
+
+
+# Indexes that serve the campaign scrub (services/scrub.py), declared here beside the capability that needs them:
+# each probe of a recipient's address is then answered from the index alone (status and id; the open marketing
+# consent) — an index-only scan on PostgreSQL — without reading the wide client and consent rows.
+db.Index("ix_client_email_norm_status", Client.email_norm, Client.status, Client.id)
+db.Index("ix_client_phone_e164_status", Client.phone_e164, Client.status, Client.id)
+db.Index("ix_consent_client_purpose_open", Consent.client_id, Consent.purpose, Consent.withdrawn_at)

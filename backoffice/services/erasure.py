@@ -22,7 +22,7 @@ from ..models.records import Booking, Communication
 from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
 from ..models.retention import DELETE
 from . import execution
-from .pseudonyms import keyed_hash
+from .optouts import address_hash as keyed_hash
 from .retention import effective_rules
 
 log = logging.getLogger("backoffice.jobs")

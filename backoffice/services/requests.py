@@ -826,22 +826,20 @@ def _withdraw_consents(client_id, purposes):
 
 
 def _record_opt_out(by):
-    """Minimal suppression-list entry for an opt-out request (policy 3.2.2); keyed hashes survive erasure.
-
-    The full opt-out module (services/optouts.py) is built separately; this is the request's side of it.
-    """
+    """Put the requester on the suppression list at once (policy 3.2.2), through the opt-out service."""
     def effect(r):
+        from . import optouts
+
         client = db.session.get(Client, r.client_id) if r.client_id else None
         email = r.requester_email or (client.email_norm if client else None)
         phone = r.requester_phone or (client.phone_e164 if client else None)
-        entry = MarketingOptOut(email=email, email_hash=keyed_hash(email), phone=phone, phone_hash=keyed_hash(phone),
-                                channel=(r.payload or {}).get("channel") or "all", source="privacy_request",
-                                client_id=r.client_id, request_id=r.id, created_by_id=by.id if by else None)
-        db.session.add(entry)
-        withdrawn = _withdraw_consents(r.client_id, [MARKETING]) if r.client_id else 0
+        result = optouts.add_opt_out(email=email, phone=phone, channel=(r.payload or {}).get("channel") or "all",
+                                     source="privacy_request", by=by, request_id=r.id)
+        if client is not None and result.entry.client_id is None:
+            result.entry.client_id = client.id
         r.completed_at = utcnow()
         db.session.flush()
-        return {"opt_out_id": entry.id, "consents_withdrawn": withdrawn}
+        return {"opt_out_id": result.entry.id, "opt_out_created": result.created}
     return effect
 
 

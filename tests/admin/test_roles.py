@@ -21,13 +21,24 @@ AREAS = {
     "jobs": ({MANAGER, SUPERVISOR}, {MANAGER}),
     "certificates": ({MANAGER, SUPERVISOR}, set()),
     "exports": ({SUPPORT, MANAGER}, set()),  # export packages hold everything about a client: no supervisor download
+    "integrations": ({ADMIN}, {ADMIN}),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
 OFFERED = {
     ("staff", "create_view"), ("staff", "edit_view"), ("staff", "ajax_update"),
     ("requests", "create_view"), ("deadlines", "edit_view"), ("deadlines", "ajax_update"),
+    ("optouts", "create_view"),
 }
+# Custom pages that change data or handle recipients' data: writers only, on GET as well as POST.
+WRITE_PAGES = {
+    ("optouts", "remove_view"), ("optouts", "import_view"), ("optouts", "scrub_view"),
+    ("optouts", "scrub_columns_view"), ("optouts", "scrub_download_view"), ("optouts", "export_hashes_view"),
+    ("optouts", "export_hashes_download_view"),
+    ("integrations", "new_token_view"), ("integrations", "revoke_view"),
+}
+# The JSON API authenticates integrations by bearer token only: a staff session opens nothing there.
+API_PREFIX = "api."
 READ_ONLY_EXTRAS = {"export"}  # Flask-Admin's built-in export is switched off everywhere (it loads whole tables)
 PUBLIC = {"auth.login", "auth.set_language", "auth.root", "static", "admin.static", "_debug_toolbar.static"}
 
@@ -37,6 +48,8 @@ def expected_allowed(endpoint, method, role):
     if area not in AREAS:
         raise AssertionError(f"endpoint {endpoint} is not in the role matrix test: add it")
     readers, writers = AREAS[area]
+    if (area, name) in WRITE_PAGES:
+        return role in writers
     if name in READ_ONLY_EXTRAS:
         return False
     if name in WRITE_METHODS:
@@ -74,7 +87,9 @@ def test_every_endpoint_follows_the_matrix(app, client, login_as, role):
         response = client.open(url, method=method, data={})
         where = f"{role} {method} {url} ({rule.endpoint}) → {response.status_code}"
         assert response.status_code != 500, where
-        if role == ANONYMOUS:
+        if rule.endpoint.startswith(API_PREFIX):
+            assert response.status_code == 401, where
+        elif role == ANONYMOUS:
             assert response.status_code in (302, 401), where
             if response.status_code == 302:
                 assert "/login" in response.headers["Location"], where
@@ -89,8 +104,8 @@ def test_every_endpoint_follows_the_matrix(app, client, login_as, role):
 @pytest.mark.parametrize("role,visible,hidden", [
     (SUPPORT, ["Requests", "Clients", "Marketing opt-outs"], ["Audit log", "Staff", "Deadline rules"]),
     (MANAGER, ["Requests", "Clients", "Marketing opt-outs"], ["Audit log", "Staff"]),
-    (SUPERVISOR, ["Requests", "Clients", "Audit log"], ["Staff"]),
-    (ADMIN, ["Staff", "Deadline rules"], ["Requests", "Clients", "Audit log", "Marketing opt-outs"]),
+    (SUPERVISOR, ["Requests", "Clients", "Audit log"], ["Staff", "Integration tokens"]),
+    (ADMIN, ["Staff", "Deadline rules", "Integration tokens"], ["Requests", "Clients", "Audit log", "Marketing opt-outs"]),
 ])
 def test_menu_shows_only_what_the_role_may_use(client, login_as, role, visible, hidden):
     login_as(role)

@@ -14,7 +14,7 @@ from backoffice.models.optouts import MarketingOptOut
 from backoffice.models.records import Booking
 from backoffice.models.requests import COMPLETED, EXECUTING, FAILED, PrivacyRequest, RequestEvent
 from backoffice.services import erasure, execution
-from backoffice.services.pseudonyms import keyed_hash
+from backoffice.services.optouts import address_hash as keyed_hash
 from tests.jobfactories import approved_request, seeded_client, text_hits
 
 

@@ -1,0 +1,127 @@
+"""Consent per client and purpose, as a history (policy 3.2.1–3.2.3, 4.2, 5.3).
+
+One Consent row per grant; withdrawal closes the row and giving again opens a new one, so the rows are the
+timeline. Marketing consent (3.2.2) and the suppression list agree at all times:
+an active marketing consent ⇔ no active channel-'all' opt-out matching the client's e-mail or phone.
+"""
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models.base import utcnow
+from ..models.clients import ERASED
+from ..models.consent import IDENTIFICATION, MARKETING, PURPOSE_CLAUSES, PURPOSES, STATISTICS, THIRD_PARTY, Consent
+from ..models.optouts import SOURCES as OPT_OUT_SOURCES
+from . import audit
+
+__all__ = ["IDENTIFICATION", "MARKETING", "STATISTICS", "THIRD_PARTY", "give_consent", "withdraw_consent",
+           "timeline", "current_consents", "ConsentError"]
+
+PURPOSE_LABELS = {
+    IDENTIFICATION: _l("Identification"), MARKETING: _l("Marketing"), STATISTICS: _l("Statistics"),
+    THIRD_PARTY: _l("Transfer to third parties"),
+}
+
+
+class ConsentError(ValueError):
+    """A consent change that cannot be made; the message is translated and safe to show."""
+
+
+def _check_purpose(purpose):
+    if purpose not in PURPOSES:
+        raise ConsentError(_("Unknown consent purpose."))
+
+
+def active_consents(client_id, purpose):
+    return db.session.execute(
+        select(Consent).where(Consent.client_id == client_id, Consent.purpose == purpose,
+                              Consent.withdrawn_at.is_(None)).order_by(Consent.id)
+    ).scalars().all()
+
+
+def give_consent(client, purpose, source, by=None, request_id=None):
+    """Record the client's consent for a purpose (policy 3.2); idempotent while a grant is open.
+
+    Giving marketing consent again ends the client's channel-'all' opt-outs, so the two stay consistent.
+    The caller commits.
+    """
+    _check_purpose(purpose)
+    if client.status == ERASED:
+        raise ConsentError(_("An erased client cannot give consent."))
+    existing = active_consents(client.id, purpose)
+    if existing:
+        return existing[0]
+    consent = Consent(client_id=client.id, purpose=purpose, source=(source or "staff_entry")[:20], given_at=utcnow())
+    db.session.add(consent)
+    db.session.flush()
+    audit.record("consent.give", object_type="client", object_id=client.id, request_id=request_id, actor=by,
+                 details={"purpose": purpose, "consent_id": consent.id, "source": consent.source})
+    if purpose == MARKETING:
+        from . import optouts
+
+        optouts.lift_for_consent(client, by=by)
+    return consent
+
+
+def withdraw_consent(client, purpose, source, by=None, request_id=None, *, add_opt_out=True):
+    """Close the client's open grant for a purpose (policy 5.3, 3.2.2); returns the closed rows.
+
+    Withdrawing marketing consent also puts the client's e-mail and phone on the suppression list
+    (channel 'all'), unless the call comes from the suppression list itself (`add_opt_out=False`).
+    The caller commits.
+    """
+    _check_purpose(purpose)
+    now = utcnow()
+    closed = active_consents(client.id, purpose)
+    for consent in closed:
+        consent.withdrawn_at = now
+        consent.withdrawn_source = (source or "staff_entry")[:20]
+    db.session.flush()
+    if closed:
+        audit.record("consent.withdraw", object_type="client", object_id=client.id, request_id=request_id,
+                     actor=by, details={"purpose": purpose, "consent_ids": [c.id for c in closed],
+                                        "source": closed[0].withdrawn_source})
+    if purpose == MARKETING and add_opt_out and (client.email_norm or client.phone_e164):
+        from . import optouts
+
+        opt_out_source = source if source in OPT_OUT_SOURCES else "consent_withdrawal"
+        optouts.add_opt_out(client.email_norm, client.phone_e164, optouts.ALL, source=opt_out_source,
+                            reason="marketing consent withdrawn", by=by, request_id=request_id,
+                            withdraw_consent=False)
+    return closed
+
+
+def current_consents(client):
+    """{purpose: the open grant or None}, in the policy's order."""
+    rows = db.session.execute(
+        select(Consent).where(Consent.client_id == client.id, Consent.withdrawn_at.is_(None)).order_by(Consent.id)
+    ).scalars().all()
+    state = {purpose: None for purpose in PURPOSES}
+    for consent in rows:
+        state[consent.purpose] = state[consent.purpose] or consent
+    return state
+
+
+def timeline(client):
+    """Every grant and withdrawal of the client's consents, newest first, for the client page."""
+    rows = db.session.execute(select(Consent).where(Consent.client_id == client.id)).scalars().all()
+    events = []
+    for consent in rows:
+        base = {"purpose": consent.purpose, "label": PURPOSE_LABELS.get(consent.purpose, consent.purpose),
+                "clause": PURPOSE_CLAUSES.get(consent.purpose, ""), "consent_id": consent.id}
+        events.append(dict(base, at=consent.given_at, event="given", source=consent.source))
+        if consent.withdrawn_at is not None:
+            events.append(dict(base, at=consent.withdrawn_at, event="withdrawn", source=consent.withdrawn_source))
+    events.sort(key=lambda e: (e["at"], e["consent_id"], e["event"] == "withdrawn"), reverse=True)
+    return events
+
+
+def overview(client):
+    """What the client page shows: the current state per purpose (policy order) and the timeline."""
+    state = current_consents(client)
+    return {
+        "current": [{"purpose": p, "label": PURPOSE_LABELS[p], "clause": PURPOSE_CLAUSES[p], "consent": state[p]}
+                    for p in PURPOSES],
+        "events": timeline(client),
+    }

@@ -1,0 +1,207 @@
+"""The suppression list (policy 3.2.2): hashing, merging, consent consistency, erasure, import, export."""
+import hashlib
+import hmac
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from backoffice.extensions import db
+from backoffice.models.audit import AuditEvent
+from backoffice.models.clients import ERASED
+from backoffice.models.consent import Consent
+from backoffice.models.optouts import MarketingOptOut
+from backoffice.services import consents, optouts
+from tests.factories import make_client
+
+
+def count(model):
+    return db.session.execute(select(func.count()).select_from(model)).scalar()
+
+
+def marketing_open(client):
+    return bool(consents.active_consents(client.id, "marketing"))
+
+
+def test_add_normalises_and_stores_keyed_hashes(app):
+    result = optouts.add_opt_out(" Anna.Petrova@Mail.KZ ", "8 701 555 12 34", "email", source="staff_entry")
+    db.session.commit()
+    entry = result.entry
+    assert result.created
+    assert entry.email == "anna.petrova@mail.kz" and entry.phone == "+77015551234"
+    key = optouts.hash_key().encode()
+    assert entry.email_hash == hmac.new(key, b"anna.petrova@mail.kz", hashlib.sha256).hexdigest()
+    assert entry.phone_hash == hmac.new(key, b"+77015551234", hashlib.sha256).hexdigest()
+    # The suppression-list key is not the main hash key (which also pseudonymises audit search terms).
+    assert optouts.hash_key() != app.config["BACKOFFICE_HASH_KEY"]
+
+
+def test_same_address_and_channel_merge_into_one_entry(app):
+    first = optouts.add_opt_out("a@mail.kz", None, "email")
+    second = optouts.add_opt_out("A@MAIL.KZ", None, "email")
+    third = optouts.add_opt_out("a@mail.kz", "+7 701 555 12 34", "email")  # fills the phone of the same entry
+    other_channel = optouts.add_opt_out("a@mail.kz", None, "sms")
+    db.session.commit()
+    assert not second.created and second.entry.id == first.entry.id
+    assert third.entry.id == first.entry.id and third.entry.phone == "+77015551234"
+    assert other_channel.created
+    assert count(MarketingOptOut) == 2
+
+
+def test_bad_input_is_refused_without_change(app):
+    for email, phone, channel in ((None, None, "all"), ("not-an-email", None, "all"), (None, "123", "all"),
+                                  ("a@mail.kz", None, "fax")):
+        with pytest.raises(optouts.OptOutError):
+            optouts.add_opt_out(email, phone, channel)
+    assert count(MarketingOptOut) == 0
+
+
+def test_opt_out_of_all_withdraws_marketing_consent_and_channel_opt_out_does_not(app):
+    anna = make_client(email="anna@mail.kz", phone="+7 701 555 12 34")
+    boris = make_client(email="boris@mail.kz", phone="+7 702 555 12 34")
+    optouts.add_opt_out(None, "87015551234", "all", source="unsubscribe_link")
+    optouts.add_opt_out("boris@mail.kz", None, "sms")
+    db.session.commit()
+    assert not marketing_open(anna)
+    assert marketing_open(boris)
+    closed = db.session.execute(select(Consent).where(Consent.client_id == anna.id,
+                                                      Consent.purpose == "marketing")).scalar_one()
+    assert closed.withdrawn_source == "unsubscribe_link"
+    assert consents.active_consents(anna.id, "identification")  # other purposes untouched
+
+
+def test_withdrawing_marketing_consent_adds_an_opt_out_and_giving_it_lifts_it(app):
+    anna = make_client(email="anna@mail.kz", phone="+7 701 555 12 34")
+    consents.withdraw_consent(anna, "marketing", source="privacy_request")
+    db.session.commit()
+    assert optouts.is_opted_out("anna@mail.kz", channel="email")
+    assert optouts.is_opted_out(phone="+77015551234", channel="sms")
+    entry = db.session.execute(select(MarketingOptOut)).scalar_one()
+    assert entry.source == "privacy_request" and entry.channel == "all" and entry.client_id == anna.id
+
+    optouts.add_opt_out("anna@mail.kz", None, "sms")  # a channel-specific "no" survives new consent
+    consents.give_consent(anna, "marketing", source="form")
+    db.session.commit()
+    assert marketing_open(anna)
+    assert not optouts.is_opted_out("anna@mail.kz", channel="email")
+    assert optouts.is_opted_out("anna@mail.kz", channel="sms")
+    assert db.session.get(MarketingOptOut, entry.id).removal_reason == "marketing consent given again"
+
+
+def test_consent_history_keeps_every_grant(app):
+    anna = make_client(consents=("marketing",))
+    consents.withdraw_consent(anna, "marketing", source="staff_entry")
+    consents.give_consent(anna, "marketing", source="form")
+    consents.give_consent(anna, "marketing", source="form")  # idempotent while open
+    db.session.commit()
+    events = consents.timeline(anna)
+    assert [(e["purpose"], e["event"]) for e in events] == [
+        ("marketing", "given"), ("marketing", "withdrawn"), ("marketing", "given")]
+    assert events[0]["clause"] == "3.2.2"
+    assert count(Consent) == 2
+
+
+def test_removal_needs_a_reason_is_soft_and_audited(app, make_staff):
+    support = make_staff("support")
+    entry = optouts.add_opt_out("a@mail.kz", None, "all", by=support).entry
+    db.session.commit()
+    with pytest.raises(optouts.OptOutError):
+        optouts.remove_opt_out(entry.id, "  ", by=support)
+    optouts.remove_opt_out(entry.id, "added to the wrong address", by=support)
+    db.session.commit()
+    assert count(MarketingOptOut) == 1
+    assert entry.removed_at is not None and entry.removed_by_id == support.id
+    assert not optouts.is_opted_out("a@mail.kz", channel="email")
+    with pytest.raises(optouts.OptOutError):
+        optouts.remove_opt_out(entry.id, "again", by=support)
+    actions = db.session.execute(select(AuditEvent.action, AuditEvent.details).order_by(AuditEvent.id)).all()
+    assert [a for a, _ in actions] == ["optout.add", "optout.remove"]
+    assert all("a@mail.kz" not in (details or "") for _, details in actions)
+
+
+def test_opt_out_survives_erasure(app):
+    anna = make_client(email="Anna@Mail.kz", phone="+7 701 555 12 34")
+    entry = optouts.add_opt_out("anna@mail.kz", "+77015551234", "all", source="privacy_request").entry
+    db.session.commit()
+    # Erasure as the erasure service does it: plaintext gone everywhere, hashes kept.
+    entry.email = entry.phone = None
+    for name in ("full_name", "name_key", "email", "email_norm", "phone", "phone_e164", "iin", "date_of_birth"):
+        setattr(anna, name, None)
+    anna.status = ERASED
+    db.session.commit()
+    assert optouts.is_opted_out("ANNA@mail.kz", channel="email")
+    assert optouts.is_opted_out(phone="8 (701) 555-12-34", channel="sms")
+    assert not optouts.is_opted_out("someone.else@mail.kz", channel="email")
+    # Added again after erasure: still one entry (matched by hash).
+    assert not optouts.add_opt_out("anna@mail.kz", None, "all").created
+
+
+def _csv(text):
+    return io.StringIO(text)
+
+
+def test_import_with_one_bad_row_imports_nothing_and_names_the_row(app):
+    data = "email,phone,channel\nanna@mail.kz,,all\nboris@mail.kz,,sms\nnot-an-address,,all\n,,\n,+7 701 555 12 34,fax\n"
+    with pytest.raises(optouts.ImportRefused) as refused:
+        optouts.import_opt_outs(_csv(data), by=None)
+    db.session.rollback()
+    assert [e.row for e in refused.value.errors] == [4, 6]
+    assert "E-mail" in refused.value.errors[0].message and "not-an-address" not in refused.value.errors[0].message
+    assert count(MarketingOptOut) == 0 and count(AuditEvent) == 0
+
+
+def test_import_merges_duplicates_and_counts(app):
+    optouts.add_opt_out("anna@mail.kz", None, "all")
+    db.session.commit()
+    data = "E-mail;Phone;Channel;Reason\nANNA@mail.kz;;all;\nboris@mail.kz;;;unsubscribed\nboris@mail.kz;;all;\n" \
+           ";8 701 555 12 34;sms;\n"
+    result = optouts.import_opt_outs(_csv(data), by=None)
+    db.session.commit()
+    assert (result.rows, result.created, result.merged) == (4, 2, 2)
+    assert count(MarketingOptOut) == 3
+    assert optouts.is_opted_out(phone="+77015551234", channel="sms")
+
+
+def test_import_without_address_columns_is_refused(app):
+    with pytest.raises(optouts.ImportRefused) as refused:
+        optouts.import_opt_outs(_csv("name,channel\nAnna,all\n"), by=None)
+    assert refused.value.errors[0].row == 1
+
+
+def test_hash_export_lists_active_entries_as_hashes_only(app):
+    optouts.add_opt_out("anna@mail.kz", "+77015551234", "all")
+    removed = optouts.add_opt_out("boris@mail.kz", None, "email").entry
+    db.session.flush()
+    optouts.remove_opt_out(removed.id, "mistake", by=None)
+    db.session.commit()
+    rows = list(optouts.export_hash_rows(batch_size=1))
+    assert rows[0] == optouts.EXPORT_HEADER
+    key = optouts.hash_key().encode()
+    provider_side = hmac.new(key, "anna@mail.kz".encode(), hashlib.sha256).hexdigest()
+    assert [(r[0], r[1], r[2]) for r in rows[1:]] == [
+        ("email", provider_side, "all"), ("phone", optouts.address_hash("+77015551234"), "all")]
+    assert "anna" not in repr(rows)
+
+
+def test_bulk_hasher_equals_address_hash_for_any_key(app):
+    for key in (None, "short", "k" * 64, "a much longer key than one SHA-256 block of sixty-four bytes, " * 3):
+        app.config["OPTOUT_HASH_KEY"] = key
+        hash_one = optouts.hasher()
+        for value in ("anna@mail.kz", "+77015551234", "жанар@почта.kz"):
+            assert hash_one(value) == optouts.address_hash(value)
+
+
+def test_import_links_clients_and_withdraws_marketing_consent_like_a_single_add(app):
+    anna = make_client(email="anna@mail.kz", phone="+7 701 555 12 34")
+    boris = make_client(email="boris@mail.kz", phone="+7 702 555 12 34")
+    data = ("email,phone,channel\nanna@mail.kz,,all\n,+77015551234,all\nboris@mail.kz,,sms\n"
+            "anna@mail.kz,8 701 555 12 34,all\n")
+    result = optouts.import_opt_outs(_csv(data), by=None, chunk_size=2)
+    db.session.commit()
+    assert (result.created, result.merged) == (3, 1)
+    entries = db.session.execute(select(MarketingOptOut).order_by(MarketingOptOut.id)).scalars().all()
+    # Rows with one address each are separate entries (as single adds are); the row with both merges into them.
+    assert [(e.email, e.phone, e.channel, e.client_id) for e in entries] == [
+        ("anna@mail.kz", None, "all", anna.id), (None, "+77015551234", "all", anna.id),
+        ("boris@mail.kz", None, "sms", boris.id)]
+    assert not marketing_open(anna) and marketing_open(boris)
