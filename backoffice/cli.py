@@ -84,5 +84,7 @@ def create_user_command(email, roles, name, password_env):
 
 
 def register_cli(app):
-    for command in (demo_command, seed_demo_command, create_user_command):
+    from .cli_bench import bench_data_command
+
+    for command in (demo_command, seed_demo_command, create_user_command, bench_data_command):
         app.cli.add_command(command)
