@@ -143,7 +143,7 @@ class Bench:
             try:
                 have = self.db.session.execute(text("SELECT count FROM audit_chain_head WHERE id = 1")).scalar()
                 top = self.db.session.execute(text("SELECT max(id) FROM client")).scalar()
-                if have == self.clients and top == self.clients:
+                if top == self.clients and (have or 0) >= self.clients:  # logins append audit events
                     self.echo(f"Reusing the data set of {self.clients:,} clients.")
                     self.db.session.rollback()
                     return None

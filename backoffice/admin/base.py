@@ -219,9 +219,20 @@ class RoleModelView(RoleMixin, ModelView):
             return column
         return None
 
-    def _list_order(self, sort_column, sort_desc):
+    def search_order(self, search):
+        """Columns to order search results by when staff chose no sort (None: the view's default order).
+
+        A view whose search is an index range (e.g. a name prefix) returns that index's column here, so the
+        database reads the first rows of the range instead of sorting every match.
+        """
+        return None
+
+    def _list_order(self, sort_column, sort_desc, search=None):
         """[(column, descending)] ending with the primary key, or None when the sort is not ours to control."""
-        if sort_column is not None and sort_column in self._sortable_columns:
+        hinted = self.search_order(search) if search and sort_column is None else None
+        if hinted:
+            wanted = [(field, False) for field in hinted]
+        elif sort_column is not None and sort_column in self._sortable_columns:
             if any(self._sortable_joins.get(sort_column) or []):
                 return None
             fields = self._sortable_columns[sort_column]
@@ -281,7 +292,7 @@ class RoleModelView(RoleMixin, ModelView):
         for join in self._auto_joins:
             query = query.options(joinedload(join))
 
-        order = self._list_order(sort_column, sort_desc)
+        order = self._list_order(sort_column, sort_desc, search)
         nav = {"page": page, "keyset": self._keyset_capable(order), "count": count}
         if order is None:
             query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)

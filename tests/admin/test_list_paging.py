@@ -103,12 +103,22 @@ def test_sort_by_a_nullable_column_pages_by_number_and_loses_no_row(client, logi
     assert len(seen) == len(set(seen))
 
 
-def test_search_results_page_with_cursors_too(client, login_as, clients, small_pages):
+def test_name_search_lists_matches_in_name_order_across_pages(client, login_as, clients, small_pages):
     login_as("support")
     pages = _walk(client, "/admin/clients/?search=ахметов", "Next ›")
     expected = [c.id for c in db.session.query(Client).filter(Client.name_key.like("ахметов%"))
-                .order_by(Client.id.desc())]
+                .order_by(Client.name_key, Client.id)]
+    assert len(expected) > PAGE
     assert [i for page in pages for i in page] == expected
+
+
+def test_exact_searches_page_with_cursors_in_the_default_order(client, login_as, clients, small_pages):
+    login_as("support")
+    small_pages.page_size = 1
+    db.session.execute(text("UPDATE client SET email_norm = 'same@mail.kz' WHERE id IN (2, 3, 4)"))
+    db.session.commit()
+    pages = _walk(client, "/admin/clients/?search=same@mail.kz", "Next ›")
+    assert pages == [[4], [3], [2]]
 
 
 def test_cursor_is_not_carried_into_sort_links_or_the_search_form(client, login_as, clients, small_pages):
