@@ -416,7 +416,7 @@ _list_cases("audit log", "audit", "audit", "audit_event", "supervisor", "action"
 
 # ---- running and reporting -------------------------------------------------------------------------------
 
-def _median_ms(fn, repeats, setup=None):
+def _median_ms(fn, repeats, setup=None, samples_out=None):
     if fn is None:
         return None
     if setup:
@@ -429,6 +429,8 @@ def _median_ms(fn, repeats, setup=None):
         started = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - started) * 1000)
+    if samples_out is not None:
+        samples_out.extend(samples)
     return statistics.median(samples)
 
 
@@ -436,7 +438,9 @@ def run_case(bench, item, repeats):
     measure = item.build(bench)
     repeats = measure.repeats or repeats
     row = {"case": item.name, "group": item.group}
-    row["project_ms"] = _median_ms(measure.project, repeats, measure.setup)
+    samples = []
+    row["project_ms"] = _median_ms(measure.project, repeats, measure.setup, samples)
+    row["project_samples_ms"] = [round(s, 2) for s in samples]  # the spread shows the machine's noise
     row["floor_ms"] = _median_ms(measure.floor, repeats, measure.setup)
     row["peer_ms"] = _median_ms(measure.peer, repeats, measure.setup)
     row["ratio"] = row["project_ms"] / row["floor_ms"] if row["floor_ms"] else None
