@@ -5,6 +5,7 @@ from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_babel import format_number
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import Column, and_, func, or_, select, text
@@ -214,7 +215,8 @@ class RoleModelView(RoleMixin, ModelView):
         return list(self.model.__table__.primary_key.columns)[0]
 
     def _own_column(self, field):
-        column = field.property.columns[0] if hasattr(field, "property") else field
+        columns = getattr(getattr(field, "property", None), "columns", None)
+        column = columns[0] if columns else field
         if isinstance(column, Column) and column.table is self.model.__table__:
             return column
         return None
@@ -371,6 +373,6 @@ class RoleModelView(RoleMixin, ModelView):
             summary = _("More than %(count)s rows: search or filter to narrow the list.",
                         count=format_number(int(count)))
         else:
-            summary = _("%(count)s rows", count=format_number(int(count)))
+            summary = ngettext("%(count)s row", "%(count)s rows", int(count), count=format_number(int(count)))
         return {"first": url() if nav["has_prev"] else None, "prev": prev_url, "next": next_url,
                 "last": url(page=-1) if nav["has_next"] else None, "summary": summary}
