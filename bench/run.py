@@ -324,6 +324,14 @@ def clients_deep(bench):
                       expect=_details(cursor - 1))
 
 
+@case("clients: middle page typed as ?page=N (not linked; OFFSET)")
+def clients_typed_page(bench):
+    # No target: the pager never links here (it uses cursors); shows what a hand-typed deep page number costs.
+    page, cursor = _deep(bench, bench.clients)
+    return bench.page("support", f"/admin/clients/?page={page}", f"/peer/clients/?page={page}",
+                      expect=_details(cursor - 1))
+
+
 @case("clients: last page", target=LIST)
 def clients_last(bench):
     return bench.page("support", "/admin/clients/?page=-1", f"/peer/clients/?page={_last_page(bench.clients)}",
@@ -520,7 +528,8 @@ def main(argv=None):
               "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "machine": machine(), "load": [load_before, load_after], "build_seconds": bench.build_seconds,
               "elapsed_seconds": elapsed, "rows": rows, "targets_met": met, "targets": len(targeted)}
-    (OUT / f"results-{args.db}-{args.clients}.json").write_text(json.dumps(report, indent=2, default=str))
+    suffix = "-partial" if args.only else ""
+    (OUT / f"results-{args.db}-{args.clients}{suffix}.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"targets met: {met}/{len(targeted)}")
     return 0
 
