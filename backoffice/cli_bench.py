@@ -260,6 +260,13 @@ class _PostgresWriter:
 
 def recreate_schema(engine):
     """Drop and create every table, then drop the secondary indexes (rebuilt after the load)."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        # Dropping the tables of a 1.7 GB SQLite file rewrites it page by page (12 minutes measured); a new file
+        # is instant.
+        engine.dispose()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(database + suffix).unlink(missing_ok=True)
     db.metadata.drop_all(engine)
     db.metadata.create_all(engine)
     indexes = [index for table in db.metadata.sorted_tables for index in table.indexes]
