@@ -180,8 +180,9 @@ class RoleModelView(RoleMixin, ModelView):
     #   * Next/Previous links carry the id of the last/first row shown (`after=`/`before=`: keyset pagination),
     #     so every page is an index seek however deep. The cursor is a row id, never a sorted value, so a sort
     #     by name puts no name in the URL.
-    #   * page=-1 is the last page, page=-k the k-th from the end, and page numbers past the middle of a list
-    #     whose size is known are read from the end: the ORDER BY is reversed and the rows flipped back.
+    #   * page=-1 is the last page, page=-k the k-th from the end: the ORDER BY is reversed and the rows flipped
+    #     back, so the last page is as cheap as the first. Page numbers past the middle of an exactly counted
+    #     list are read the same way; with an estimated size a typed page number uses OFFSET (slow but exact).
     # Keyset and reversal need an ORDER BY we control: the view's own, non-nullable columns plus the primary
     # key as a tie-breaker. Other sorts (joined or nullable columns) fall back to OFFSET pages.
 
@@ -317,8 +318,8 @@ class RoleModelView(RoleMixin, ModelView):
             nav.update(page=None, has_prev=len(rows) > page_size, has_next=True)
             return self._remember(nav, rows[:page_size][::-1], count)
 
-        size_known = count.kind in ("exact", "estimated")
-        if page >= 0 and not (size_known and page * page_size > count / 2):
+        # Reading a numbered page from the end needs the exact size: with an estimate it would shift the rows.
+        if page >= 0 and not (count.kind == "exact" and page * page_size > count / 2):
             rows = query.order_by(*self._order_clauses(order)).offset(page * page_size).limit(page_size + 1).all()
             nav.update(has_prev=page > 0, has_next=len(rows) > page_size)
             return self._remember(nav, rows[:page_size], count)

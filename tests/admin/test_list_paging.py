@@ -76,8 +76,9 @@ def test_previous_links_from_the_last_page_walk_back_to_the_first(client, login_
     assert [i for page in reversed(pages) for i in page] == clients
 
 
-def test_page_numbers_past_the_middle_are_read_from_the_end_and_match_offset_pages(client, login_as, clients,
-                                                                                   small_pages):
+@pytest.mark.parametrize("cap", [10, 1000])  # an estimated size (OFFSET pages) and an exact one (read from the end)
+def test_numbered_pages_show_the_same_rows_as_offset_pages(client, login_as, clients, small_pages, cap):
+    small_pages.count_cap = cap
     login_as("support")
     for number in range(0, (ROWS + PAGE - 1) // PAGE):
         page = client.get(f"/admin/clients/?page={number}").get_data(as_text=True)
