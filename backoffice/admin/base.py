@@ -99,6 +99,14 @@ def estimate_rows(session, model):
     return int(value) if value is not None else None
 
 
+_MAX_PAGE = 10 ** 9
+
+
+def _cursor_arg(name):
+    value = request.args.get(name, type=int)
+    return value if value is not None and abs(value) < 2 ** 62 else None
+
+
 class RoleModelView(RoleMixin, ModelView):
     """A model view whose create/edit/delete rights are computed per request from the user's roles.
 
@@ -283,7 +291,8 @@ class RoleModelView(RoleMixin, ModelView):
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         if not execute or not has_request_context():
             return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
-        page = page or 0
+        # Typed URLs may carry any integer; the databases take 64-bit offsets and ids only.
+        page = max(-_MAX_PAGE, min(page or 0, _MAX_PAGE))
         page_size = page_size or self.page_size
         query = self.get_query()
         joins = {}
@@ -303,8 +312,8 @@ class RoleModelView(RoleMixin, ModelView):
             nav.update(has_prev=page > 0, has_next=len(rows) > page_size)
             return self._remember(nav, rows[:page_size], count)
 
-        after = request.args.get("after", type=int) if nav["keyset"] else None
-        before = request.args.get("before", type=int) if nav["keyset"] else None
+        after = _cursor_arg("after") if nav["keyset"] else None
+        before = _cursor_arg("before") if nav["keyset"] else None
         condition = None
         if after is not None or before is not None:
             condition = self._after(order, after if after is not None else before, reverse=after is None)
