@@ -468,13 +468,18 @@ def _fmt(value, digits=1):
 
 
 def print_table(rows, out=print):
-    header = ("case", "project ms", "floor ms", "× floor", "stock FA ms", "SQL", "target", "met")
+    notes = any(row.get("extra") for row in rows)  # e.g. peak RSS, jobs/s, or a case's error
+    header = ("case", "project ms", "floor ms", "× floor", "stock FA ms", "SQL", "target", "met") + (
+        ("notes",) if notes else ())
     lines = [header]
     for row in rows:
-        lines.append((row["case"], _fmt(row["project_ms"]), _fmt(row["floor_ms"], 2),
-                      "—" if row["ratio"] is None else f"{row['ratio']:.1f}", _fmt(row["peer_ms"]),
-                      "—" if row["statements"] is None else str(row["statements"]), row["target"],
-                      {True: "yes", False: "NO", None: ""}[row["met"]]))
+        line = (row["case"], _fmt(row["project_ms"]), _fmt(row["floor_ms"], 2),
+                "—" if row["ratio"] is None else f"{row['ratio']:.1f}", _fmt(row["peer_ms"]),
+                "—" if row["statements"] is None else str(row["statements"]), row["target"],
+                {True: "yes", False: "NO", None: ""}[row["met"]])
+        if notes:
+            line += ("; ".join(f"{k} {v}" for k, v in (row.get("extra") or {}).items())[:80],)
+        lines.append(line)
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     for n, line in enumerate(lines):
         cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(line, widths))]
