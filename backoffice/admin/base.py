@@ -112,6 +112,9 @@ class RoleModelView(RoleMixin, ModelView):
 
     Subclasses switch capabilities on with `allow_create`, `allow_edit`, `allow_delete`; they are granted
     only to `roles_write`. Actions declare their roles in `action_roles`, checked on the server.
+
+    Lists stay fast at millions of rows (see get_list): estimated or capped counts (`count_cap`), row-id cursor
+    pages, the last page read backwards, and `search_order()` for searches that an index range serves.
     """
 
     form_base_class = SecureForm
