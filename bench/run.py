@@ -172,6 +172,12 @@ class Bench:
             client_id += 1
         subject = {"id": client.id, "email": client.email, "phone_typed": "8" + client.phone[2:],
                    "iin": client.iin, "pnr": pnr, "surname": client.full_name.split()[0]}
+        # A PNR of letters only may also be the start of a Latin surname: that search takes another path.
+        rows = self.db.session.execute(
+            select(Booking.pnr, Booking.client_id).join(Client, Client.id == Booking.client_id)
+            .where(Booking.client_id >= client_id, Client.status == "active").order_by(Booking.id).limit(500))
+        subject["pnr_letters"], subject["pnr_letters_client"] = next(
+            (p, c) for p, c in rows if not any(ch.isdigit() for ch in p))
         self.db.session.rollback()
         return subject
 
@@ -365,6 +371,13 @@ def clients_pnr(bench):
     # Stock Flask-Admin cannot search bookings from the client list: its peer searches the client columns.
     return bench.page("support", f"/admin/clients/?search={s['pnr']}", f"/peer/clients/?search={s['pnr']}",
                       expect=_details(s["id"]))
+
+
+@case("clients: search PNR, letters only", target=LIST)
+def clients_pnr_letters(bench):
+    s = bench.subject
+    return bench.page("support", f"/admin/clients/?search={s['pnr_letters']}",
+                      f"/peer/clients/?search={s['pnr_letters']}", expect=_details(s["pnr_letters_client"]))
 
 
 @case("clients: search name prefix (surname)", target=LIST)
