@@ -111,7 +111,9 @@ def audit_verify_command():
 
 
 def register_cli(app):
-    for command in (demo_command, seed_demo_command, create_user_command, audit_verify_command):
+    from .cli_bench import bench_data_command
+
+    for command in (demo_command, seed_demo_command, create_user_command, audit_verify_command, bench_data_command):
         app.cli.add_command(command)
     from .jobs.cli import register_job_commands
 

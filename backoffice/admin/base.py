@@ -1,13 +1,19 @@
-"""The base admin views: they own access control, so no subclass repeats it (policy 4.3)."""
-from flask import abort, redirect, request, url_for
+"""The base admin views: they own access control and fast lists, so no subclass repeats either (policy 4.3)."""
+from flask import abort, g, redirect, request, url_for
 from flask import has_request_context
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
+from flask_babel import format_number
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
+from sqlalchemy import Column, and_, func, or_, select, text
+from sqlalchemy.orm import joinedload
 
 from ..auth.roles import has_any
+from ..extensions import db
 
 
 class SecureForm(FlaskForm):
@@ -53,11 +59,68 @@ class ProtectedIndexView(RoleMixin, AdminIndexView):
         return getattr(current_user, "is_authenticated", False)
 
 
+class ListCount(int):
+    """A list's row count that says how it was obtained: "exact", "estimated" (planner statistics) or "capped".
+
+    Flask-Admin computes page numbers from it like from any int; templates show it as "≈ 1,000,000" or "10,000+".
+    """
+
+    def __new__(cls, value, kind="exact"):
+        obj = super().__new__(cls, value)
+        obj.kind = kind
+        return obj
+
+    def label(self):
+        if self.kind == "estimated":
+            return _("≈ %(count)s", count=format_number(int(self)))
+        if self.kind == "capped":
+            return _("%(count)s+", count=format_number(int(self)))
+        return format_number(int(self))
+
+    def __html__(self):
+        from markupsafe import escape
+
+        return str(escape(self.label()))
+
+
+def estimate_rows(session, model):
+    """A cheap row-count estimate for a whole table, or None when there is no cheap one.
+
+    PostgreSQL: pg_class.reltuples, kept by VACUUM/ANALYZE (autovacuum refreshes it after ~10 % change).
+    SQLite: max(id) - min(id) + 1, two index probes; exact while rows are not deleted (clients are erased,
+    not deleted; the audit log is append-only), an over-estimate otherwise.
+    """
+    table = model.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        value = session.execute(text("SELECT reltuples FROM pg_class WHERE oid = CAST(:name AS regclass)"),
+                                {"name": table.name}).scalar()
+        return int(value) if value is not None and value >= 0 else None
+    pk = list(table.primary_key.columns)
+    if len(pk) != 1:
+        return None
+    low = select(func.min(pk[0])).scalar_subquery()  # two subqueries: SQLite optimises a lone min()/max() only
+    high = select(func.max(pk[0])).scalar_subquery()
+    value = session.execute(select(high - low + 1)).scalar()
+    return int(value) if value is not None else None
+
+
+_MAX_PAGE = 10 ** 9
+
+
+def _cursor_arg(name):
+    value = request.args.get(name, type=int)
+    return value if value is not None and abs(value) < 2 ** 62 else None
+
+
 class RoleModelView(RoleMixin, ModelView):
     """A model view whose create/edit/delete rights are computed per request from the user's roles.
 
     Subclasses switch capabilities on with `allow_create`, `allow_edit`, `allow_delete`; they are granted
     only to `roles_write`. Actions declare their roles in `action_roles`, checked on the server.
+
+    Lists stay fast at millions of rows (see get_list): estimated or capped counts (`count_cap`), row-id cursor
+    pages, the last page read backwards, and `search_order()` for searches that an index range serves.
     """
 
     form_base_class = SecureForm
@@ -70,6 +133,9 @@ class RoleModelView(RoleMixin, ModelView):
     can_set_page_size = True
     page_size = 25
     page_size_options = (25, 50, 100)
+    list_template = "admin/backoffice_list.html"
+    # Counting stops here for searched/filtered lists ("10,000+"); unfiltered lists use an estimate above it.
+    count_cap = 10_000
 
     @property
     def can_create(self):
@@ -120,3 +186,212 @@ class RoleModelView(RoleMixin, ModelView):
         except (TypeError, ValueError):
             return None
         return self.get_query().filter(self.model.id == key).one_or_none()
+
+    # ---- Lists that stay fast at millions of rows (issue 7) -------------------------------------------------
+    #
+    # Stock Flask-Admin runs an exact COUNT(*) and an OFFSET query for every page. At a million rows the count
+    # alone costs 20-60 ms and an OFFSET into the middle or the end of the table walks half a million rows.
+    # Here:
+    #   * counts: unfiltered lists show an estimate (estimate_rows), searched/filtered lists count at most
+    #     count_cap + 1 rows; the page says which ("≈ 1,000,000", "10,000+").
+    #   * Next/Previous links carry the id of the last/first row shown (`after=`/`before=`: keyset pagination),
+    #     so every page is an index seek however deep. The cursor is a row id, never a sorted value, so a sort
+    #     by name puts no name in the URL.
+    #   * page=-1 is the last page, page=-k the k-th from the end: the ORDER BY is reversed and the rows flipped
+    #     back, so the last page is as cheap as the first. Page numbers past the middle of an exactly counted
+    #     list are read the same way; with an estimated size a typed page number uses OFFSET (slow but exact).
+    # Keyset and reversal need an ORDER BY we control: the view's own, non-nullable columns plus the primary
+    # key as a tie-breaker. Other sorts (joined or nullable columns) fall back to OFFSET pages.
+
+    _CURSOR_ARGS = ("after", "before")
+
+    def _get_list_extra_args(self):
+        view_args = super()._get_list_extra_args()
+        # Cursors belong to one page only: sort links, the search form and page-size links must not keep them.
+        for name in self._CURSOR_ARGS:
+            view_args.extra_args.pop(name, None)
+        return view_args
+
+    def _count_estimate_allowed(self):
+        # A subclass that limits rows in get_query/get_count_query must get counts of what it shows.
+        return (type(self).get_query is ModelView.get_query
+                and type(self).get_count_query is ModelView.get_count_query)
+
+    def _list_count(self, query, narrowed):
+        if not narrowed and self._count_estimate_allowed():
+            estimate = estimate_rows(db.session, self.model)
+            if estimate is not None and estimate > self.count_cap:
+                return ListCount(estimate, "estimated")
+        pk = self._primary_key_column()
+        limited = query.with_entities(pk).order_by(None).limit(self.count_cap + 1).subquery()
+        found = db.session.execute(select(func.count()).select_from(limited)).scalar()
+        if found > self.count_cap:
+            return ListCount(self.count_cap, "capped")
+        return ListCount(found, "exact")
+
+    def _primary_key_column(self):
+        return list(self.model.__table__.primary_key.columns)[0]
+
+    def _own_column(self, field):
+        columns = getattr(getattr(field, "property", None), "columns", None)
+        column = columns[0] if columns else field
+        if isinstance(column, Column) and column.table is self.model.__table__:
+            return column
+        return None
+
+    def search_order(self, search):
+        """Columns to order search results by when staff chose no sort (None: the view's default order).
+
+        A view whose search is an index range (e.g. a name prefix) returns that index's column here, so the
+        database reads the first rows of the range instead of sorting every match.
+        """
+        return None
+
+    def _list_order(self, sort_column, sort_desc, search=None):
+        """[(column, descending)] ending with the primary key, or None when the sort is not ours to control."""
+        hinted = self.search_order(search) if search and sort_column is None else None
+        if hinted:
+            wanted = [(field, False) for field in hinted]
+        elif sort_column is not None and sort_column in self._sortable_columns:
+            if any(self._sortable_joins.get(sort_column) or []):
+                return None
+            fields = self._sortable_columns[sort_column]
+            wanted = [(f, bool(sort_desc)) for f in (fields if isinstance(fields, list) else [fields])]
+        else:
+            wanted = []
+            for field, joins, descending in self._get_default_order():
+                if joins:
+                    return None
+                wanted.append((field, bool(descending)))
+        order = []
+        for field, descending in wanted:
+            column = self._own_column(field)
+            if column is None:
+                return None
+            order.append((column, descending))
+        pk = self._primary_key_column()
+        if not order or order[-1][0] is not pk:
+            order.append((pk, order[-1][1] if order else False))
+        return order
+
+    @staticmethod
+    def _order_clauses(order, reverse=False):
+        return [column.desc() if descending != reverse else column.asc() for column, descending in order]
+
+    def _after(self, order, boundary_id, reverse=False):
+        """Rows strictly after (reverse: before) the boundary row in the list's order, or None if not keyset-able."""
+        pk = self._primary_key_column()
+        if len(order) == 1:
+            descending = order[0][1] != reverse
+            return pk < boundary_id if descending else pk > boundary_id
+        if len(order) != 2 or order[0][0].nullable:
+            return None
+        column, descending = order[0][0], order[0][1] != reverse
+        value = db.session.execute(select(column).where(pk == boundary_id)).scalar()
+        if value is None:
+            return None
+        if descending:
+            return and_(column <= value, or_(column < value, pk < boundary_id))
+        return and_(column >= value, or_(column > value, pk > boundary_id))
+
+    def _keyset_capable(self, order):
+        return order is not None and (len(order) == 1 or (len(order) == 2 and not order[0][0].nullable))
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        if not execute or not has_request_context():
+            return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        # Typed URLs may carry any integer; the databases take 64-bit offsets and ids only.
+        page = max(-_MAX_PAGE, min(page or 0, _MAX_PAGE))
+        page_size = page_size or self.page_size
+        query = self.get_query()
+        joins = {}
+        if self._search_supported and search:
+            query, _unused, joins, _unused = self._apply_search(query, None, joins, {}, search)
+        if filters and self._filters:
+            query, _unused, joins, _unused = self._apply_filters(query, None, joins, {}, filters)
+        count = self._list_count(query, narrowed=bool(search or filters))
+        for join in self._auto_joins:
+            query = query.options(joinedload(join))
+
+        order = self._list_order(sort_column, sort_desc, search)
+        nav = {"page": page, "keyset": self._keyset_capable(order), "count": count}
+        if order is None:
+            query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
+            rows = query.offset(max(page, 0) * page_size).limit(page_size + 1).all()
+            nav.update(has_prev=page > 0, has_next=len(rows) > page_size)
+            return self._remember(nav, rows[:page_size], count)
+
+        after = _cursor_arg("after") if nav["keyset"] else None
+        before = _cursor_arg("before") if nav["keyset"] else None
+        condition = None
+        if after is not None or before is not None:
+            condition = self._after(order, after if after is not None else before, reverse=after is None)
+        if condition is not None and after is not None:
+            rows = query.filter(condition).order_by(*self._order_clauses(order)).limit(page_size + 1).all()
+            nav.update(page=None, has_prev=True, has_next=len(rows) > page_size)
+            return self._remember(nav, rows[:page_size], count)
+        if condition is not None:
+            rows = query.filter(condition).order_by(*self._order_clauses(order, reverse=True)) \
+                .limit(page_size + 1).all()
+            nav.update(page=None, has_prev=len(rows) > page_size, has_next=True)
+            return self._remember(nav, rows[:page_size][::-1], count)
+
+        # Reading a numbered page from the end needs the exact size: with an estimate it would shift the rows.
+        if page >= 0 and not (count.kind == "exact" and page * page_size > count / 2):
+            rows = query.order_by(*self._order_clauses(order)).offset(page * page_size).limit(page_size + 1).all()
+            nav.update(has_prev=page > 0, has_next=len(rows) > page_size)
+            return self._remember(nav, rows[:page_size], count)
+        # From the end: page -k, or a page number past the middle of a list of known size.
+        if page < 0:
+            from_end, length = (-page - 1) * page_size, page_size
+        else:
+            from_end, length = int(count) - (page + 1) * page_size, page_size
+            if from_end < 0:
+                from_end, length = 0, page_size + from_end
+        if length <= 0:
+            nav.update(has_prev=True, has_next=False)
+            return self._remember(nav, [], count)
+        rows = query.order_by(*self._order_clauses(order, reverse=True)).offset(from_end).limit(length + 1).all()
+        nav.update(has_prev=len(rows) > length, has_next=from_end > 0)
+        return self._remember(nav, rows[:length][::-1], count)
+
+    def _remember(self, nav, rows, count):
+        nav["first_id"] = rows[0].id if rows else None
+        nav["last_id"] = rows[-1].id if rows else None
+        g._backoffice_list_nav = nav
+        return count, rows
+
+    def list_navigation(self):
+        """Links and the count sentence for the list template's pager (First, Previous, Next, Last)."""
+        nav = g.get("_backoffice_list_nav")
+        if nav is None:
+            return None
+        view_args = self._get_list_extra_args()
+
+        def url(page=None, **cursor):
+            args = view_args.clone(page=page, extra_args={**view_args.extra_args, **cursor})
+            return self._get_list_url(args)
+
+        page = nav["page"]
+        prev_url = next_url = None
+        if nav["has_prev"]:
+            if nav["keyset"] and nav["first_id"] is not None:
+                prev_url = url(before=nav["first_id"])
+            elif page is not None:
+                prev_url = url(page=page - 1)
+        if nav["has_next"]:
+            if nav["keyset"] and nav["last_id"] is not None:
+                next_url = url(after=nav["last_id"])
+            elif page is not None and page != -1:
+                next_url = url(page=page + 1)
+        count = nav["count"]
+        if count.kind == "estimated":
+            summary = _("About %(count)s rows (an estimate: exact counts of large lists are not computed).",
+                        count=format_number(int(count)))
+        elif count.kind == "capped":
+            summary = _("More than %(count)s rows: search or filter to narrow the list.",
+                        count=format_number(int(count)))
+        else:
+            summary = ngettext("%(count)s row", "%(count)s rows", int(count), count=format_number(int(count)))
+        return {"first": url() if nav["has_prev"] else None, "prev": prev_url, "next": next_url,
+                "last": url(page=-1) if nav["has_next"] else None, "summary": summary}

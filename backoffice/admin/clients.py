@@ -9,7 +9,7 @@ from markupsafe import escape
 from ..auth.roles import CLIENTS_READ
 from ..extensions import db
 from ..identifiers import mask
-from ..models.clients import CLIENT_STATUSES
+from ..models.clients import CLIENT_STATUSES, Client
 from ..services import clients as client_service
 from .base import RoleModelView
 
@@ -40,6 +40,12 @@ class ClientView(RoleModelView):
 
     def search_placeholder(self):
         return _("E-mail, phone, IIN, PNR or the start of a name")
+
+    def search_order(self, search):
+        # A name prefix can match tens of thousands of clients: list them in name order, which the
+        # (name_key, id) index holds, instead of sorting every match by id (179 ms at 1 M clients on SQLite).
+        kind, _value = client_service.classify_term(search)
+        return [Client.name_key] if kind == "name" else None
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         condition = client_service.search_condition(search)

@@ -33,7 +33,7 @@ class Client(db.Model):
     # Normalised lookup columns: index lookups, never LIKE '%x%' scans.
     # Bytewise collation on PostgreSQL so that a prefix range [key, key+U+10FFFF) is exactly "starts with".
     name_key = db.Column(db.String(200).with_variant(db.String(200, collation="C"), "postgresql"),
-                         nullable=True, index=True)
+                         nullable=True)
     email = db.Column(db.String(254), nullable=True)
     email_norm = db.Column(db.String(254), nullable=True, index=True)
     phone = db.Column(db.String(40), nullable=True)
@@ -61,6 +61,9 @@ class Client(db.Model):
     consents = db.relationship("Consent", back_populates="client", lazy="select")
 
     __mapper_args__ = {"version_id_col": version}
+    # (name_key, id): a name search lists matches in name order and stops after one page. With name_key alone,
+    # PostgreSQL must read and sort every client sharing the first name on the page (thousands at 1 M clients).
+    __table_args__ = (db.Index("ix_client_name_key_id", "name_key", "id"),)
 
     def __str__(self):
         if self.status == ERASED:
