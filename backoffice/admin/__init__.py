@@ -8,6 +8,7 @@ from ..extensions import db
 from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, MarketingOptOut, PrivacyRequest,
                       StaffUser)
 from ..services import consents
+from . import formatting
 from .audit import AuditEventView
 from .clients import ClientView
 from .deadlines import DeadlineRuleView
@@ -38,5 +39,6 @@ def init_admin(app):
     admin.add_view(ExportPackageView(name=_l("Export packages"), endpoint="exports"))
     admin.add_view(IntegrationTokenView(IntegrationToken, db, name=_l("Integration tokens"), endpoint="integrations"))
     app.jinja_env.globals["consent_overview"] = consents.overview
+    formatting.register(app)
     app.extensions["backoffice_admin"] = admin
     return admin

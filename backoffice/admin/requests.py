@@ -26,6 +26,7 @@ from ..models.requests import CHANNELS, OPEN_STATUSES, REQUEST_TYPES, STATUSES, 
 from ..models.staff import StaffUser
 from ..services import audit, deadlines
 from ..services import requests as request_service
+from .formatting import local_time_formatter
 from .base import RoleModelView, SecureForm
 
 TYPE_LABELS = {
@@ -209,11 +210,13 @@ class PrivacyRequestView(RoleModelView):
 
     column_list = ("id", "type", "status", "received_at", "due_at", "time_left", "client_id", "assigned_to")
     column_labels = {
-        "id": _l("ID"), "type": _l("Type"), "status": _l("Status"), "received_at": _l("Received"),
-        "due_at": _l("Due"), "client_id": _l("Client"), "assigned_to": _l("Assigned to"),
+        "id": _l("ID"), "type": _l("Type"), "status": _l("Status"), "received_at": _l("Received (Almaty)"),
+        "due_at": _l("Due (Almaty)"), "client_id": _l("Client"), "assigned_to": _l("Assigned to"),
         "time_left": _l("Time left"), "channel": _l("Channel"), "assigned_to_id": _l("Assigned to (staff id)"),
     }
     column_formatters = {
+        "received_at": local_time_formatter,
+        "due_at": local_time_formatter,
         "time_left": _time_left_formatter,
         "type": lambda v, c, m, n: TYPE_LABELS.get(m.type, m.type),
         "status": lambda v, c, m, n: STATUS_LABELS.get(m.status, m.status),

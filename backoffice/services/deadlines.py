@@ -72,6 +72,13 @@ def _workday_end():
     return dt.time(int(hours), int(minutes or 0))
 
 
+def local_datetime(utc_naive):
+    """A stored (naive UTC) time as an aware time in the office's zone (Asia/Almaty by default)."""
+    if utc_naive is None:
+        return None
+    return utc_naive.replace(tzinfo=dt.timezone.utc).astimezone(_zone())
+
+
 def local_date(utc_naive):
     """The calendar date in Asia/Almaty of a naive-UTC timestamp."""
     return utc_naive.replace(tzinfo=dt.timezone.utc).astimezone(_zone()).date()

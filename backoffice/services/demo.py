@@ -147,9 +147,62 @@ def seed_clients(count=300, seed=SEED):
     return count
 
 
+def seed_requests(seed=SEED):
+    """A queue to work on: requests of every type in several states, driven through the real lifecycle.
+
+    Only when there are no requests yet. Some are received days ago so that the deadline columns show
+    "overdue" and "due soon"; one erasure waits for a manager's approval (four-eyes: manager@ may approve it,
+    as support@ created it).
+    """
+    from ..models.requests import (ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, MARKETING_OPT_OUT,
+                                   RECTIFICATION, THIRD_PARTY_GRANT, PrivacyRequest)
+    from . import requests as lifecycle
+
+    if db.session.execute(select(func.count(PrivacyRequest.id))).scalar() > 0:
+        return 0
+    rng = random.Random(seed + 1)
+    support = staff_service.find_by_email(f"support@{DEMO_DOMAIN}")
+    support2 = staff_service.find_by_email(f"support2@{DEMO_DOMAIN}")
+    clients = db.session.execute(select(Client).where(Client.status == "active").order_by(Client.id).limit(40)
+                                 ).scalars().all()
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    plan = [
+        (ERASURE, "submit", 0), (ERASURE, "received", 2), (ACCESS, "verified", 1), (ACCESS, "received", 5),
+        (RECTIFICATION, "started", 0), (BLOCKING, "submit", 1), (CONSENT_WITHDRAWAL, "received", 0),
+        (THIRD_PARTY_GRANT, "verified", 3), (MARKETING_OPT_OUT, "received", 0), (ERASURE, "verified", 0),
+        (ACCESS, "received", 0), (RECTIFICATION, "received", 4),
+    ]
+    made = 0
+    for (request_type, state, days_ago), client in zip(plan, rng.sample(clients, len(plan))):
+        payload = None
+        if request_type == RECTIFICATION:
+            payload = {"changes": {"position": "travel manager"}}
+        elif request_type == THIRD_PARTY_GRANT:
+            payload = {"recipient": "Kazakh Corporate Travel LLP", "scope": "Bookings and invoices",
+                       "expires_on": (dt.date.today() + dt.timedelta(days=180)).isoformat()}
+        elif request_type == MARKETING_OPT_OUT:
+            payload = {"channel": "all"}
+        handler = support if made % 2 == 0 else support2
+        req = lifecycle.create_request(
+            by=handler, type=request_type, channel=rng.choice(["email", "letter", "phone"]),
+            requester_name=client.full_name, requester_email=client.email, client=client,
+            description=None, payload=payload, received_at=now - dt.timedelta(days=days_ago, hours=rng.randint(1, 5)))
+        if state in ("verified", "started", "submit") and req.status == "received":
+            lifecycle.verify_identity(req, "registered_email", handler)
+            lifecycle.assign([req], handler, handler)
+        if state in ("started", "submit") and req.status == "identity_verified":
+            lifecycle.start(req, handler)
+        if state == "submit" and req.status == "in_progress":
+            lifecycle.submit_for_approval(req, handler, comment="Identity confirmed by registered e-mail.")
+        made += 1
+    return made
+
+
 def seed_demo(password, clients=300):
-    """Idempotent: staff accounts and clients are only added when missing."""
+    """Idempotent: staff accounts, clients and a request queue are only added when missing."""
     staff = ensure_demo_staff(password)
     added = seed_clients(clients)
+    db.session.commit()
+    seed_requests()
     db.session.commit()
     return staff, added
