@@ -17,7 +17,7 @@ from markupsafe import Markup
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..auth.roles import REQUESTS_HANDLE, REQUESTS_READ
+from ..auth.roles import CERTIFICATES_READ, EXPORTS_DOWNLOAD, REQUESTS_HANDLE, REQUESTS_READ, has_any
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import LANGUAGES, Client
@@ -25,6 +25,7 @@ from ..models.optouts import CHANNELS as OPT_OUT_CHANNELS
 from ..models.requests import CHANNELS, OPEN_STATUSES, REQUEST_TYPES, STATUSES, TYPE_CLAUSES, PrivacyRequest
 from ..models.staff import StaffUser
 from ..services import audit, deadlines
+from ..services import export as export_service
 from ..services import requests as request_service
 from .formatting import local_time_formatter
 from .base import RoleModelView, SecureForm
@@ -315,6 +316,8 @@ class PrivacyRequestView(RoleModelView):
             duplicates=request_service.find_duplicates(req), erasure_blocked=request_service.erasure_blocked(req),
             candidates=request_service.find_candidates(req) if req.client_id is None else [],
             identity_methods=request_service.IDENTITY_METHODS, button_class=STEP_BUTTON_CLASS,
+            show_certificate=bool(req.certificate) and has_any(CERTIFICATES_READ),
+            export_packages=export_service.packages_for(req.id) if has_any(EXPORTS_DOWNLOAD) else [],
             return_url=self.get_url(".index_view"))
         return page, status
 

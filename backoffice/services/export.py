@@ -218,6 +218,14 @@ def build_export(request_id, job_id=None):
     return {"request_id": request_id, "package_id": package.id, "sha256": digest, "size": size, "counts": counts}
 
 
+def packages_for(request_id):
+    """The export packages of a request that can still be downloaded (not expired, not deleted)."""
+    return db.session.execute(
+        select(ExportPackage).where(ExportPackage.request_id == request_id, ExportPackage.deleted_at.is_(None),
+                                    ExportPackage.expires_at > utcnow()).order_by(ExportPackage.id)
+    ).scalars().all()
+
+
 def package_for_download(package_id):
     """The package if it may still be downloaded, else None (expired, deleted, or the file is gone)."""
     package = db.session.get(ExportPackage, package_id)

@@ -111,3 +111,19 @@ def test_retry_of_an_unknown_job_explains(client, login_as):
     login_as("manager")
     response = client.post("/admin/jobs/retry/nope", follow_redirects=True)
     assert response.status_code == 200 and "no such job" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role,shown", [("manager", True), ("supervisor", True), ("support", False)])
+def test_request_page_links_the_certificate_for_roles_that_may_read_it(client, login_as, certificate_request, role,
+                                                                       shown):
+    request_id, _ = certificate_request
+    login_as(role)
+    page = client.get(f"/admin/requests/details/?id={request_id}").get_data(as_text=True)
+    assert (f"/admin/certificates/{request_id}/" in page) is shown
+
+
+@pytest.mark.parametrize("role,shown", [("support", True), ("manager", True), ("supervisor", False)])
+def test_request_page_offers_the_export_download_to_handlers_only(client, login_as, package, role, shown):
+    login_as(role)
+    page = client.get(f"/admin/requests/details/?id={package.request_id}").get_data(as_text=True)
+    assert (f"/admin/exports/{package.id}/download" in page) is shown
