@@ -129,6 +129,88 @@ def _audit_chain_check(h):
                      actor_roles="supervisor", outcome="success", ip=LOCAL_IP)
 
 
+def _request_state_change(h):
+    from backoffice.services import requests as lifecycle
+
+    support = h.make_staff("support")
+    client = make_client()
+    req = lifecycle.create_request(by=support, type="access", channel="email", client=client)
+
+    def act():
+        lifecycle.verify_identity(req, "registered_email", support)
+    return act, dict(action="request.verify_identity", object_type="privacy_request", object_id=str(req.id),
+                     request_id=req.id, actor_id=support.id, actor_roles="support", outcome="success",
+                     details={"type": "access", "from": "received", "to": "identity_verified"})
+
+
+def _rectification_changes_personal_data(h):
+    from backoffice.services import requests as lifecycle
+
+    support = h.make_staff("support")
+    client = make_client()
+    req = lifecycle.create_request(by=support, type="rectification", channel="email", client=client,
+                                   payload={"changes": {"phone": "+7 702 123 45 67", "position": "director"}})
+    lifecycle.verify_identity(req, "document_seen", support)
+    lifecycle.start(req, support)
+
+    def act():
+        lifecycle.complete(req, support)
+    return act, dict(action="request.complete", object_type="privacy_request", object_id=str(req.id),
+                     request_id=req.id, actor_id=support.id, outcome="success",
+                     details={"from": "in_progress", "to": "completed"})
+
+
+def _opt_out_added_by_staff(h):
+    from backoffice.services import optouts
+
+    staff = h.make_staff("support")
+
+    def act():
+        optouts.add_opt_out(email="someone@mail.kz", channel="email", by=staff)
+    return act, dict(action="optout.add", object_type="marketing_opt_out", actor_id=staff.id, outcome="success",
+                     details={"channel": "email", "source": "staff_entry", "fields": ["email"]})
+
+
+def _opt_out_removed(h):
+    from backoffice.services import optouts
+
+    staff = h.make_staff("manager")
+    entry = optouts.add_opt_out(email="again@mail.kz", channel="sms", by=staff).entry
+    db.session.commit()
+
+    def act():
+        optouts.remove_opt_out(entry.id, "asked to receive offers again", staff)
+    return act, dict(action="optout.remove", object_type="marketing_opt_out", object_id=str(entry.id),
+                     actor_id=staff.id, outcome="success")
+
+
+def _opt_out_import(h):
+    from backoffice.services import optouts
+
+    staff = h.make_staff("support")
+
+    def act():
+        optouts.import_opt_outs(["email,channel", "a1@mail.kz,email", "a2@mail.kz,all"], staff)
+    return act, dict(action="optout.import", object_type="marketing_opt_out", actor_id=staff.id, outcome="success")
+
+
+def _export_download(h):
+    from backoffice.models.jobs import ExportPackage
+    from backoffice.services import export
+    from tests.jobfactories import approved_request, seeded_client
+
+    manager = h.make_staff("manager")
+    client, _ = seeded_client("audit", 5)
+    request = approved_request(client, "access", by=manager)
+    package = db.session.get(ExportPackage, export.build_export(request.id)["package_id"])
+    reader = h.signed_in("support")
+
+    def act():
+        assert h.client.get(f"/admin/exports/{package.id}/download").status_code == 200
+    return act, dict(action="export.download", object_type="export_package", object_id=str(package.id),
+                     actor_id=reader.id, actor_roles="support", outcome="success", ip=LOCAL_IP)
+
+
 CASES = [
     ("login", _login),
     ("login failed, known account", _login_failed_known_account),
@@ -140,6 +222,12 @@ CASES = [
     ("client full-record read", _client_full_record_read),
     ("audit log export", _audit_log_export),
     ("audit chain check", _audit_chain_check),
+    ("request state change", _request_state_change),
+    ("rectification changes personal data", _rectification_changes_personal_data),
+    ("opt-out added by staff", _opt_out_added_by_staff),
+    ("opt-out removed", _opt_out_removed),
+    ("opt-out import", _opt_out_import),
+    ("export download", _export_download),
 ]
 
 
@@ -163,4 +251,25 @@ def test_action_produces_exactly_one_event(app, client, make_staff, auth, name, 
                 actual = {k: actual[k] for k in value} if set(value) <= set(actual) else actual
         assert actual == value, f"{name}: {field}"
     assert event.at is not None and event.hash
+    assert audit.verify().ok
+
+
+def test_an_erasure_job_run_is_audited_step_by_step(app, make_staff):
+    """A job's run leaves its steps on the chain: start, the erasure itself, completion — ids and counts only."""
+    from backoffice.services import erasure
+    from tests.jobfactories import approved_request, seeded_client
+
+    manager = make_staff("manager")
+    client, strings = seeded_client("auditjob", 6)
+    request = approved_request(client, "erasure", by=manager)
+    before = db.session.execute(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)).scalar() or 0
+    erasure.erase_client(request.id, job_id="job-audit")
+    new = db.session.execute(select(AuditEvent).where(AuditEvent.id > before).order_by(AuditEvent.id)).scalars().all()
+    actions = [e.action for e in new]
+    assert actions == ["request.begin_execution", "client.erase", "request.complete"], actions
+    erase = new[1]
+    assert (erase.object_type, erase.object_id, erase.request_id) == ("client", str(client.id), request.id)
+    assert json.loads(erase.details)["deleted"]["communication"] >= 1
+    assert all(e.request_id == request.id for e in new if e.action.startswith("request."))
+    assert not any(value in (e.details or "") for e in new for value in strings)
     assert audit.verify().ok

@@ -21,7 +21,7 @@ from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
 from ..models.retention import DELETE
-from . import execution
+from . import audit, execution
 from .optouts import address_hash as keyed_hash
 from .retention import effective_rules
 
@@ -194,6 +194,10 @@ def _erase(privacy_request, client, today, started_at, job_id):
                    "everything else erased. Tell the client; a new request after the flight completes it.")
     else:
         outcome = "erased: personal data deleted, retained records depersonalised"
+    # The personal-data change itself, on the client (policy 4.3); the request's completion follows.
+    audit.record("client.erase", object_type="client", object_id=cid, request_id=rid,
+                 details={"deleted": deleted, "depersonalised": depersonalised, "outcome": outcome_kind,
+                          "job_id": job_id})
     execution.mark_completed(privacy_request, outcome, certificate=certificate,
                              details={"deleted": deleted, "depersonalised": depersonalised,
                                       "outcome": outcome_kind})
