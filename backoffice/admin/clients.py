@@ -18,6 +18,19 @@ def _masked(view, context, model, name):
     return escape(mask(getattr(model, name)))
 
 
+STATUS_LABELS = {"active": _l("Active"), "blocked": _l("Blocked"), "erased": _l("Erased")}
+LANGUAGE_LABELS = {"kk": _l("Kazakh"), "ru": _l("Russian"), "en": _l("English")}
+SOURCE_LABELS = {  # policy 2.1: where a personal-data row came from
+    "registration": _l("registration"), "form": _l("web form"), "service_use": _l("use of services"),
+    "staff_entry": _l("entered by staff"), "import": _l("import"), "privacy_request": _l("privacy request"),
+    "api": _l("integration API"),
+}
+
+
+def _status(view, context, model, name):
+    return STATUS_LABELS.get(model.status, model.status)
+
+
 class ClientView(RoleModelView):
     roles_read = CLIENTS_READ
     roles_write = frozenset()
@@ -28,12 +41,14 @@ class ClientView(RoleModelView):
     column_labels = {
         "id": _l("ID"), "full_name": _l("Full name"), "email": _l("E-mail"), "phone": _l("Phone"),
         "iin": _l("IIN"), "agency": _l("Agency"), "status": _l("Status"), "created_at": _l("Created"),
+        "preferred_language": _l("Preferred language"),
     }
-    column_formatters = {"iin": _masked}
+    column_formatters = {"iin": _masked, "status": _status}
     column_sortable_list = ("id", ("full_name", "name_key"), "status", "created_at")
     column_default_sort = ("id", True)
     column_filters = ("status", "preferred_language", "created_at")
-    column_choices = {"status": [(s, s) for s in CLIENT_STATUSES]}
+    column_choices = {"status": [(s, STATUS_LABELS[s]) for s in CLIENT_STATUSES],
+                      "preferred_language": list(LANGUAGE_LABELS.items())}
     # A non-empty list switches the search box on; _apply_search below replaces Flask-Admin's ILIKE scan.
     column_searchable_list = ("email_norm",)
     column_details_list = ()
@@ -66,5 +81,10 @@ class ClientView(RoleModelView):
         if client is None:
             flash(_("That client does not exist."), "error")
             return redirect(self.get_url(".index_view"))
-        return self.render(self.details_template, model=client, client=client,
+        from .requests import STATUS_LABELS as REQUEST_STATUS_LABELS
+        from .requests import TYPE_LABELS as REQUEST_TYPE_LABELS
+
+        return self.render(self.details_template, model=client, client=client, status_labels=STATUS_LABELS,
+                           language_labels=LANGUAGE_LABELS, source_labels=SOURCE_LABELS,
+                           request_type_labels=REQUEST_TYPE_LABELS, request_status_labels=REQUEST_STATUS_LABELS,
                            return_url=self.get_url(".index_view"))

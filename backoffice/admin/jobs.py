@@ -2,6 +2,7 @@
 from flask import Response, abort, flash, redirect, send_file, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -13,6 +14,13 @@ from ..models.requests import PrivacyRequest
 from ..models.staff import StaffUser
 from ..services import execution, export, jobqueue
 from .base import ProtectedView
+
+
+JOB_STATE_LABELS = {
+    "queued": _l("queued"), "started": _l("running"), "failed": _l("failed"), "finished": _l("finished"),
+    "scheduled": _l("scheduled"), "deferred": _l("deferred"), "retrying": _l("waiting to retry"),
+    "lost": _l("lost"), "canceled": _l("cancelled"), "stopped": _l("stopped"),
+}
 
 
 class JobsView(ProtectedView):
@@ -29,7 +37,7 @@ class JobsView(ProtectedView):
             counts = None
             flash(_("The job queue (Redis) cannot be reached; the list below comes from the database."), "error")
         return self.render("admin/jobs/index.html", records=execution.open_jobs(), counts=counts,
-                           may_retry=has_any(JOBS_RETRY))
+                           may_retry=has_any(JOBS_RETRY), state_labels=JOB_STATE_LABELS)
 
     @expose("/retry/<job_id>", methods=["POST"])
     def retry(self, job_id):
