@@ -578,6 +578,8 @@ def test_concurrent_approval_on_postgresql_one_wins(app, team, queue):
                 outcomes[manager_id] = "approved"
             except svc.StaleRequest:
                 outcomes[manager_id] = "stale"
+            except Exception as exc:  # reported in the assertion below rather than lost in the thread
+                outcomes[manager_id] = repr(exc)
             finally:
                 db.session.remove()
 
