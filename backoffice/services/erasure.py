@@ -51,14 +51,9 @@ def erase_client(request_id, job_id=None, today=None):
 
     Returns a small summary (ids and counts). Raises ErasureRefused for a blocked client (art. 1(3)).
     """
-    privacy_request = execution.lock_request(request_id)
+    privacy_request = execution.claim(request_id, (ERASURE, CONSENT_WITHDRAWAL))
     if privacy_request is None:
-        raise execution.ExecutionError("request not found", code="not_found")
-    if privacy_request.status == COMPLETED:
-        db.session.rollback()
         return {"request_id": request_id, "noop": True}
-    if privacy_request.type not in (ERASURE, CONSENT_WITHDRAWAL):
-        raise execution.ExecutionError(f"a {privacy_request.type} request is not an erasure", code="wrong_type")
     client = db.session.get(Client, privacy_request.client_id) if privacy_request.client_id else None
     if erasure_blocker(client) is not None:
         db.session.rollback()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, RETRYING, STARTED, JobRecord
-from ..models.requests import APPROVED, EXECUTING, PrivacyRequest
+from ..models.requests import APPROVED, COMPLETED, EXECUTING, PrivacyRequest
 from . import audit, jobqueue
 
 log = logging.getLogger("backoffice.jobs")
@@ -51,6 +51,22 @@ def lock_request(request_id):
         select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
+
+
+def claim(request_id, types):
+    """Lock the request a job works on; None if it is already completed (a re-run is a no-op).
+
+    Raises ExecutionError when the request is missing or of a type this job does not carry out.
+    """
+    privacy_request = lock_request(request_id)
+    if privacy_request is None:
+        raise ExecutionError("request not found", code="not_found")
+    if privacy_request.status == COMPLETED:
+        db.session.rollback()
+        return None
+    if privacy_request.type not in types:
+        raise ExecutionError(f"this job does not carry out a {privacy_request.type} request", code="wrong_type")
+    return privacy_request
 
 
 def _move(privacy_request, action, comment=None, details=None, actor=None):

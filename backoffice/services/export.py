@@ -27,7 +27,7 @@ from ..models.consent import PURPOSE_CLAUSES, Consent
 from ..models.jobs import ExportPackage
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
-from ..models.requests import ACCESS, COMPLETED, PrivacyRequest
+from ..models.requests import ACCESS, PrivacyRequest
 from . import audit, execution
 from .retention import effective_rules
 
@@ -166,14 +166,9 @@ def sha256_of(path):
 
 def build_export(request_id, job_id=None):
     """Build the access package for an approved access request (policy 5.4); completes the request."""
-    privacy_request = execution.lock_request(request_id)
+    privacy_request = execution.claim(request_id, (ACCESS,))
     if privacy_request is None:
-        raise execution.ExecutionError("request not found", code="not_found")
-    if privacy_request.status == COMPLETED:
-        db.session.rollback()
         return {"request_id": request_id, "noop": True}
-    if privacy_request.type != ACCESS:
-        raise execution.ExecutionError(f"a {privacy_request.type} request has no export", code="wrong_type")
     if privacy_request.client_id is None:
         raise execution.ExecutionError("request has no client", code="no_client")
     execution.mark_executing(privacy_request, job_id)
