@@ -277,7 +277,14 @@ def _unit_of_work():
 
 
 def require_step(req, action, by, expected_version=None):
-    """The table's step for `action` on `req` if `by` (None = the system) may take it now; raises otherwise."""
+    """The table's step for `action` on `req` if `by` (None = the system) may take it now; raises otherwise.
+
+    The version the page was rendered with is checked first: when someone else changed the request meanwhile,
+    the answer is "reload", not a confusing "not possible in this status".
+    """
+    if expected_version is not None and int(expected_version) != req.version:
+        raise StaleRequest(_l("Someone else changed this request a moment ago. Nothing was saved: "
+                              "reload the request and try again."))
     step = find_step(req, action)
     if step is None:
         raise IllegalTransition(_l("“%(action)s” is not possible for a %(type)s request that is %(status)s.",
@@ -285,9 +292,6 @@ def require_step(req, action, by, expected_version=None):
     allowed, reason = may_take(step, req, by)
     if not allowed:
         raise NotPermitted(reason)
-    if expected_version is not None and int(expected_version) != req.version:
-        raise StaleRequest(_l("Someone else changed this request a moment ago. Nothing was saved: "
-                              "reload the request and try again."))
     return step
 
 

@@ -571,10 +571,11 @@ def test_concurrent_approval_on_postgresql_one_wins(app, team, queue):
             mine = db.session.get(PrivacyRequest, request_id)
             me = db.session.get(StaffUser, manager_id)
             assert mine.status == AWAITING_APPROVAL
+            seen_version = mine.version  # what each manager's page was rendered with
             db.session.commit()  # end the read transaction; both now hold the same version
             barrier.wait(timeout=30)
             try:
-                svc.approve(mine, me, f"approved by {manager_id}")
+                svc.approve(mine, me, f"approved by {manager_id}", expected_version=seen_version)
                 outcomes[manager_id] = "approved"
             except svc.StaleRequest:
                 outcomes[manager_id] = "stale"
