@@ -498,7 +498,7 @@ def make_subjects(count, records, request_type="erasure"):
 
     from backoffice.models import Client, PrivacyRequest
 
-    db = __import__("backoffice.extensions", fromlist=["db"]).db
+    from backoffice.extensions import db
     batch = uuid.uuid4().hex[:10]
     clients, plans = [], []
     for n in range(count):
