@@ -55,6 +55,8 @@ class Measure:
     statements: Optional[int] = None  # SQL statements the project ran (N+1 shows up here)
     extra: dict = field(default_factory=dict)  # more columns for RESULTS (e.g. peak RSS)
     repeats: Optional[int] = None  # override for slow cases
+    warmup: bool = True  # False for cases whose one run takes seconds (a fresh worker, 1 M rows)
+    self_timed: bool = False  # the callables return the milliseconds they measured (subprocess, worker)
 
 
 @dataclass
@@ -78,6 +80,28 @@ def case(name, group="list", target=None):
 
 # ---- the environment a case gets ---------------------------------------------------------------------------
 
+def bench_config(db_kind, clients, **overrides):
+    """The bench app's config; child processes (export probe, RQ worker) build the same app from it."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    config = {
+        "INSTANCE_PATH": str(OUT / "instance"),
+        "SECRET_KEY": "bench-only-secret",
+        "BACKOFFICE_HASH_KEY": "bench-only-hash-key",
+        "WTF_CSRF_ENABLED": False,
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL") or None,
+        "EXPORT_DIR": str(OUT / "exports"),
+    }
+    if db_kind == "sqlite":
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{OUT / f'bench-{clients}.db'}"
+    else:
+        # One schema per data-set size inside the bench database, so 100 k and 1 M sets can coexist.
+        config["SQLALCHEMY_DATABASE_URI"] = os.environ.get("BENCH_DATABASE_URL", PG_DEFAULT_URL)
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_pre_ping": True, "connect_args": {"options": f"-csearch_path=bench_{clients}"}}
+    config.update(overrides)
+    return config
+
+
 class Bench:
     """The project app with logged-in test clients per role, the stock Flask-Admin peer, and the data set."""
 
@@ -87,22 +111,10 @@ class Bench:
         self.db_kind = db_kind
         self.clients = clients
         self.echo = echo
-        OUT.mkdir(parents=True, exist_ok=True)
-        config = {
-            "INSTANCE_PATH": str(OUT / "instance"),
-            "SECRET_KEY": "bench-only-secret",
-            "BACKOFFICE_HASH_KEY": "bench-only-hash-key",
-            "WTF_CSRF_ENABLED": False,
-            "REDIS_URL": os.environ.get("BENCH_REDIS_URL") or None,
-        }
-        if db_kind == "sqlite":
-            config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{OUT / f'bench-{clients}.db'}"
-        else:
-            # One schema per data-set size inside the bench database, so 100 k and 1 M sets can coexist.
-            config["SQLALCHEMY_DATABASE_URI"] = os.environ.get("BENCH_DATABASE_URL", PG_DEFAULT_URL)
+        self.quick = False
+        config = bench_config(db_kind, clients)
+        if db_kind == "postgresql":
             self.schema = f"bench_{clients}"
-            config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-                "pool_pre_ping": True, "connect_args": {"options": f"-csearch_path={self.schema}"}}
         self.config = config
         self.app = create_app(config)
         from sqlalchemy import event
@@ -142,7 +154,9 @@ class Bench:
         if not rebuild:
             try:
                 have = self.db.session.execute(text("SELECT count FROM audit_chain_head WHERE id = 1")).scalar()
-                top = self.db.session.execute(text("SELECT max(id) FROM client")).scalar()
+                # The job cases add their own subjects above id N: only the generated range must be complete.
+                top = self.db.session.execute(text("SELECT max(id) FROM client WHERE id <= :n"),
+                                              {"n": self.clients}).scalar()
                 if top == self.clients and (have or 0) >= self.clients:  # logins append audit events
                     self.echo(f"Reusing the data set of {self.clients:,} clients.")
                     self.db.session.rollback()
@@ -334,8 +348,9 @@ def clients_deep(bench):
 def clients_typed_page(bench):
     # No target: the pager never links here (it uses cursors); shows what a hand-typed deep page number costs.
     page, cursor = _deep(bench, bench.clients)
+    above = bench.sql("SELECT count(*) FROM client WHERE id > :n", n=bench.clients)  # subjects of job cases
     return bench.page("support", f"/admin/clients/?page={page}", f"/peer/clients/?page={page}",
-                      expect=_details(cursor - 1))
+                      expect=_details(cursor - 1 + above))
 
 
 @case("clients: last page", target=LIST)
@@ -435,21 +450,439 @@ _list_cases("requests", "requests", "requests", "privacy_request", "support", "s
 _list_cases("audit log", "audit", "audit", "audit_event", "supervisor", "action", "client.read_full_record", "at")
 
 
+# ---- job cases: erasure, the RQ worker, export, audit verify, scrub ---------------------------------------
+#
+# Each subject is made fresh (bulk Core inserts, untimed) above id N, so the generated data set stays reusable:
+# a client with an account, bookings (half within their retention period: depersonalised; half past it:
+# deleted), support messages and consents, and an approved request whose status a job moves on.
+
+SUBJECT_TIME = dt.datetime(2026, 1, 15, 10, 0, 0)
+
+
+def _subject_rows(tag, records):
+    """(client, [(table, rows)]) for one subject with `records` personal-data records besides the client row."""
+    from backoffice.models import Booking, ClientAccount, Communication, Consent
+
+    client = {"full_name": "Бенчмарков Субъект", "name_key": "бенчмарков субъект",
+              "email": f"subject.{tag}@bench.example", "email_norm": f"subject.{tag}@bench.example",
+              "phone": "+7 701 000 00 00", "phone_e164": "+77010000000", "status": "active",
+              "source": "registration", "preferred_language": "ru", "version": 1}
+    rest = records - 1  # one site account
+    consents = min(2, max(0, rest - 2))
+    bookings = (rest - consents + 1) // 2
+    messages = rest - consents - bookings
+    plan = [
+        (ClientAccount, [{"login": client["email"], "registered_at": SUBJECT_TIME, "state": "active"}]),
+        (Booking, [{"pnr": "BNCH%02d" % (k % 100), "origin": "ALA", "destination": "NQZ",
+                    "flight_date": dt.date(2025, 6, 1), "passenger_name": client["full_name"],
+                    "document_number": f"N{10_000_000 + k}", "amount": 42000,
+                    # even: issued within the retention period (depersonalised); odd: past it (deleted)
+                    "issued_at": dt.datetime(2025, 5, 1) if k % 2 == 0 else dt.datetime(2010, 5, 1)}
+                   for k in range(bookings)]),
+        (Communication, [{"channel": "email", "direction": "inbound", "subject": "Refund",
+                          "body": "Please refund my ticket.", "sent_at": SUBJECT_TIME} for _ in range(messages)]),
+        (Consent, [{"purpose": purpose, "given_at": SUBJECT_TIME}
+                   for purpose in ("service", "marketing")[:consents]]),
+    ]
+    return client, plan
+
+
+def make_subjects(count, records, request_type="erasure"):
+    """Insert `count` subjects with `records` records each and an approved request; returns [(client, request)].
+
+    Runs inside an app context; one transaction; RETURNING gives the new ids in order.
+    """
+    import uuid
+
+    from sqlalchemy import insert
+
+    from backoffice.models import Client, PrivacyRequest
+
+    from backoffice.extensions import db
+    batch = uuid.uuid4().hex[:10]
+    clients, plans = [], []
+    for n in range(count):
+        client, plan = _subject_rows(f"{batch}.{n}", records)
+        clients.append(client)
+        plans.append(plan)
+    ids = []
+    for start in range(0, count, 5000):
+        ids += db.session.execute(insert(Client).returning(Client.id, sort_by_parameter_order=True),
+                                  clients[start:start + 5000]).scalars().all()
+    by_table = {}
+    for client_id, plan in zip(ids, plans):
+        for model, rows in plan:
+            by_table.setdefault(model, []).extend(dict(row, client_id=client_id) for row in rows)
+    for model, rows in by_table.items():
+        for start in range(0, len(rows), 20000):
+            db.session.execute(insert(model), rows[start:start + 20000])
+    now = dt.datetime.utcnow()
+    requests = [{"type": request_type, "channel": "email", "status": "approved", "received_at": now,
+                 "due_at": now + dt.timedelta(days=14), "client_id": client_id,
+                 "requester_name": "Бенчмарков Субъект", "requester_email": f"subject.{batch}.{n}@bench.example",
+                 "requester_phone": "+77010000000", "description": "Please delete everything about me.",
+                 "approved_at": now, "created_at": now, "updated_at": now, "version": 1}
+                for n, client_id in enumerate(ids)]
+    request_ids = []
+    for start in range(0, count, 5000):
+        request_ids += db.session.execute(
+            insert(PrivacyRequest).returning(PrivacyRequest.id, sort_by_parameter_order=True),
+            requests[start:start + 5000]).scalars().all()
+    db.session.commit()
+    return list(zip(ids, request_ids))
+
+
+_FLOOR_SKIP = ("audit_event", "audit_chain_head", "job_record", "request_event")
+
+
+def _dml_of(statements):
+    """The data-changing statements of an erasure (DELETE/UPDATE of the subject's rows), without the bookkeeping."""
+    kept = []
+    for statement, parameters in statements:
+        head = statement.lstrip().split(None, 3)
+        verb = head[0].upper() if head else ""
+        table = (head[2] if verb == "DELETE" else head[1] if verb == "UPDATE" else "").strip('"')
+        if verb in ("DELETE", "UPDATE") and table not in _FLOOR_SKIP:
+            kept.append((statement, parameters))
+    return kept
+
+
+def _remap(parameters, mapping):
+    def one(value):
+        return mapping.get(value, value) if type(value) is int else value  # noqa: E721 - not bools
+
+    if isinstance(parameters, dict):
+        return {key: one(value) for key, value in parameters.items()}
+    if isinstance(parameters, (list, tuple)) and parameters and isinstance(parameters[0], (dict, list, tuple)):
+        return [_remap(p, mapping) for p in parameters]  # executemany
+    return tuple(one(value) for value in parameters)
+
+
+def _erasure_case(records):
+    def build(bench):
+        from backoffice.services import erasure
+
+        state = {}
+
+        def setup():
+            with bench.app.app_context():
+                state["client"], state["request"] = make_subjects(1, records)[0]
+
+        def project():
+            with bench.app.app_context():
+                summary = erasure.erase_client(state["request"])
+            assert not summary["noop"], "erasure did nothing"
+
+        # What the service sends for one subject, replayed raw (same parameters, the new subject's ids) on
+        # another: the floor is the data work alone, one connection, one commit.
+        setup()
+        first = dict(state)
+        captured = bench.capture(project)
+        statements = _dml_of(captured)
+        raw = bench.floor_connection
+        extra = {"floor": f"{len(statements)} DELETE/UPDATE, 1 commit"}
+
+        def floor():
+            mapping = {first["client"]: state["client"], first["request"]: state["request"]}
+            cursor = raw.cursor()
+            changed = 0
+            for statement, parameters in statements:
+                parameters = _remap(parameters, mapping)
+                if isinstance(parameters, list):
+                    cursor.executemany(statement, parameters)
+                else:
+                    cursor.execute(statement, parameters)
+                changed += max(cursor.rowcount, 0)
+            cursor.close()
+            raw.commit()
+            assert changed >= records, f"the floor changed only {changed} rows"
+            extra["rows changed"] = changed
+
+        repeats = 5 if bench.quick else 11
+        return Measure(project=project, floor=floor, setup=setup, statements=len(captured), repeats=repeats,
+                       extra=extra)
+    return build
+
+
+JOBS = "jobs"
+case("erasure: one subject, 5 records (service vs its DML)", group=JOBS, target=max_ratio(3))(_erasure_case(5))
+case("erasure: one subject, 5,000 records (service vs its DML)", group=JOBS,
+     target=max_ratio(3))(_erasure_case(5000))
+
+
+def _redis_url():
+    return os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/5"
+
+
+def _worker_env(bench, queue):
+    env = dict(os.environ)
+    url = bench.config["SQLALCHEMY_DATABASE_URI"]
+    if bench.db_kind == "postgresql":
+        url += ("&" if "?" in url else "?") + f"options=-csearch_path%3D{bench.schema}"
+    env.update({"DATABASE_URL": url, "REDIS_URL": _redis_url(), "BACKOFFICE_RQ_QUEUE": queue,
+                "SECRET_KEY": bench.config["SECRET_KEY"], "BACKOFFICE_HASH_KEY": bench.config["BACKOFFICE_HASH_KEY"],
+                "BACKOFFICE_INSTANCE_PATH": bench.config["INSTANCE_PATH"],
+                "BACKOFFICE_EXPORT_DIR": bench.config["EXPORT_DIR"], "FLASK_APP": "wsgi"})
+    return env
+
+
+def _rq_erasures(bench, count, fork):
+    """`count` approved erasures queued through services.jobqueue, then ONE real `flask worker --burst` drains them."""
+    import subprocess
+    import uuid
+
+    from redis import Redis
+
+    from backoffice import create_app
+    from backoffice.services import jobqueue
+
+    count = int(os.environ.get("BENCH_RQ_JOBS", 0)) or count
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    Redis.from_url(_redis_url()).ping()
+    app = create_app(dict(bench.config, REDIS_URL=_redis_url(), RQ_QUEUE=queue))
+    extra = {}
+
+    def setup():
+        # Hold off the periodic jobs on this queue (their Redis locks, jobs/schedule.py): otherwise the worker's
+        # first maintenance pass queues a reconcile, which re-queues the thousands of approved/executing requests
+        # of the generated data set, and the worker would be timed on those too.
+        from backoffice.jobs.schedule import PERIODIC_JOBS, lock_key
+
+        connection = jobqueue.redis_connection(app)
+        for periodic in PERIODIC_JOBS:
+            connection.set(lock_key(queue, periodic), int(time.time()), ex=24 * 3600)
+        with app.app_context():
+            t0 = time.perf_counter()
+            pairs = make_subjects(count, 5)
+            t1 = time.perf_counter()
+            for _client, request_id in pairs:
+                jobqueue.enqueue_request_job(request_id)
+            t2 = time.perf_counter()
+            extra["setup"] = f"subjects {t1 - t0:.0f} s, enqueue {t2 - t1:.0f} s ({count / (t2 - t1):,.0f}/s)"
+            extra["_ids"] = (pairs[0][1], pairs[-1][1])
+
+    def project():
+        started = time.perf_counter()
+        command = os.environ.get("BENCH_WORKER_COMMAND", "flask --app wsgi worker --burst --without-scheduler "
+                                 + ("--fork" if fork else "--no-fork"))
+        worker = subprocess.run(command.format(queue=queue, redis=_redis_url()).split(),
+                                cwd=ROOT, env=_worker_env(bench, queue), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        seconds = time.perf_counter() - started
+        assert worker.returncode == 0, f"worker exited {worker.returncode}: {worker.stderr[-300:]}"
+        low, high = extra.pop("_ids")
+        done = bench.sql("SELECT count(*) FROM privacy_request WHERE id BETWEEN :a AND :b AND status = 'completed'",
+                         a=low, b=high)
+        assert done == count, f"only {done} of {count} erasures completed"
+        extra["throughput"] = f"{count / seconds:,.0f} erasures/s ({1000 * seconds / count:.1f} ms each)"
+        return seconds * 1000
+
+    return Measure(project=project, setup=setup, repeats=1, warmup=False, self_timed=True, extra=extra)
+
+
+class _ScaledTarget(Target):
+    """≤ 60 s for 10,000 erasures; the quick mode runs 1,000 against 6 s (the same 6 ms per erasure)."""
+
+    def __init__(self):
+        super().__init__("≤ 60 s / 10 k", self.check_row)
+
+    @staticmethod
+    def check_row(row):
+        return row["project_ms"] is not None and row["project_ms"] <= 6 * row["extra"]["_jobs"]
+
+
+def _rq_case(jobs, quick_jobs, fork):
+    def build(bench):
+        count = quick_jobs if bench.quick else jobs
+        measure = _rq_erasures(bench, count, fork)
+        measure.extra["_jobs"] = int(os.environ.get("BENCH_RQ_JOBS", 0)) or count
+        return measure
+    return build
+
+
+case("erasure: 10,000 through one RQ worker, --no-fork (quick: 1,000)", group=JOBS,
+     target=_ScaledTarget())(_rq_case(10_000, 1_000, fork=False))
+# The default worker forks a work horse per job; measured on fewer jobs (no target: the row above is the target).
+case("erasure: 500 through one RQ worker, fork per job (quick: 100)", group=JOBS)(_rq_case(500, 100, fork=True))
+
+
+# -- export, measured in a child process so its peak RSS is the export's own --
+
+def _rss_mb():
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _reset_peak_rss():
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb():
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child_export(db_kind, clients, request_id):
+    """`run.py --child-export ID`: build one export package, print time and memory as JSON."""
+    from backoffice import create_app
+    from backoffice.extensions import db
+    from backoffice.services import export
+
+    app = create_app(bench_config(db_kind, clients))
+    with app.app_context():
+        db.session.execute(db.select(1))
+        db.session.rollback()
+        before = _rss_mb()
+        reset = _reset_peak_rss()
+        started = time.perf_counter()
+        result = export.build_export(request_id)
+        seconds = time.perf_counter() - started
+        peak = _peak_rss_mb() if reset else float("nan")
+        Path(db.session.execute(db.text("SELECT path FROM export_package WHERE id = :i"),
+                                {"i": result["package_id"]}).scalar()).unlink(missing_ok=True)
+    print(json.dumps({"seconds": seconds, "rss_before_mb": before, "peak_rss_mb": peak,
+                      "rows": sum(result["counts"].values()), "size": result["size"]}))
+
+
+def _export_once(bench, client_id):
+    import subprocess
+
+    with bench.app.app_context():
+        request_id = _access_request(client_id)
+    out = subprocess.run([sys.executable, __file__, "--db", bench.db_kind, "--clients", str(bench.clients),
+                          "--child-export", str(request_id)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, f"export child failed: {out.stderr[-400:]}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _access_request(client_id):
+    from sqlalchemy import insert
+
+    from backoffice.extensions import db
+    from backoffice.models import PrivacyRequest
+
+    now = dt.datetime.utcnow()
+    request_id = db.session.execute(insert(PrivacyRequest).returning(PrivacyRequest.id), {
+        "type": "access", "channel": "email", "status": "approved", "received_at": now, "client_id": client_id,
+        "approved_at": now, "created_at": now, "updated_at": now, "version": 1}).scalar()
+    db.session.commit()
+    return request_id
+
+
+@case("export: one subject, 10,000 records (child process)", group=JOBS, target=max_ms(2000))
+def export_10k(bench):
+    with bench.app.app_context():
+        (big, _r), = make_subjects(1, 10_000, request_type="access")
+        (small, _r), = make_subjects(1, 1_000, request_type="access")
+    extra = {}
+    peaks = []
+
+    def project():
+        result = _export_once(bench, big)
+        peaks.append(result["peak_rss_mb"])
+        extra["peak RSS 10k"] = f"{max(peaks):.0f} MB"
+        extra["rows"] = result["rows"]
+        return result["seconds"] * 1000
+
+    small_run = _export_once(bench, small)
+    extra["1k"] = f"{small_run['seconds'] * 1000:.0f} ms, peak RSS {small_run['peak_rss_mb']:.0f} MB"
+    return Measure(project=project, repeats=3, warmup=False, self_timed=True, extra=extra)
+
+
+@case("audit: verify the whole chain (≥ N events)", group=JOBS, target=max_ms(10_000))
+def audit_verify(bench):
+    from backoffice.services import audit
+
+    extra = {}
+
+    def project():
+        with bench.app.app_context():
+            result = audit.verify()
+        assert result.ok, f"chain broken: {result}"
+        extra["events"] = f"{result.checked:,}"
+
+    raw = bench.floor_connection
+
+    def floor():
+        # The same SELECT, streamed by the driver, nothing hashed: what reading the chain costs.
+        if bench.db_kind == "postgresql":
+            cursor = raw.driver_connection.cursor(name="bench_verify_floor")
+        else:
+            cursor = raw.cursor()
+        cursor.execute(audit._VERIFY_SQL.format(at=audit._CANONICAL_AT[bench.db_kind]))
+        while cursor.fetchmany(10000):
+            pass
+        cursor.close()
+        raw.rollback()
+
+    return Measure(project=project, floor=floor, repeats=3, warmup=False, extra=extra)
+
+
+@case("scrub: campaign list of 1 M rows (quick: 100 k)", group=JOBS, target=max_ms(10_000))
+def scrub_1m(bench):
+    """bench/scrub_bench.py's generator and measured phase, on its own database (it drops every table)."""
+    import subprocess
+
+    import scrub_bench
+
+    rows = 100_000 if bench.quick else 1_000_000
+    clients = 50_000 if bench.quick else 200_000
+    workdir = OUT / f"scrub-{bench.db_kind}-{rows}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    csv_path = workdir / "recipients.csv"
+    if bench.db_kind == "sqlite":
+        url = f"sqlite:///{workdir / 'scrub.db'}"
+    else:
+        schema = f"bench_scrub_{rows}"
+        with bench.engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        base = bench.config["SQLALCHEMY_DATABASE_URI"]
+        url = base + ("&" if "?" in base else "?") + f"options=-csearch_path%3D{schema}"
+    ready = workdir / "ready"
+    if not (ready.exists() and csv_path.exists() and ready.read_text() == url):
+        bench.echo(f"Preparing the scrub data: {clients:,} clients, {rows:,} CSV rows ...")
+        scrub_bench.prepare(url, str(workdir), clients, rows, str(csv_path))
+        ready.write_text(url)
+    extra = {}
+
+    def project():
+        out = subprocess.run([sys.executable, str(ROOT / "bench" / "scrub_bench.py"), "--phase", "scrub",
+                              "--database-url", url, "--csv", str(csv_path), "--instance", str(workdir)],
+                             cwd=ROOT, capture_output=True, text=True)
+        assert out.returncode == 0, f"scrub failed: {out.stderr[-300:]}"
+        line = next(l for l in out.stdout.splitlines() if l.startswith("RESULT"))
+        fields = dict(part.split("=", 1) for part in line.split() if "=" in part and not part.startswith("removed"))
+        extra["rows/s"] = fields["rows_per_s"]
+        extra["peak RSS"] = f"{fields['peak_rss_during_scrub_mb']} MB"
+        return float(fields["seconds"]) * 1000
+
+    return Measure(project=project, repeats=3 if bench.quick else 2, warmup=False, self_timed=True, extra=extra)
+
+
 # ---- running and reporting -------------------------------------------------------------------------------
 
-def _median_ms(fn, repeats, setup=None, samples_out=None):
+def _median_ms(fn, repeats, setup=None, samples_out=None, warmup=True, self_timed=False):
     if fn is None:
         return None
-    if setup:
-        setup()
-    fn()  # warm-up
+    if warmup:
+        if setup:
+            setup()
+        fn()
     samples = []
     for _ in range(repeats):
         if setup:
             setup()
         started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
+        result = fn()
+        samples.append(result if self_timed else (time.perf_counter() - started) * 1000)
     if samples_out is not None:
         samples_out.extend(samples)
     return statistics.median(samples)
@@ -460,10 +893,11 @@ def run_case(bench, item, repeats):
     repeats = measure.repeats or repeats
     row = {"case": item.name, "group": item.group}
     samples = []
-    row["project_ms"] = _median_ms(measure.project, repeats, measure.setup, samples)
+    timing = {"warmup": measure.warmup, "self_timed": measure.self_timed}
+    row["project_ms"] = _median_ms(measure.project, repeats, measure.setup, samples, **timing)
     row["project_samples_ms"] = [round(s, 2) for s in samples]  # the spread shows the machine's noise
-    row["floor_ms"] = _median_ms(measure.floor, repeats, measure.setup)
-    row["peer_ms"] = _median_ms(measure.peer, repeats, measure.setup)
+    row["floor_ms"] = _median_ms(measure.floor, repeats, measure.setup, **timing)
+    row["peer_ms"] = _median_ms(measure.peer, repeats, measure.setup, **timing)
     row["ratio"] = row["project_ms"] / row["floor_ms"] if row["floor_ms"] else None
     row["statements"] = measure.statements
     row["extra"] = measure.extra
@@ -491,7 +925,8 @@ def print_table(rows, out=print):
                 "—" if row["statements"] is None else str(row["statements"]), row["target"],
                 {True: "yes", False: "NO", None: ""}[row["met"]])
         if notes:
-            line += ("; ".join(f"{k} {v}" for k, v in (row.get("extra") or {}).items())[:80],)
+            line += ("; ".join(f"{k} {v}" for k, v in (row.get("extra") or {}).items()
+                               if not k.startswith("_"))[:140],)
         lines.append(line)
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     for n, line in enumerate(lines):
@@ -513,19 +948,24 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (5 instead of 11)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the data set even if it exists")
-    parser.add_argument("--only", default="", help="run only cases whose name contains this text")
+    parser.add_argument("--only", default="", help="run only cases whose name contains this text (a|b: either)")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--child-export", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child_export:
+        child_export(args.db, args.clients, args.child_export)
+        return 0
     started = time.perf_counter()
     load_before = os.getloadavg()
     bench = Bench(args.db, args.clients, args.rebuild)
+    bench.quick = args.quick
     repeats = args.repeats or (5 if args.quick else 11)
     server = bench.engine.dialect.server_version_info
     print(f"\n{args.db} {'.'.join(map(str, server or ()))}, {args.clients:,} clients, median of {repeats} "
           f"(1 warm-up), {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, load {load_before[0]:.2f}\n")
     rows = []
     for item in CASES:
-        if args.only and args.only not in item.name:
+        if args.only and not any(part in item.name for part in args.only.split("|")):
             continue
         try:
             rows.append(run_case(bench, item, repeats))

@@ -2,7 +2,7 @@
 import logging
 
 from redis.exceptions import RedisError
-from rq import Worker
+from rq import SimpleWorker, Worker
 
 from .schedule import PERIODIC_TICK_SECONDS, enqueue_due
 
@@ -29,3 +29,11 @@ class BackofficeWorker(Worker):
                 log.info("periodic jobs queued: %s", ", ".join(queued))
         except RedisError as exc:
             log.warning("periodic jobs not queued this pass (%s)", type(exc).__name__)
+
+
+class BackofficeSimpleWorker(BackofficeWorker, SimpleWorker):
+    """The same worker running each job in the worker's own process, not a forked work horse (`worker --no-fork`).
+
+    Forking costs ~0.1 s per job here: the child copies the pages of the app's heap that Python's reference
+    counting touches (measured in bench/run.py). Jobs still get their own app context and session.
+    """

@@ -237,12 +237,12 @@ def _opt_out_state(client):
     """The client's opt-out rows and whether they had opted out (active row or withdrawn marketing consent)."""
     email = client.email_norm or _norm_email(client.email)
     phone = client.phone_e164 or _norm_phone(client.phone)
+    # Matched by the indexed keyed hashes, which services.optouts writes beside every plaintext address: a match
+    # on lower(email) or phone would read the whole suppression list for every erasure (bench/RESULTS.md).
     conditions = [MarketingOptOut.client_id == client.id]
     if email:
-        conditions.append(func.lower(MarketingOptOut.email) == email)
         conditions.append(MarketingOptOut.email_hash == keyed_hash(email))
     if phone:
-        conditions.append(MarketingOptOut.phone == phone)
         conditions.append(MarketingOptOut.phone_hash == keyed_hash(phone))
     rows = db.session.execute(select(MarketingOptOut).where(or_(*conditions))).scalars().all()
     withdrew_marketing = db.session.execute(

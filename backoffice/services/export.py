@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..models.base import utcnow
@@ -29,6 +29,7 @@ from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import ACCESS, PrivacyRequest
 from . import audit, execution
+from .optouts import address_hash
 from .retention import effective_rules
 
 log = logging.getLogger("backoffice.jobs")
@@ -49,11 +50,13 @@ def _categories(client):
     """(category, csv name, query, row → dict). Every item says where the data came from (policy 2.1)."""
     cid = client.id
     email = client.email_norm
+    # By the indexed keyed hashes (services.optouts writes them beside every plaintext address), not by
+    # lower(email)/phone, which would read the whole suppression list for every export.
     opt_out_match = [MarketingOptOut.client_id == cid]
     if email:
-        opt_out_match.append(func.lower(MarketingOptOut.email) == email)
+        opt_out_match.append(MarketingOptOut.email_hash == address_hash(email))
     if client.phone_e164:
-        opt_out_match.append(MarketingOptOut.phone == client.phone_e164)
+        opt_out_match.append(MarketingOptOut.phone_hash == address_hash(client.phone_e164))
     return (
         ("identity", "client", select(Client).where(Client.id == cid), lambda c: {
             "id": c.id, "full_name": c.full_name, "email": c.email, "phone": c.phone, "iin": c.iin,

@@ -192,6 +192,28 @@ def test_worker_killed_mid_erasure_leaves_client_untouched_and_reconcile_complet
         assert text_hits(value) == [], value
 
 
+def test_no_fork_worker_runs_jobs_in_its_own_process(app, queue, manager, tmp_path):
+    """`flask worker --no-fork --burst` (bench/run.py's throughput case): same jobs, no work horse per job."""
+    requests = []
+    for n in range(2):
+        client, _strings = seeded_client(f"nofork{n}", 10 + n)
+        requests.append(approved_request(client, "erasure", by=manager))
+    job_ids = [jobqueue.enqueue_request_job(request.id) for request in requests]
+    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=app.config["REDIS_URL"],
+               BACKOFFICE_RQ_QUEUE=queue.name, BACKOFFICE_INSTANCE_PATH=str(tmp_path / "worker-instance"),
+               SECRET_KEY="test-secret", BACKOFFICE_HASH_KEY=app.config["BACKOFFICE_HASH_KEY"],
+               BACKOFFICE_EXPORT_DIR=app.config["EXPORT_DIR"])
+    worker = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst", "--no-fork",
+                             "--without-scheduler"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    db.session.expire_all()
+    for request, job_id in zip(requests, job_ids):
+        assert db.session.get(PrivacyRequest, request.id).status == COMPLETED
+        assert db.session.get(JobRecord, job_id).status == FINISHED
+    # Both jobs ran in one process, the worker's (a forking worker runs each in a new work horse).
+    assert len({db.session.get(JobRecord, job_id).worker for job_id in job_ids}) == 1
+
+
 def _started_here(pid, pause):
     try:
         with open(f"/proc/{pid}/environ", "rb") as environ:
