@@ -708,26 +708,12 @@ case("erasure: 500 through one RQ worker, fork per job (quick: 100)", group=JOBS
 
 # -- export, measured in a child process so its peak RSS is the export's own --
 
-def _rss_mb():
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _memory_probes():
+    """The RSS helpers of bench/scrub_bench.py (one copy of the /proc reading code)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import scrub_bench
 
-
-def _reset_peak_rss():
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mb():
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return scrub_bench._rss_now_mb, scrub_bench._reset_peak_rss, scrub_bench._peak_rss_since_reset_mb
 
 
 def child_export(db_kind, clients, request_id):
@@ -736,6 +722,7 @@ def child_export(db_kind, clients, request_id):
     from backoffice.extensions import db
     from backoffice.services import export
 
+    _rss_mb, _reset_peak_rss, _peak_rss_mb = _memory_probes()
     app = create_app(bench_config(db_kind, clients))
     with app.app_context():
         db.session.execute(db.select(1))
