@@ -49,10 +49,14 @@ class JobsView(ProtectedView):
             return redirect(url_for(".index"))
         try:
             new_job = execution.retry_request(record.request_id, by=current_user)
-        except execution.ExecutionError:
+        except execution.ExecutionError as exc:
             db.session.rollback()
-            flash(_("Request #%(id)s is not failed or waiting: there is nothing to retry.", id=record.request_id),
-                  "error")
+            if exc.code == "not_retryable":
+                # The lifecycle's own (translated) reason, e.g. the client is blocked (Law art. 1(3)).
+                flash(str(exc), "error")
+            else:
+                flash(_("Request #%(id)s is not failed or waiting: there is nothing to retry.",
+                        id=record.request_id), "error")
             return redirect(url_for(".index"))
         flash(_("Request #%(id)s was queued again (job %(job)s).", id=record.request_id, job=new_job), "success")
         return redirect(url_for(".index"))

@@ -88,6 +88,7 @@ def test_jobs_view_lists_failed_jobs_and_manager_retries(client, login_as, manag
     # While the client is blocked the retry is refused with the reason (Law art. 1(3)) and nothing changes.
     response = client.post(f"/admin/jobs/retry/{job_id}", follow_redirects=True)
     assert response.status_code == 200 and db.session.get(PrivacyRequest, request_id).status == "failed"
+    assert "until the block is lifted" in response.get_data(as_text=True)
     # Once the block is lifted, the manager's retry queues it again.
     request = db.session.get(PrivacyRequest, request_id)
     request.client.status = "active"
