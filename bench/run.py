@@ -146,7 +146,7 @@ class Bench:
     def _ensure_data(self, rebuild):
         from sqlalchemy import text
 
-        from backoffice.cli_bench import load_bench_data
+        from backoffice.cli.bench import load_bench_data
 
         if self.db_kind == "postgresql":
             with self.engine.begin() as conn:
@@ -225,7 +225,7 @@ class Bench:
     # the project, logged in
     def as_role(self, role):
         if role not in self._logins:
-            from backoffice.cli_bench import ensure_bench_staff
+            from backoffice.cli.bench import ensure_bench_staff
 
             with self.app.app_context():
                 users, password = ensure_bench_staff()

@@ -1,7 +1,8 @@
 """The demo and account commands a newcomer runs first."""
 from sqlalchemy import func, select
 
-from backoffice.cli import create_user_command, demo_command, seed_demo_command
+from backoffice.cli.demo import demo_command, seed_demo_command
+from backoffice.cli.staff import create_user_command
 from backoffice.extensions import db
 from backoffice.models.clients import Client
 from backoffice.models.staff import StaffUser

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from ..auth.roles import AUDIT_READ
+from ..permissions import AUDIT_READ
 from ..extensions import db
 from ..models.audit import AuditEvent
 from ..services import audit as audit_service

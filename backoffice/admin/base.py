@@ -12,7 +12,7 @@ from flask_wtf.form import _Auto
 from sqlalchemy import Column, and_, func, or_, select, text
 from sqlalchemy.orm import joinedload
 
-from ..auth.roles import has_any
+from ..permissions import has_any
 from ..extensions import db
 
 

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 
-from ..auth.roles import CLIENTS_READ
+from ..permissions import CLIENTS_READ
 from ..extensions import db
 from ..identifiers import mask
 from ..models.clients import CLIENT_STATUSES, Client

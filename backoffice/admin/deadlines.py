@@ -3,7 +3,7 @@ from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import Length, NumberRange
 
-from ..auth.roles import DEADLINES_ADMIN
+from ..permissions import DEADLINES_ADMIN
 from ..extensions import db
 from ..models.deadlines import COUNTED_FROM
 from ..services import audit, deadlines

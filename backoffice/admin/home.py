@@ -2,7 +2,7 @@
 from flask_admin import expose
 from flask_login import current_user
 
-from ..auth.roles import APPROVE, REQUESTS_READ, has_any
+from ..permissions import APPROVE, REQUESTS_READ, has_any
 from ..services import requests as request_service
 from .base import ProtectedIndexView
 from .requests import STATUS_LABELS, TYPE_LABELS, format_time_left

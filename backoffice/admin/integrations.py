@@ -7,7 +7,7 @@ from flask_login import current_user
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from ..auth.roles import STAFF_ADMIN
+from ..permissions import STAFF_ADMIN
 from ..extensions import db
 from ..services import integrations as integration_service
 from .base import RoleModelView, SecureForm

@@ -7,7 +7,7 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from ..auth.roles import CERTIFICATES_READ, EXPORTS_DOWNLOAD, JOBS_READ, JOBS_RETRY, has_any
+from ..permissions import CERTIFICATES_READ, EXPORTS_DOWNLOAD, JOBS_READ, JOBS_RETRY, has_any
 from ..extensions import db
 from ..models.jobs import ExportPackage, JobRecord
 from ..models.requests import PrivacyRequest

@@ -18,7 +18,7 @@ from sqlalchemy import false
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..auth.roles import OPTOUTS_READ, OPTOUTS_WRITE
+from ..permissions import OPTOUTS_READ, OPTOUTS_WRITE
 from ..extensions import db
 from ..models.optouts import CHANNELS, SOURCES
 from ..services import audit

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..auth.roles import CERTIFICATES_READ, EXPORTS_DOWNLOAD, REQUESTS_HANDLE, REQUESTS_READ, has_any
+from ..permissions import CERTIFICATES_READ, EXPORTS_DOWNLOAD, REQUESTS_HANDLE, REQUESTS_READ, has_any
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import LANGUAGES, Client

@@ -4,7 +4,7 @@ from flask_login import current_user
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..auth.roles import STAFF_ADMIN
+from ..permissions import STAFF_ADMIN
 from ..extensions import db
 from ..models.staff import ROLES
 from ..services import audit, staff as staff_service

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..auth.roles import APPROVE, JOBS_RETRY, REQUESTS_HANDLE
+from ..permissions import APPROVE, JOBS_RETRY, REQUESTS_HANDLE
 from ..extensions import db
 from ..identifiers import InvalidIdentifier, name_key, normalise_email, normalise_iin, normalise_phone
 from ..models.base import utcnow

@@ -7,7 +7,7 @@ ANONYMOUS = "anonymous"
 SUPPORT, MANAGER, SUPERVISOR, ADMIN = "support", "manager", "supervisor", "admin"
 EVERYONE = set(ROLES)
 
-# The permission matrix of issue 2, written out independently of backoffice.auth.roles.
+# The permission matrix of issue 2, written out independently of backoffice.permissions.
 # endpoint prefix → (roles that may read, roles that may write)
 AREAS = {
     "admin": (EVERYONE, set()),

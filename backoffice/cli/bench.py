@@ -21,13 +21,13 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import text
 
-from .extensions import db
-from .identifiers import name_key, with_control_digit
-from .models.audit import GENESIS_HASH, SQLITE_TRIGGERS
-from .models.consent import PURPOSES
-from .models.requests import CHANNELS, REQUEST_TYPES, STATUSES
-from .services import audit as audit_service
-from .services.demo import (AGENCIES, AIRPORTS, KK_FIRST_F, KK_FIRST_M, KK_LAST, MOBILE_PREFIXES, POSITIONS,
+from ..extensions import db
+from ..identifiers import name_key, with_control_digit
+from ..models.audit import GENESIS_HASH, SQLITE_TRIGGERS
+from ..models.consent import PURPOSES
+from ..models.requests import CHANNELS, REQUEST_TYPES, STATUSES
+from ..services import audit as audit_service
+from ..services.demo import (AGENCIES, AIRPORTS, KK_FIRST_F, KK_FIRST_M, KK_LAST, MOBILE_PREFIXES, POSITIONS,
                             RU_FIRST_F, RU_FIRST_M, RU_LAST, SUBJECTS, TRANSLIT, random_bin)
 
 SEED = 7007
@@ -347,8 +347,8 @@ def ensure_bench_staff(password=None):
     """One staff account per role for the bench; a fresh random password each call (returned)."""
     import secrets
 
-    from .models.staff import StaffUser
-    from .services import staff as staff_service
+    from ..models.staff import StaffUser
+    from ..services import staff as staff_service
 
     password = password or secrets.token_urlsafe(16)
     password_hash = staff_service.hash_password(password)

@@ -17,8 +17,8 @@ from ..extensions import db
 def worker_command(burst, with_scheduler, fork):
     """Run an RQ worker on REDIS_URL's queue (production; run one or more)."""
     from ..services.jobqueue import redis_connection, rq_queue
-    from .base import bind_worker_app
-    from .rq_worker import BackofficeSimpleWorker, BackofficeWorker
+    from ..jobs.base import bind_worker_app
+    from ..jobs.rq_worker import BackofficeSimpleWorker, BackofficeWorker
 
     app = current_app._get_current_object()
     if not app.config.get("REDIS_URL"):
@@ -56,8 +56,3 @@ def cleanup_exports_command():
 
     result = export.cleanup_expired()
     click.echo(f"Deleted {result['expired']} expired package(s), {result['orphans']} stray file(s).")
-
-
-def register_job_commands(app):
-    for command in (worker_command, reconcile_command, cleanup_exports_command):
-        app.cli.add_command(command)

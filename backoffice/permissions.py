@@ -1,10 +1,14 @@
-"""The permission matrix, in one place; views and actions ask it, never hard-code roles."""
+"""The permission matrix, in one place (policy 4.3): views, services and jobs ask it, never hard-code roles.
+
+It sits below `services` and `auth` so both may import it.
+"""
 from functools import wraps
 
 from flask import abort
 from flask_login import current_user
 
-from ..models.staff import ADMIN, MANAGER, SUPERVISOR, SUPPORT
+from .extensions import login_manager
+from .models.staff import ADMIN, MANAGER, SUPERVISOR, SUPPORT
 
 # What each area allows: roles that may read, and roles that may change.
 CLIENTS_READ = {SUPPORT, MANAGER, SUPERVISOR}
@@ -33,7 +37,6 @@ def roles_required(roles):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not getattr(current_user, "is_authenticated", False):
-                from ..extensions import login_manager
                 return login_manager.unauthorized()
             if not has_any(roles):
                 abort(403)
