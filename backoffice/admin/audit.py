@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
+from .. import labels
 from ..permissions import AUDIT_READ
 from ..extensions import db
 from ..models.audit import AuditEvent
@@ -31,6 +32,12 @@ def _details_pretty(view, context, model, name):
     return Markup("<pre class='mb-0'>%s</pre>") % escape(text)
 
 
+
+def _coded(code, kind):
+    if code is None:
+        return ""
+    return Markup('<span title="{}">{}</span>').format(code, labels.label(code, kind))
+
 class AuditEventView(RoleModelView):
     roles_read = AUDIT_READ
     roles_write = frozenset()
@@ -45,7 +52,14 @@ class AuditEventView(RoleModelView):
         "request_id": _l("Request"), "outcome": _l("Outcome"), "ip": _l("IP address"), "details": _l("Details"),
         "prev_hash": _l("Previous hash"), "hash": _l("Hash"),
     }
-    column_formatters_detail = {"details": _details_pretty}
+    # The code stays in the title: the action and object filters take codes.
+    column_formatters = {
+        "action": lambda v, c, m, n: _coded(m.action, "audit_action"),
+        "object_type": lambda v, c, m, n: _coded(m.object_type, "audit_object"),
+        "outcome": lambda v, c, m, n: labels.label(m.outcome, "audit_outcome"),
+        "actor_roles": lambda v, c, m, n: labels.label(m.actor_roles, "roles"),
+    }
+    column_formatters_detail = dict(column_formatters, details=_details_pretty)
     # Equality and ranges only, each served by an index (see models/audit.py).
     column_filters = (
         IntEqualFilter(AuditEvent.actor_id, _l("Actor")),
@@ -54,7 +68,7 @@ class AuditEventView(RoleModelView):
         FilterEqual(AuditEvent.object_id, _l("Object ID")),
         IntEqualFilter(AuditEvent.request_id, _l("Request")),
         FilterEqual(AuditEvent.outcome, _l("Outcome"),
-                    options=[(o, o) for o in audit_service.OUTCOMES]),
+                    options=labels.choices("audit_outcome", audit_service.OUTCOMES)),
         DateTimeBetweenFilter(AuditEvent.at, _l("Time (UTC)")),
         DateTimeGreaterFilter(AuditEvent.at, _l("Time (UTC)")),
         DateTimeSmallerFilter(AuditEvent.at, _l("Time (UTC)")),

@@ -18,6 +18,7 @@ from sqlalchemy import false
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from .. import labels
 from ..permissions import OPTOUTS_READ, OPTOUTS_WRITE
 from ..extensions import db
 from ..models.optouts import CHANNELS, SOURCES
@@ -26,13 +27,10 @@ from ..services import optouts as optout_service
 from ..services import scrub as scrub_service
 from .base import RoleModelView, SecureForm
 
-CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS"), "phone": _l("Phone calls"), "all": _l("All channels")}
-
-
 class OptOutForm(SecureForm):
     email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
-    channel = SelectField(_l("Channel"), choices=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], default="all")
+    channel = SelectField(_l("Channel"), choices=labels.choices("optout_channel", CHANNELS), default="all")
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=optout_service.MAX_REASON)])
 
 
@@ -87,7 +85,8 @@ class MarketingOptOutView(RoleModelView):
     column_formatters = {"email": _address, "phone": _address}
     column_formatters_detail = {"email": _address, "phone": _address}
     column_filters = ("channel", "source", "created_at", "removed_at")
-    column_choices = {"channel": [(c, c) for c in CHANNELS], "source": [(s, s) for s in SOURCES]}
+    column_choices = {"channel": labels.choices("optout_channel", CHANNELS),
+                      "source": labels.choices("optout_source", SOURCES)}
     column_default_sort = ("id", True)
     column_sortable_list = ("id", "created_at", "removed_at")
     # A non-empty list switches the search box on; _apply_search replaces Flask-Admin's ILIKE scan.
@@ -223,7 +222,7 @@ class MarketingOptOutView(RoleModelView):
                     return redirect(self.get_url(".scrub_view"))
             else:
                 return self.render("admin/optouts/scrub_result.html", result=result, upload_id=upload_id,
-                                   reasons=scrub_service.REASONS, labels=scrub_service.REASON_LABELS,
+                                   reasons=scrub_service.REASONS, labels=labels.SCRUB_REASONS,
                                    return_url=self.get_url(".index_view"))
         return self.render("admin/optouts/scrub_columns.html", form=form, upload_id=upload_id,
                            return_url=self.get_url(".scrub_view"))

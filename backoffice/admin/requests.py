@@ -27,28 +27,11 @@ from ..models.staff import StaffUser
 from ..services import audit, deadlines
 from ..services import export as export_service
 from ..services import requests as request_service
+from .. import labels
 from .formatting import local_time_formatter
 from .base import RoleModelView, SecureForm
 
-TYPE_LABELS = {
-    "access": _l("Access / information about processing"),
-    "rectification": _l("Rectification"),
-    "blocking": _l("Blocking"),
-    "unblocking": _l("Unblocking"),
-    "erasure": _l("Erasure"),
-    "consent_withdrawal": _l("Consent withdrawal"),
-    "marketing_opt_out": _l("Marketing opt-out"),
-    "third_party_grant": _l("Third-party access grant"),
-}
-STATUS_LABELS = {
-    "received": _l("Received"), "identity_verified": _l("Identity verified"), "in_progress": _l("In progress"),
-    "awaiting_approval": _l("Awaiting approval"), "approved": _l("Approved"), "executing": _l("Executing"),
-    "completed": _l("Completed"), "rejected": _l("Rejected"), "cancelled": _l("Cancelled"), "failed": _l("Failed"),
-}
-CHANNEL_LABELS = {
-    "email": _l("E-mail"), "letter": _l("Letter"), "e_document": _l("E-document"), "phone": _l("Phone"),
-    "in_person": _l("In person"), "web_form": _l("Web form"), "api": _l("API"),
-}
+TYPE_LABELS, STATUS_LABELS, CHANNEL_LABELS = labels.REQUEST_TYPES, labels.REQUEST_STATUSES, labels.REQUEST_CHANNELS
 NO_DATA_REPLY = _l("We have checked our records and hold no personal data about you.")
 
 

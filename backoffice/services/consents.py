@@ -5,9 +5,9 @@ timeline. Marketing consent (3.2.2) and the suppression list agree at all times:
 an active marketing consent ⇔ no active channel-'all' opt-out matching the client's e-mail or phone.
 """
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from .. import labels
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import ERASED
@@ -17,12 +17,6 @@ from . import audit
 
 __all__ = ["IDENTIFICATION", "MARKETING", "STATISTICS", "THIRD_PARTY", "give_consent", "withdraw_consent",
            "timeline", "current_consents", "ConsentError"]
-
-PURPOSE_LABELS = {
-    IDENTIFICATION: _l("Identification"), MARKETING: _l("Marketing"), STATISTICS: _l("Statistics"),
-    THIRD_PARTY: _l("Transfer to third parties"),
-}
-
 
 class ConsentError(ValueError):
     """A consent change that cannot be made; the message is translated and safe to show."""
@@ -108,7 +102,7 @@ def timeline(client):
     rows = db.session.execute(select(Consent).where(Consent.client_id == client.id)).scalars().all()
     events = []
     for consent in rows:
-        base = {"purpose": consent.purpose, "label": PURPOSE_LABELS.get(consent.purpose, consent.purpose),
+        base = {"purpose": consent.purpose, "label": labels.label(consent.purpose, "purpose"),
                 "clause": PURPOSE_CLAUSES.get(consent.purpose, ""), "consent_id": consent.id}
         events.append(dict(base, at=consent.given_at, event="given", source=consent.source))
         if consent.withdrawn_at is not None:
@@ -121,7 +115,7 @@ def overview(client):
     """What the client page shows: the current state per purpose (policy order) and the timeline."""
     state = current_consents(client)
     return {
-        "current": [{"purpose": p, "label": PURPOSE_LABELS[p], "clause": PURPOSE_CLAUSES[p], "consent": state[p]}
+        "current": [{"purpose": p, "label": labels.CONSENT_PURPOSES[p], "clause": PURPOSE_CLAUSES[p], "consent": state[p]}
                     for p in PURPOSES],
         "events": timeline(client),
     }

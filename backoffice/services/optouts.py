@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from ..extensions import db
@@ -476,8 +475,3 @@ def export_hash_rows(batch_size=5000):
         if phone_hash:
             yield ("phone", phone_hash, channel, day)
 
-
-SOURCE_LABELS = {
-    "privacy_request": _l("Privacy request"), "unsubscribe_link": _l("Unsubscribe link"),
-    "staff_entry": _l("Staff entry"), "import": _l("Import"), "consent_withdrawal": _l("Consent withdrawal"),
-}

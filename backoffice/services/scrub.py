@@ -18,7 +18,6 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
 from ..identifiers import InvalidIdentifier, normalise_email, normalise_phone
@@ -39,13 +38,6 @@ NO_CONSENT = "no_marketing_consent"
 NO_ADDRESS = "no_valid_address"
 # The order decides which reason a row counts under when several apply.
 REASONS = (ERASED_REASON, BLOCKED_REASON, OPTED_OUT, NO_CONSENT, NO_ADDRESS)
-REASON_LABELS = {
-    ERASED_REASON: _l("Erased client"),
-    BLOCKED_REASON: _l("Blocked client"),
-    OPTED_OUT: _l("On the suppression list"),
-    NO_CONSENT: _l("No marketing consent (or not a client)"),
-    NO_ADDRESS: _l("No valid e-mail or phone in the chosen columns"),
-}
 
 
 class ScrubError(ValueError):
