@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from ..extensions import db
 from ..models.optouts import CHANNELS
 from ..services import audit, integrations, optouts
-from . import bp
+from .blueprint import bp
 
 log = logging.getLogger("backoffice.api")
 MAX_BODY = 4096

@@ -11,7 +11,10 @@ from ..identifiers import name_key, normalise_phone, with_control_digit
 from ..models.clients import Agency, Client, ClientAccount
 from ..models.consent import PURPOSES, Consent
 from ..models.records import Booking, Communication
+from ..models.requests import (ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, MARKETING_OPT_OUT, RECTIFICATION,
+                               THIRD_PARTY_GRANT, PrivacyRequest)
 from ..models.staff import ROLES, StaffUser
+from . import requests as lifecycle
 from . import staff as staff_service
 
 DEMO_DOMAIN = "demo.local"
@@ -154,10 +157,6 @@ def seed_requests(seed=SEED):
     "overdue" and "due soon"; one erasure waits for a manager's approval (four-eyes: manager@ may approve it,
     as support@ created it).
     """
-    from ..models.requests import (ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, MARKETING_OPT_OUT,
-                                   RECTIFICATION, THIRD_PARTY_GRANT, PrivacyRequest)
-    from . import requests as lifecycle
-
     if db.session.execute(select(func.count(PrivacyRequest.id))).scalar() > 0:
         return 0
     rng = random.Random(seed + 1)

@@ -17,8 +17,9 @@ from ..extensions import db
 from ..identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from ..models.base import utcnow
 from ..models.clients import ERASED, Client
+from ..models.consent import MARKETING
 from ..models.optouts import CHANNELS, SOURCES, MarketingOptOut
-from . import audit
+from . import audit, consents
 from .pseudonyms import keyed_hash
 
 ALL = "all"
@@ -186,11 +187,8 @@ def add_opt_out(email=None, phone=None, channel=ALL, source="staff_entry", reaso
     db.session.flush()
 
     if channel == ALL and withdraw_consent:
-        from . import consents
-
         for client in clients:
-            consents.withdraw_consent(client, consents.MARKETING, source=source, by=by, request_id=request_id,
-                                      add_opt_out=False)
+            consents.withdraw_consent(client, MARKETING, source=source, by=by, request_id=request_id)
     if record_audit:
         audit.record("optout.add", object_type="marketing_opt_out", object_id=entry.id, request_id=request_id,
                      actor=by,
@@ -223,6 +221,27 @@ def remove_opt_out(entry_id, reason, by):
                  actor=by,
                  details={"channel": entry.channel})
     return entry
+
+
+# --- the rule "marketing consent ⇔ no opt-out" (policy 3.2.2): every marketing-consent change comes through here --
+
+def give_marketing_consent(client, source, by=None, request_id=None):
+    """Record the client's marketing consent and end their channel-'all' opt-outs, so the two agree.
+    The caller commits."""
+    consent = consents.give_consent(client, MARKETING, source, by=by, request_id=request_id)
+    lift_for_consent(client, by=by)
+    return consent
+
+
+def withdraw_marketing_consent(client, source, by=None, request_id=None):
+    """Close the client's marketing consent and put their e-mail and phone on the suppression list (channel
+    'all'), so the two agree. The caller commits. Returns the closed consent rows."""
+    closed = consents.withdraw_consent(client, MARKETING, source, by=by, request_id=request_id)
+    if client.email_norm or client.phone_e164:
+        add_opt_out(client.email_norm, client.phone_e164, ALL,
+                    source=source if source in SOURCES else "consent_withdrawal",
+                    reason="marketing consent withdrawn", by=by, request_id=request_id, withdraw_consent=False)
+    return closed
 
 
 def lift_for_consent(client, by=None):
@@ -398,8 +417,6 @@ def import_opt_outs(lines, by, chunk_size=2000):
 
 
 def _import_chunk(rows, by, result):
-    from . import consents
-
     email_hash = {email: address_hash(email) for email, _, _, _ in rows if email}
     phone_hash = {phone: address_hash(phone) for _, phone, _, _ in rows if phone}
     held_by_email, held_by_phone = {}, {}
@@ -450,7 +467,7 @@ def _import_chunk(rows, by, result):
         result.by_channel[channel] = result.by_channel.get(channel, 0) + 1
     db.session.flush()
     for client in withdraw.values():
-        consents.withdraw_consent(client, consents.MARKETING, source="import", by=by, add_opt_out=False)
+        consents.withdraw_consent(client, MARKETING, source="import", by=by)
 
 
 # --- export of hashes ------------------------------------------------------------------------------------------

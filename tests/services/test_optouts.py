@@ -72,7 +72,7 @@ def test_opt_out_of_all_withdraws_marketing_consent_and_channel_opt_out_does_not
 
 def test_withdrawing_marketing_consent_adds_an_opt_out_and_giving_it_lifts_it(app):
     anna = make_client(email="anna@mail.kz", phone="+7 701 555 12 34")
-    consents.withdraw_consent(anna, "marketing", source="privacy_request")
+    optouts.withdraw_marketing_consent(anna, source="privacy_request")
     db.session.commit()
     assert optouts.is_opted_out("anna@mail.kz", channel="email")
     assert optouts.is_opted_out(phone="+77015551234", channel="sms")
@@ -80,7 +80,7 @@ def test_withdrawing_marketing_consent_adds_an_opt_out_and_giving_it_lifts_it(ap
     assert entry.source == "privacy_request" and entry.channel == "all" and entry.client_id == anna.id
 
     optouts.add_opt_out("anna@mail.kz", None, "sms")  # a channel-specific "no" survives new consent
-    consents.give_consent(anna, "marketing", source="form")
+    optouts.give_marketing_consent(anna, source="form")
     db.session.commit()
     assert marketing_open(anna)
     assert not optouts.is_opted_out("anna@mail.kz", channel="email")
@@ -90,9 +90,9 @@ def test_withdrawing_marketing_consent_adds_an_opt_out_and_giving_it_lifts_it(ap
 
 def test_consent_history_keeps_every_grant(app):
     anna = make_client(consents=("marketing",))
-    consents.withdraw_consent(anna, "marketing", source="staff_entry")
-    consents.give_consent(anna, "marketing", source="form")
-    consents.give_consent(anna, "marketing", source="form")  # idempotent while open
+    optouts.withdraw_marketing_consent(anna, source="staff_entry")
+    optouts.give_marketing_consent(anna, source="form")
+    optouts.give_marketing_consent(anna, source="form")  # idempotent while open
     db.session.commit()
     events = consents.timeline(anna)
     assert [(e["purpose"], e["event"]) for e in events] == [
