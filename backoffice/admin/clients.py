@@ -1,13 +1,11 @@
 """Client records: list, indexed search, full record (policy 5.4). No direct edits: changes go through requests."""
 from flask import flash, redirect, request
 from flask_admin import expose
-from flask_admin.model.template import EndpointLinkRowAction
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 
 from ..permissions import CLIENTS_READ
-from ..extensions import db
 from .. import labels
 from ..identifiers import mask
 from ..models.clients import CLIENT_STATUSES, Client
@@ -69,7 +67,6 @@ class ClientView(RoleModelView):
         client = None
         if client_id is not None and self.get_one(client_id) is not None:
             client = client_service.read_full_record(client_id)
-            db.session.commit()
         if client is None:
             flash(_("That client does not exist."), "error")
             return redirect(self.get_url(".index_view"))

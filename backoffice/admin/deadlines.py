@@ -5,7 +5,6 @@ from wtforms.validators import Length, NumberRange
 
 from .. import labels
 from ..permissions import DEADLINES_ADMIN
-from ..extensions import db
 from ..models.deadlines import COUNTED_FROM
 from ..services import audit, deadlines
 from .base import RoleModelView
@@ -42,8 +41,7 @@ class DeadlineRuleView(RoleModelView):
 
     @expose("/")
     def index_view(self):
-        if deadlines.ensure_default_rules():
-            db.session.commit()
+        deadlines.prepare_rules()
         return super().index_view()
 
     def on_model_change(self, form, model, is_created):

@@ -20,9 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from .. import labels
 from ..permissions import OPTOUTS_READ, OPTOUTS_WRITE
-from ..extensions import db
 from ..models.optouts import CHANNELS, SOURCES
-from ..services import audit
 from ..services import optouts as optout_service
 from ..services import scrub as scrub_service
 from .base import RoleModelView, SecureForm
@@ -126,11 +124,9 @@ class MarketingOptOutView(RoleModelView):
 
     def create_model(self, form):
         try:
-            result = optout_service.add_opt_out(form.email.data, form.phone.data, form.channel.data,
-                                                source="staff_entry", reason=form.reason.data, by=current_user)
-            db.session.commit()
+            result = optout_service.add_by_staff(form.email.data, form.phone.data, form.channel.data,
+                                                 form.reason.data, by=current_user)
         except optout_service.OptOutError as error:
-            db.session.rollback()
             flash(str(error), "error")
             return False
         if not result.created:
@@ -149,9 +145,7 @@ class MarketingOptOutView(RoleModelView):
         if form.validate_on_submit():
             try:
                 optout_service.remove_opt_out(entry.id, form.reason.data, by=current_user)
-                db.session.commit()
             except optout_service.OptOutError as error:
-                db.session.rollback()
                 flash(str(error), "error")
             else:
                 flash(_("The opt-out was removed. Marketing consent was not given back by this."), "success")
@@ -169,12 +163,9 @@ class MarketingOptOutView(RoleModelView):
             lines = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
             try:
                 result = optout_service.import_opt_outs(lines, by=current_user)
-                db.session.commit()
             except optout_service.ImportRefused as error:
-                db.session.rollback()
                 refused = error
             except (UnicodeDecodeError, csv.Error):
-                db.session.rollback()
                 flash(_("The file is not a UTF-8 CSV file. Save it as CSV UTF-8 and upload it again."), "error")
         return self.render("admin/optouts/import.html", form=form, result=result, refused=refused,
                            return_url=self.get_url(".index_view"))
@@ -214,9 +205,7 @@ class MarketingOptOutView(RoleModelView):
                 result = scrub_service.run_scrub(upload_id, _column_index(form.email_column.data),
                                                  _column_index(form.phone_column.data), form.channel.data,
                                                  by=current_user)
-                db.session.commit()
             except scrub_service.ScrubError as error:
-                db.session.rollback()
                 flash(str(error), "error")
                 if not scrub_service.input_path(upload_id).exists():
                     return redirect(self.get_url(".scrub_view"))
@@ -246,20 +235,7 @@ class MarketingOptOutView(RoleModelView):
 
     @expose("/export-hashes/download/")
     def export_hashes_download_view(self):
-        audit.record("optout.export_hashes", object_type="marketing_opt_out")
-        db.session.commit()
-
-        def generate():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\r\n")
-            for number, row in enumerate(optout_service.export_hash_rows(), start=1):
-                writer.writerow(row)
-                if number % 1000 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-
-        return Response(stream_with_context(generate()), mimetype="text/csv",
+        chunks = optout_service.start_hash_export(by=current_user)
+        return Response(stream_with_context(chunks), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=suppression-list-hashes.csv",
                                  "Cache-Control": "no-store"})

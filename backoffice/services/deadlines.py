@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.deadlines import FROM_APPROVAL, FROM_RECEIPT, DeadlineRule
+from .transaction import user_action
 
 DEFAULT_TIMEZONE = "Asia/Almaty"
 DEFAULT_WORKDAY_END = "18:00"
@@ -119,6 +120,12 @@ def ensure_default_rules(session=None):
         except IntegrityError:
             pass  # another process seeded the same row first; theirs is identical
     return len(missing)
+
+
+@user_action
+def prepare_rules():
+    """The admin opens the rules: create the missing ones with their defaults, committed. Returns how many."""
+    return ensure_default_rules()
 
 
 def rule_for(request_type, session=None):

@@ -19,7 +19,8 @@ from ..models.base import utcnow
 from ..models.clients import ERASED, Client
 from ..models.consent import MARKETING
 from ..models.optouts import CHANNELS, SOURCES, MarketingOptOut
-from . import audit, consents
+from . import audit, consents, csvstream
+from .transaction import user_action
 from .pseudonyms import keyed_hash
 
 ALL = "all"
@@ -197,11 +198,29 @@ def add_opt_out(email=None, phone=None, channel=ALL, source="staff_entry", reaso
     return OptOutResult(entry, created)
 
 
+@user_action
+@user_action
+def add_by_staff(email, phone, channel, reason, by):
+    """Staff put an address on the list (one action, committed here); see add_opt_out."""
+    return add_opt_out(email, phone, channel, source="staff_entry", reason=reason, by=by)
+
+
+@user_action
+def add_from_integration(email, phone, channel, token_id):
+    """The booking site's unsubscribe link (API): listed at once and committed; audited with the token's id."""
+    result = add_opt_out(email, phone, channel, source="unsubscribe_link", reason=f"integration token #{token_id}",
+                         record_audit=False)
+    audit.record("optout.add", object_type="marketing_opt_out", object_id=result.entry.id,
+                 details={"channel": channel, "source": "unsubscribe_link", "created": result.created,
+                          "integration_token_id": token_id,
+                          "fields": [n for n, v in (("email", email), ("phone", phone)) if v]})
+    return result
+
+
 def remove_opt_out(entry_id, reason, by):
     """Take an entry off the suppression list (soft: the row stays, with who, when and why; policy 3.2.2, 4.3).
 
-    Removing an opt-out does not give marketing consent back: only the client can do that.
-    The caller commits.
+    Removing an opt-out does not give marketing consent back: only the client can do that. Committed here.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -399,6 +418,7 @@ def _chain(first, rest):
     yield from rest
 
 
+@user_action
 def import_opt_outs(lines, by, chunk_size=2000):
     """Import a CSV of opt-outs all-or-nothing (policy 3.2.2): every row is validated before any is stored.
 
@@ -473,6 +493,13 @@ def _import_chunk(rows, by, result):
 # --- export of hashes ------------------------------------------------------------------------------------------
 
 EXPORT_HEADER = ("type", "hmac_sha256", "channel", "added_on")
+
+
+@user_action
+def start_hash_export(by=None):
+    """Record the export of the list as hashes (committed before the first byte); returns the CSV chunks."""
+    audit.record("optout.export_hashes", object_type="marketing_opt_out", actor=by)
+    return csvstream.byte_chunks(None, export_hash_rows())
 
 
 def export_hash_rows(batch_size=5000):

@@ -25,6 +25,7 @@ from ..models.clients import BLOCKED, ERASED, Client
 from ..models.consent import MARKETING, Consent
 from ..models.optouts import MarketingOptOut
 from . import audit
+from .transaction import user_action
 from .optouts import channels_covering, hasher, sniff_dialect
 
 BATCH_SIZE = 5000
@@ -432,8 +433,10 @@ def header(upload_id):
     return row
 
 
+@user_action
 def run_scrub(upload_id, email_column, phone_column, channel, by=None):
-    """Scrub an uploaded list into its output file, delete the input, keep the counts; audited with counts only."""
+    """Scrub an uploaded list into its output file, delete the input, keep the counts; audited with counts only
+    (committed here)."""
     if email_column is None and phone_column is None:
         raise ScrubError(_("Choose the e-mail column, the phone column, or both."))
     if channel not in CAMPAIGN_CHANNELS:
