@@ -3,8 +3,6 @@
 Thin over services/requests.py: the view offers only what `legal_next_steps` returns and hands every POST to the
 service, which enforces the lifecycle, the roles and the four-eyes rule again.
 """
-import csv
-import io
 
 from flask import Response, abort, flash, redirect, request, stream_with_context
 from flask_admin import expose
@@ -25,6 +23,7 @@ from ..models.optouts import CHANNELS as OPT_OUT_CHANNELS
 from ..models.requests import CHANNELS, OPEN_STATUSES, REQUEST_TYPES, STATUSES, TYPE_CLAUSES, PrivacyRequest
 from ..models.staff import StaffUser
 from ..services import audit, deadlines
+from ..services import csvstream
 from ..services import export as export_service
 from ..services import requests as request_service
 from .. import labels
@@ -447,20 +446,9 @@ class PrivacyRequestView(RoleModelView):
         columns = ("id", "type", "status", "channel", "client_id", "assigned_to_id", "received_at", "due_at",
                    "extended_at", "approved_at", "completed_at")
 
-        def rows():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(columns)
-            for req in query.yield_per(500):
-                writer.writerow([_csv_value(getattr(req, c)) for c in columns])
-                if buffer.tell() > 16384:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-
+        rows = ([_csv_value(getattr(req, c)) for c in columns] for req in query.yield_per(500))
         filename = f"requests-{utcnow():%Y%m%d-%H%M}.csv"
-        return Response(stream_with_context(rows()), mimetype="text/csv",
+        return Response(stream_with_context(csvstream.text_chunks(columns, rows)), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
