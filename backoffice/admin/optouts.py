@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from .. import labels
 from ..permissions import OPTOUTS_READ, OPTOUTS_WRITE
 from ..models.optouts import CHANNELS, SOURCES
+from ..services import optout_import
 from ..services import optouts as optout_service
 from ..services import scrub as scrub_service
 from .base import RoleModelView, SecureForm
@@ -162,8 +163,8 @@ class MarketingOptOutView(RoleModelView):
         if form.validate_on_submit():
             lines = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
             try:
-                result = optout_service.import_opt_outs(lines, by=current_user)
-            except optout_service.ImportRefused as error:
+                result = optout_import.import_opt_outs(lines, by=current_user)
+            except optout_import.ImportRefused as error:
                 refused = error
             except (UnicodeDecodeError, csv.Error):
                 flash(_("The file is not a UTF-8 CSV file. Save it as CSV UTF-8 and upload it again."), "error")

@@ -26,7 +26,8 @@ from ..models.consent import MARKETING, Consent
 from ..models.optouts import MarketingOptOut
 from . import audit
 from .transaction import user_action
-from .optouts import channels_covering, hasher, sniff_dialect
+from .optout_import import sniff_dialect
+from .optouts import channels_covering, hasher
 
 BATCH_SIZE = 5000
 SQLITE_SCRUB_CACHE_KB = 32 * 1024

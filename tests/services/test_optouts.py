@@ -11,7 +11,7 @@ from backoffice.models.audit import AuditEvent
 from backoffice.models.clients import ERASED
 from backoffice.models.consent import Consent
 from backoffice.models.optouts import MarketingOptOut
-from backoffice.services import consents, optouts
+from backoffice.services import consents, optout_import, optouts
 from tests.factories import make_client
 
 
@@ -142,8 +142,8 @@ def _csv(text):
 
 def test_import_with_one_bad_row_imports_nothing_and_names_the_row(app):
     data = "email,phone,channel\nanna@mail.kz,,all\nboris@mail.kz,,sms\nnot-an-address,,all\n,,\n,+7 701 555 12 34,fax\n"
-    with pytest.raises(optouts.ImportRefused) as refused:
-        optouts.import_opt_outs(_csv(data), by=None)
+    with pytest.raises(optout_import.ImportRefused) as refused:
+        optout_import.import_opt_outs(_csv(data), by=None)
     db.session.rollback()
     assert [e.row for e in refused.value.errors] == [4, 6]
     assert "E-mail" in refused.value.errors[0].message and "not-an-address" not in refused.value.errors[0].message
@@ -155,7 +155,7 @@ def test_import_merges_duplicates_and_counts(app):
     db.session.commit()
     data = "E-mail;Phone;Channel;Reason\nANNA@mail.kz;;all;\nboris@mail.kz;;;unsubscribed\nboris@mail.kz;;all;\n" \
            ";8 701 555 12 34;sms;\n"
-    result = optouts.import_opt_outs(_csv(data), by=None)
+    result = optout_import.import_opt_outs(_csv(data), by=None)
     db.session.commit()
     assert (result.rows, result.created, result.merged) == (4, 2, 2)
     assert count(MarketingOptOut) == 3
@@ -163,8 +163,8 @@ def test_import_merges_duplicates_and_counts(app):
 
 
 def test_import_without_address_columns_is_refused(app):
-    with pytest.raises(optouts.ImportRefused) as refused:
-        optouts.import_opt_outs(_csv("name,channel\nAnna,all\n"), by=None)
+    with pytest.raises(optout_import.ImportRefused) as refused:
+        optout_import.import_opt_outs(_csv("name,channel\nAnna,all\n"), by=None)
     assert refused.value.errors[0].row == 1
 
 
@@ -196,7 +196,7 @@ def test_import_links_clients_and_withdraws_marketing_consent_like_a_single_add(
     boris = make_client(email="boris@mail.kz", phone="+7 702 555 12 34")
     data = ("email,phone,channel\nanna@mail.kz,,all\n,+77015551234,all\nboris@mail.kz,,sms\n"
             "anna@mail.kz,8 701 555 12 34,all\n")
-    result = optouts.import_opt_outs(_csv(data), by=None, chunk_size=2)
+    result = optout_import.import_opt_outs(_csv(data), by=None, chunk_size=2)
     db.session.commit()
     assert (result.created, result.merged) == (3, 1)
     entries = db.session.execute(select(MarketingOptOut).order_by(MarketingOptOut.id)).scalars().all()
