@@ -29,8 +29,8 @@ BUSINESS_TABLES = (Client, Consent, DeadlineRule, DisclosureGrant, IntegrationTo
                    PrivacyRequest, StaffUser)
 SKIP = {"auth.logout", "auth.login", "auth.set_language", "static", "admin.static"}
 # Lower bounds on what the walks must reach (the app has more; a walk that finds fewer has lost its routes).
-MIN_POST_ROUTES = 30
-MIN_LIST_PAGES = 10
+MIN_POST_ROUTES = 40  # 46 in December 2026
+MIN_LIST_PAGES = 15  # 18 in December 2026
 
 
 def _post_rules(app):
