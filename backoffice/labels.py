@@ -118,6 +118,12 @@ AUDIT_ACTIONS = {
     "staff.update": _l("Staff account changed"),
 }
 JOB_KINDS = {"erasure": _l("Erasure"), "export": _l("Export package")}
+AUDIT_CHAIN_FAULTS = {  # services/audit.verify's reasons
+    "content_changed": _l("the event's stored hash does not match its content (the event was altered)"),
+    "missing_link": _l("the event does not follow the previous one (events before it were removed or altered)"),
+    "missing_tail": _l("the chain ends before its head (events at the end were removed)"),
+    "head_mismatch": _l("the head does not point at the last event of the chain"),
+}
 AUDIT_OUTCOMES = {"success": _l("success"), "failure": _l("failure"), "denied": _l("denied")}
 JOB_STATES = {
     "queued": _l("queued"), "started": _l("running"), "failed": _l("failed"), "finished": _l("finished"),
@@ -263,7 +269,7 @@ TABLES = {
     "channel": REQUEST_CHANNELS,
     "action": REQUEST_ACTIONS, "identity_method": IDENTITY_METHODS,
     "record_type": RECORD_TYPES, "category": EXPORT_CATEGORIES,
-    "audit_action": AUDIT_ACTIONS, "audit_object": AUDIT_OBJECTS, "audit_outcome": AUDIT_OUTCOMES,
+    "audit_action": AUDIT_ACTIONS, "audit_object": AUDIT_OBJECTS, "audit_outcome": AUDIT_OUTCOMES, "chain_fault": AUDIT_CHAIN_FAULTS,
     "job_state": JOB_STATES, "job_kind": JOB_KINDS, "role": ROLES,
     "client_status": CLIENT_STATUSES, "client_field": CLIENT_FIELDS, "account_state": ACCOUNT_STATES,
     "language": LANGUAGES, "source": SOURCES, "optout_source": OPT_OUT_SOURCES, "purpose": CONSENT_PURPOSES,

@@ -109,15 +109,5 @@ class AuditEventView(RoleModelView):
             flash(_("Audit chain broken at position %(position)d (event ID %(event)s): %(reason)s. "
                     "%(n)d events before it verified.", position=result.position,
                     event=result.event_id if result.event_id is not None else "-",
-                    reason=_reason_text(result.reason), n=result.checked), "error")
+                    reason=labels.label(result.reason, "chain_fault"), n=result.checked), "error")
         return redirect(self.get_url(".index_view"))
-
-
-def _reason_text(reason):
-    texts = {
-        "content_changed": _l("the event's stored hash does not match its content (the event was altered)"),
-        "missing_link": _l("the event does not follow the previous one (events before it were removed or altered)"),
-        "missing_tail": _l("the chain ends before its head (events at the end were removed)"),
-        "head_mismatch": _l("the head does not point at the last event of the chain"),
-    }
-    return str(texts.get(reason, reason))
