@@ -23,10 +23,10 @@ from .lifecycle import (
 
 @dataclass(frozen=True)
 class Plan:
-    """What a step does once the table allows it: `effect(req)` inside the transaction, a timeline comment."""
+    """What a step does once the table allows it: `effect(req)` inside the transaction, a timeline comment, and
+    whether the request's job is queued after the commit."""
     effect: Callable | None = None
     comment: str | None = None
-    details: dict | None = None
     queues_job: bool = False
 
 
@@ -192,8 +192,7 @@ def take_step(req, step, by, *, expected_version=None, **fields):
         raise IllegalTransition(_l("That step is not possible for this request now."))
     plan = planner(step, req, by, **fields)
     with unit_of_work():
-        transition(req, step, by, comment=plan.comment, expected_version=expected_version, effect=plan.effect,
-                   details=plan.details)
+        transition(req, step, by, comment=plan.comment, expected_version=expected_version, effect=plan.effect)
     if plan.queues_job:
         enqueue_job(req, by)
     return req
