@@ -5,6 +5,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from backoffice.admin.requests import STEP_FIELDS
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.deadlines import DeadlineRule
@@ -114,3 +115,19 @@ def test_extension_once_with_reason_where_the_rule_allows_it(app, team):
     assert json.loads(event.details)["new_due_at"].startswith("2026-11-30")
     with pytest.raises(lifecycle.IllegalTransition):
         take_step(req, "extend_deadline", team.support, comment="Again")
+
+
+def test_every_staff_step_of_the_table_has_one_planner_and_one_form():
+    staff_steps = {step.action for step in lifecycle.TRANSITIONS if step.who != lifecycle.SYSTEM}
+    assert set(steps.STAFF_STEPS) == staff_steps
+    assert set(STEP_FIELDS) == staff_steps
+    assert steps.STAFF_STEPS["reject"] is steps.STAFF_STEPS["cancel"]  # one function closes a request
+
+
+def test_a_system_step_cannot_be_taken_as_a_staff_step(app, team):
+    req = new_request(ERASURE, team.support, status=APPROVED)
+    for step in ("begin_execution", "fail", "no_such_step"):
+        with pytest.raises(lifecycle.IllegalTransition):
+            take_step(req, step, team.manager)
+    db.session.refresh(req)
+    assert req.status == APPROVED
