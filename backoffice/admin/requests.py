@@ -279,8 +279,7 @@ class PrivacyRequestView(RoleModelView):
 
     def create_model(self, form):
         try:
-            req = intake.create_request(by=current_user._get_current_object(),
-                                                 **self._new_request_fields(form))
+            req = intake.create_request(by=current_user._get_current_object(), **self._new_request_fields(form))
         except lifecycle.WorkflowError as error:
             _attach_errors(form, error)
             flash(str(error), "error")
@@ -301,9 +300,9 @@ class PrivacyRequestView(RoleModelView):
         return self._render_request(req)
 
     def _step_forms(self, req, failed=None):
-        steps = lifecycle.legal_next_steps(req, current_user) if self.may_write else []
+        offered = lifecycle.legal_next_steps(req, current_user) if self.may_write else []
         forms = {}
-        for step in steps:
+        for step in offered:
             if failed and failed[0] == step:
                 forms[step] = failed[1]
                 continue
