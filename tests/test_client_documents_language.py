@@ -3,9 +3,8 @@ left except proper names, codes the client needs and the names of files and form
 
 Rendered over demo data through the production paths: the access job's summary.html inside the ZIP, and the
 certificate a manager downloads. Record types, export categories, request types, retention actions and legal
-references are label data that `backoffice/labels.py` (written on another branch) translates: until it is wired
-they are listed in PENDING_LABELS, removed before the scan, and `test_pending_labels_are_translated` (strict xfail)
-says so.
+references are label data that `backoffice/labels.py` translates: `test_pending_labels_are_translated` fails if any
+of their raw codes or English legal texts (PENDING_LABELS) reaches either document.
 """
 import datetime as dt
 import re
@@ -35,8 +34,8 @@ QUOTED_LITERAL = re.compile(r"«[A-Za-z_.]+»|\"[A-Za-z_.]+\"")
 EXPORT_CATEGORIES = ("identity", "site_account", "bookings", "communications", "consents", "privacy_requests",
                      "marketing_opt_outs")
 RETENTION_ACTIONS = ("delete", "depersonalise")
-# Label data shown raw today; the lead wires them to backoffice/labels.py at merge (see the i18n report). Read from
-# the code, so keys renamed there are still recognised.
+# Raw label data that must never reach a client document (labels.py translates it). Read from the code, so keys
+# renamed there are still recognised.
 _LEGAL_TEXTS = {rule.legal_reference for rule in retention.DEFAULT_RULES} | {
     getattr(erasure, name) for name in ("ART_8_2", "ART_1_3") if hasattr(erasure, name)}
 PENDING_LABELS = (
@@ -139,9 +138,6 @@ def test_documents_have_no_latin_words_but_names_and_codes(documents, lang):
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-@pytest.mark.xfail(strict=True, reason="record types, categories, request types, retention actions and legal "
-                                       "references come from backoffice/labels.py (house): when it is wired, "
-                                       "drop this mark and PENDING_LABELS")
 def test_pending_labels_are_translated(documents, lang):
     rendered, _staff = documents(lang)
     pending = {name: foreign_words(html)[1] for name, html in rendered.items()}
