@@ -76,7 +76,7 @@ RECORD_TYPES = {
 }
 # Categories of an export package (data.json's sections, summary.html's table).
 EXPORT_CATEGORIES = {
-    "identity": _l("Identity"),
+    "identity": _l("Identity data"),
     "site_account": _l("Site account"),
     "bookings": _l("Bookings"),
     "communications": _l("Communications"),
