@@ -7,7 +7,8 @@ Embedded mode: the in-process worker runs due jobs itself.
 import time
 from dataclasses import dataclass
 
-PERIODIC_TICK_SECONDS = 60
+# Workers look at the table this often (RQ's maintenance pass); reconcile's interval is 15 s by default.
+PERIODIC_TICK_SECONDS = 5
 
 
 @dataclass(frozen=True)

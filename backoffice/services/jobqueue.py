@@ -162,7 +162,11 @@ def worker_alive(job_id):
         return False
     if not job.worker_name:
         return True
-    return Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection) is not None
+    # A worker's key lapses LIVENESS_SECONDS after its last heartbeat (jobs/rq_worker.py); a worker whose death
+    # was registered (by itself, or by its supervisor when it crashed) keeps its key a minute longer, marked.
+    key = Worker.redis_worker_namespace_prefix + job.worker_name
+    exists, death = connection.pipeline().exists(key).hget(key, "death").execute()
+    return bool(exists) and death is None
 
 
 def registry_counts():

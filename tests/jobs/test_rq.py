@@ -152,7 +152,7 @@ def test_worker_killed_mid_erasure_leaves_client_untouched_and_reconcile_complet
                BACKOFFICE_JOB_PAUSE_DIR=str(pause), BACKOFFICE_EXPORT_DIR=app.config["EXPORT_DIR"])
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--fork"], cwd=ROOT, env=env,
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         job_id = jobqueue.enqueue_request_job(request.id)
