@@ -6,6 +6,7 @@ Every request job gets a JobRecord row *before* it is pushed, so the database kn
 fails or Redis later loses it; `services.execution.reconcile` then queues it again.
 """
 import logging
+import re
 import uuid
 
 from flask import current_app
@@ -95,6 +96,33 @@ def enqueue(func_path, *ids, job_id=None, kind=None, request_id=None):
                     type(exc).__name__)
         record.error = f"queue unavailable ({type(exc).__name__}); reconcile will queue it again"
         db.session.commit()
+    return job_id
+
+
+class QueueUnavailable(Exception):
+    """Redis could not be reached (a job without a JobRecord cannot wait for reconcile)."""
+
+
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def enqueue_token_job(func_path, token):
+    """Queue `func_path(token)` for work on an uploaded file named by its random id (hex; never personal data).
+
+    No JobRecord: the file's own state (e.g. services/scrub_runs.py) is the record. Raises QueueUnavailable.
+    """
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        raise TypeError("file jobs take a random upload id only")
+    job_id = uuid.uuid4().hex
+    try:
+        _push(func_path, (token,), job_id)
+    except Exception as exc:
+        from redis.exceptions import RedisError
+
+        if not isinstance(exc, RedisError):
+            raise
+        log.warning("file job %s not pushed: %s", job_id, type(exc).__name__)
+        raise QueueUnavailable() from None
     return job_id
 
 
