@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from flask import current_app, has_app_context
 
 from ..extensions import db
+from ..services import audit
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -104,7 +105,8 @@ def run_request_job(kind, request_id, service):
 
     app = job_app()
     context = current_context()
-    with app.app_context():
+    # Events join the audit chain when each transaction commits: workers side by side do not queue on its lock.
+    with app.app_context(), audit.appended_at_commit():
         if context.job_id:
             execution.job_started(context.job_id)
         try:

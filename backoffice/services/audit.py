@@ -187,6 +187,7 @@ def record(action, *, object_type=None, object_id=None, request_id=None, outcome
         # Appended by _append_deferred when the transaction commits (jobs: see appended_at_commit).
         transaction = real.get_nested_transaction() or real.get_transaction() or real.begin()
         real.info.setdefault(_PENDING, []).append((transaction, event))
+        real.flush()  # as an immediate append would: callers may expire the session right after recording
         return event
     _append(session, [event])
     return event
