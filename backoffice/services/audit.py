@@ -220,6 +220,9 @@ def appended_at_commit(session=None):
     """Within the block, events recorded on `session` join the chain when it commits (not when recorded)."""
     session = session or db.session
     session = session() if isinstance(session, scoped_session) else session
+    if session.info.get(_DEFER):
+        yield  # nested (a job around a service that defers too): the outer block owns the mode
+        return
     session.info[_DEFER] = True
     try:
         yield

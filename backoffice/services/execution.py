@@ -96,6 +96,16 @@ def mark_completed(privacy_request, outcome, details=None, certificate=None):
         if certificate is not None:
             r.certificate = certificate
     _system_step(privacy_request, "complete", comment=outcome, details=details, effect=effect)
+    _finish_record(privacy_request.job_id)
+
+
+def _finish_record(job_id):
+    """The job's record says finished in the same commit as the work (job_finished then has nothing to write)."""
+    record = db.session.get(JobRecord, job_id) if job_id else None
+    if record is not None and record.status != FINISHED:
+        record.status = FINISHED
+        record.error = None
+        record.ended_at = utcnow()
 
 
 def mark_failed(request_id, error):
@@ -152,10 +162,10 @@ def job_started(job_id):
 
 def job_finished(job_id):
     record = db.session.get(JobRecord, job_id)
-    if record is not None:
-        record.status = FINISHED
-        record.error = None
-        record.ended_at = utcnow()
+    if record is None or record.status == FINISHED:
+        db.session.rollback()  # marked in the work's own commit (mark_completed), or a no-op re-run
+        return
+    _finish_record(job_id)
     db.session.commit()
 
 
