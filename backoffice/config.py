@@ -97,6 +97,8 @@ def load_config(environ=None, instance_path=None):
         "WORKER_PROCESSES": int_or_default(env.get("BACKOFFICE_WORKER_PROCESSES"), os.cpu_count() or 1),
         "WORKER_MAX_JOBS": int_or_default(env.get("BACKOFFICE_WORKER_MAX_JOBS"), 10000),
         "WORKER_MAX_MEMORY_MB": int_or_default(env.get("BACKOFFICE_WORKER_MAX_MEMORY_MB"), 300),
+        # Processes a campaign-scrub job uses for its per-row work; unset: one per core (1 in embedded mode).
+        "SCRUB_PROCESSES": int_or_default(env.get("BACKOFFICE_SCRUB_PROCESSES"), None),
         "EXPORT_CLEANUP_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_EXPORT_CLEANUP_INTERVAL"), 3600),
         # Tests only: jobs stop at named checkpoints until a release file appears in this directory.
         "JOB_PAUSE_DIR": env.get("BACKOFFICE_JOB_PAUSE_DIR") or None,
