@@ -166,6 +166,18 @@ def job_state(job_id):
     return worker.state(job_id) if worker is not None else None
 
 
+def job_states(job_ids):
+    """{job id: state or None} for many jobs in one Redis round trip (reconcile looks at every open request)."""
+    job_ids = list(job_ids)
+    if not current_app.config.get("REDIS_URL"):
+        return {job_id: job_state(job_id) for job_id in job_ids}
+    pipeline = redis_connection().pipeline(transaction=False)
+    for job_id in job_ids:
+        pipeline.hget(Job.key_for(job_id), "status")
+    return {job_id: (value.decode() if isinstance(value, bytes) else value)
+            for job_id, value in zip(job_ids, pipeline.execute())}
+
+
 LIVE_STATES = {"queued", "scheduled", "deferred", "started"}
 
 
