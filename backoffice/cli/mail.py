@@ -25,3 +25,18 @@ def mail_import_command(files):
         click.echo(json.dumps({"file": name, **result.as_dict()}, ensure_ascii=False))
     if failed:
         raise SystemExit(1)
+
+
+@click.command("mail-poll")
+@with_appcontext
+def mail_poll_command():
+    """Read the intake mailbox once (IMAP settings in the README): process and move up to MAIL_POLL_BATCH."""
+    from ..services import mail_poll
+
+    if not mail_poll.configured():
+        raise click.ClickException("BACKOFFICE_IMAP_HOST and BACKOFFICE_IMAP_USER are not set.")
+    try:
+        result = mail_poll.poll()
+    except mail_poll.MailboxError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(result.as_dict()))

@@ -1,5 +1,7 @@
 """Helpers for the e-mail channel tests: the corpus and message builders."""
 import json
+
+import pytest
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -24,3 +26,15 @@ def build_message(text="Прошу принять отзыв согласия н
         msg[name] = value
     msg.set_content(text)
     return msg
+
+
+@pytest.fixture
+def dovecot(app):
+    from tests.mail.dovecot import Dovecot
+
+    server = Dovecot()
+    app.config.update(server.config())
+    try:
+        yield server
+    finally:
+        server.stop()
