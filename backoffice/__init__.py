@@ -87,6 +87,10 @@ def create_app(config=None):
 
     init_jobs(app)
 
+    from .services.letters import init_app as init_letters
+
+    init_letters(app)
+
     from .cli import register_cli
 
     register_cli(app)

@@ -40,3 +40,12 @@ def mail_poll_command():
     except mail_poll.MailboxError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result.as_dict()))
+
+
+@click.command("mail-send")
+@with_appcontext
+def mail_send_command():
+    """Send the outbox's due letters now (SMTP settings in the README; none set: .eml files in instance/outbox/)."""
+    from ..services import letters
+
+    click.echo(json.dumps(letters.send_due()))

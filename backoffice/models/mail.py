@@ -25,7 +25,8 @@ TRIAGE_DONE = "done"
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
-LETTER_STATUSES = (PENDING, SENT, FAILED)
+ERASED_LETTER = "erased"  # the client was erased before it went out: never sent
+LETTER_STATUSES = (PENDING, SENT, FAILED, ERASED_LETTER)
 
 
 class InboundMail(db.Model):
@@ -122,6 +123,9 @@ class Letter(db.Model):
     resend_of_id = db.Column(db.Integer, db.ForeignKey("letter.id"), nullable=True)
     # Personal data (erased with the client).
     to_address = db.Column(db.String(254), nullable=True)
+    # The erasure's completion letter goes out after the client's address is erased: until sent, the address
+    # is kept only encrypted (Fernet, key derived from BACKOFFICE_HASH_KEY), then dropped.
+    to_address_sealed = db.Column(db.Text, nullable=True)
     subject = db.Column(db.Text, nullable=True)
     body = db.Column(db.Text, nullable=True)
     erased_at = db.Column(db.DateTime, nullable=True)

@@ -79,6 +79,7 @@ def upgrade():
     sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.Column('resend_of_id', sa.Integer(), nullable=True),
     sa.Column('to_address', sa.String(length=254), nullable=True),
+    sa.Column('to_address_sealed', sa.Text(), nullable=True),
     sa.Column('subject', sa.Text(), nullable=True),
     sa.Column('body', sa.Text(), nullable=True),
     sa.Column('erased_at', sa.DateTime(), nullable=True),

@@ -38,3 +38,51 @@ def dovecot(app):
         yield server
     finally:
         server.stop()
+
+
+class SmtpCapture:
+    """An aiosmtpd handler that keeps what it receives and refuses recipients while `refuse` > 0."""
+
+    def __init__(self):
+        self.messages, self.refuse = [], 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse:
+            self.refuse -= 1
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server (aiosmtpd) on a free port, the app's SMTP settings pointed at it."""
+    from aiosmtpd.controller import Controller
+
+    from tests.mail.dovecot import free_port
+
+    handler = SmtpCapture()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(MAIL_SMTP_HOST="127.0.0.1", MAIL_SMTP_PORT=port, MAIL_SMTP_TLS="none", MAIL_SMTP_USER=None)
+    handler.controller = controller
+
+    def restart():
+        handler.controller = Controller(handler, hostname="127.0.0.1", port=port)
+        handler.controller.start()
+
+    handler.restart = restart
+    try:
+        yield handler
+    finally:
+        try:
+            handler.controller.stop()
+        except (AssertionError, RuntimeError):  # already stopped by the test (SMTP down)
+            pass
