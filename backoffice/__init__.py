@@ -79,6 +79,10 @@ def create_app(config=None):
 
     app.register_blueprint(api_bp)
 
+    from .public import bp as download_bp
+
+    app.register_blueprint(download_bp)
+
     from .admin import init_admin
 
     init_admin(app)
@@ -87,9 +91,9 @@ def create_app(config=None):
 
     init_jobs(app)
 
-    from .services.letters import init_app as init_letters
+    from .services.letter_triggers import init_app as init_letter_triggers
 
-    init_letters(app)
+    init_letter_triggers(app)
 
     from .cli import register_cli
 

@@ -136,6 +136,8 @@ def load_config(environ=None, instance_path=None):
         "MAIL_SMTP_USER": env.get("BACKOFFICE_SMTP_USER") or None,
         "MAIL_SMTP_PASSWORD": env.get("BACKOFFICE_SMTP_PASSWORD") or None,
         "MAIL_FROM": env.get("BACKOFFICE_MAIL_FROM", "privacy@bekair.kz"),
+        # Where clients reach the public download page (the link in the access completion letter).
+        "MAIL_PUBLIC_BASE_URL": env.get("BACKOFFICE_PUBLIC_URL", "http://127.0.0.1:5000"),
         "MAIL_OUTBOX_DIR": env.get("BACKOFFICE_OUTBOX_DIR") or str(instance_path / "outbox"),
         "MAIL_SEND_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_MAIL_SEND_INTERVAL"), 60),
         "MAIL_RETRY_SECONDS": [int_or_default(v, 300) for v in parse_list(env.get("BACKOFFICE_MAIL_RETRY_SECONDS"),

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models.mail import LetterTemplate
+from . import audit
 
 LANGUAGES = ("kk", "ru", "en")
 
@@ -207,3 +208,30 @@ def render(key, language, context):
 def check(subject, body, language):
     """Refuse a template that would fail on a real letter: it must render with the demo request."""
     return render_source(subject, body, language, DEMO_CONTEXT)
+
+
+def rows():
+    """Every (key, language) with whether the admin changed it from the default."""
+    edited = {(row.key, row.language): row for row in db.session.execute(select(LetterTemplate)).scalars()}
+    return [(key, language, (key, language) in edited) for key in KEYS for language in LANGUAGES]
+
+
+def save(key, language, subject, body, by):
+    """The admin's edit of one template; refused (nothing saved) unless it renders with the demo request."""
+    if key not in DEFAULTS or language not in LANGUAGES:
+        raise TemplateInvalid("unknown template")
+    subject, body = (subject or "").strip(), (body or "").replace("\r\n", "\n")
+    if not subject or not body.strip() or len(subject) > 300 or len(body) > 20000:
+        raise TemplateInvalid("subject and body are required (subject at most 300, body 20,000 characters)")
+    check(subject, body, language)
+    row = db.session.execute(select(LetterTemplate).where(LetterTemplate.key == key,
+                                                          LetterTemplate.language == language)).scalar_one_or_none()
+    if row is None:
+        row = LetterTemplate(key=key, language=language, subject=subject, body=body)
+        db.session.add(row)
+    row.subject, row.body, row.updated_by_id = subject, body, by.id
+    db.session.flush()
+    audit.record("letter_template.update", object_type="letter_template", object_id=row.id, actor=by,
+                 details={"key": key, "language": language, "fields": ["subject", "body"]})
+    db.session.commit()
+    return row

@@ -23,8 +23,7 @@ from zoneinfo import ZoneInfo
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..models.base import utcnow
@@ -67,7 +66,7 @@ def letters_for_step(req, action):
         if req.type in (ERASURE, CONSENT_WITHDRAWAL):
             return []  # written by the erasure, which knows what was deleted (queue_erasure_completion)
         if req.type == ACCESS:
-            return []  # the download link letters (download_links.offer) carry the completion
+            return []  # the download link letters carry the completion (letter_triggers, download_links.offer)
         if req.type == BLOCKING:
             return ["block_placed"]
         if req.type == UNBLOCKING:
@@ -155,26 +154,6 @@ def queue(req, key, *, to_address=None, client=None, by=None, session=None, seal
                     erased_at=utcnow() if sealed else None)
     session.add(letter)
     return letter
-
-
-def _on_flush(session, _context, _instances):
-    """Letters for the steps being written in this flush (same transaction as the step)."""
-    steps = [obj for obj in session.new if isinstance(obj, RequestEvent)]
-    if not steps:
-        return
-    with session.no_autoflush:
-        for step in steps:
-            req = session.get(PrivacyRequest, step.request_id)
-            if req is None:
-                continue
-            for key in letters_for_step(req, step.action):
-                queue(req, key, session=session, reason=step.comment or "")
-
-
-def init_app(app):
-    """Queue letters with lifecycle steps (registered once per process, on the Session class)."""
-    if not event.contains(Session, "before_flush", _on_flush):
-        event.listen(Session, "before_flush", _on_flush)
 
 
 # --- the erasure's own letter ---------------------------------------------------------------------------------------

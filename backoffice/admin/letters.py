@@ -1,0 +1,93 @@
+"""Letters to clients (policy 5.2–5.4): the outbox for support (read audited, resend), templates for the admin."""
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models.mail import Letter
+from ..permissions import LETTER_TEMPLATES_ADMIN, MAIL_HANDLE
+from ..services import audit, letter_templates, letters
+from .base import ProtectedView
+
+STATUS_LABELS = {"pending": _l("waiting to be sent"), "sent": _l("sent"), "failed": _l("refused by the server"),
+                 "erased": _l("not sent: client erased")}
+TEMPLATE_LABELS = {
+    "acknowledgement": _l("Acknowledgement of receipt"), "identity_verification": _l("Identity check asked"),
+    "completion": _l("Request completed"), "access_ready": _l("Data ready: download link"),
+    "download_code": _l("One-time download code"), "refusal": _l("Refusal with reason"),
+    "extension": _l("Deadline extended"), "block_placed": _l("Block placed"), "block_lifted": _l("Block lifted"),
+}
+LANGUAGE_LABELS = {"kk": _l("Kazakh"), "ru": _l("Russian"), "en": _l("English")}
+
+
+class LettersView(ProtectedView):
+    """The outbox and sent letters: status, attempts, timeline; the text is a client's record (audited read)."""
+
+    roles_read = MAIL_HANDLE
+    roles_write = MAIL_HANDLE
+
+    @expose("/")
+    def index(self):
+        rows = db.session.execute(select(Letter).order_by(Letter.id.desc()).limit(200)).scalars().all()
+        return self.render("admin/mail/letters.html", letters=rows, statuses=STATUS_LABELS,
+                           templates=TEMPLATE_LABELS, languages=LANGUAGE_LABELS)
+
+    @expose("/<int:letter_id>")
+    def letter_view(self, letter_id):
+        letter = db.session.get(Letter, letter_id)
+        if letter is None:
+            abort(404)
+        audit.record("letter.read", object_type="letter", object_id=letter.id, request_id=letter.request_id,
+                     details={"fields": ["to_address", "subject", "body"]})
+        db.session.commit()
+        return self.render("admin/mail/letter.html", letter=letter, recipient=letters.recipient(letter),
+                           statuses=STATUS_LABELS, templates=TEMPLATE_LABELS, languages=LANGUAGE_LABELS)
+
+    @expose("/<int:letter_id>/resend", methods=["POST"])
+    def resend_view(self, letter_id):
+        try:
+            letter = letters.resend(letter_id, current_user)
+        except letters.LetterError as exc:
+            flash(str(exc.message), "error")
+            return redirect(url_for(".index"))
+        flash(_("The letter is in the outbox again (letter #%(id)s).", id=letter.id), "success")
+        return redirect(url_for(".letter_view", letter_id=letter.id))
+
+
+class LetterTemplatesView(ProtectedView):
+    """The admin edits each letter in each language; a preview renders it with a made-up request."""
+
+    roles_read = LETTER_TEMPLATES_ADMIN
+    roles_write = LETTER_TEMPLATES_ADMIN
+
+    @expose("/")
+    def index(self):
+        return self.render("admin/mail/templates.html", rows=letter_templates.rows(), templates=TEMPLATE_LABELS,
+                           languages=LANGUAGE_LABELS)
+
+    @expose("/<key>/<language>", methods=["GET", "POST"])
+    def template_view(self, key, language):
+        if key not in letter_templates.DEFAULTS or language not in letter_templates.LANGUAGES:
+            abort(404)
+        subject, body = letter_templates.source(key, language)
+        preview = error = None
+        if request.method == "POST":
+            subject, body = request.form.get("subject", ""), request.form.get("body", "")
+            try:
+                if request.form.get("preview"):
+                    preview = letter_templates.check(subject, body, language)
+                else:
+                    letter_templates.save(key, language, subject, body, current_user)
+                    flash(_("The template was saved."), "success")
+                    return redirect(url_for(".index"))
+            except letter_templates.TemplateInvalid as exc:
+                db.session.rollback()
+                error = _("The template cannot be used, nothing was saved: %(error)s", error=str(exc))
+        else:
+            preview = letter_templates.check(subject, body, language)
+        return self.render("admin/mail/template_edit.html", key=key, language=language, subject=subject, body=body,
+                           preview=preview, error=error, templates=TEMPLATE_LABELS, languages=LANGUAGE_LABELS,
+                           variables=sorted(letter_templates.DEMO_CONTEXT))
