@@ -15,6 +15,7 @@ from .deadlines import DeadlineRuleView
 from .home import HomeView
 from .jobs import CertificateView, ExportPackageView, JobsView
 from .letters import LettersView, LetterTemplatesView
+from .letters import register as register_mail_globals
 from .mail import MailView
 from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
@@ -45,5 +46,6 @@ def init_admin(app):
     admin.add_view(LetterTemplatesView(name=_l("Letter templates"), endpoint="letter_templates"))
     app.jinja_env.globals["consent_overview"] = consents.overview
     formatting.register(app)
+    register_mail_globals(app)
     app.extensions["backoffice_admin"] = admin
     return admin

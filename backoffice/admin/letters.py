@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models.mail import Letter
-from ..permissions import LETTER_TEMPLATES_ADMIN, MAIL_HANDLE
-from ..services import audit, letter_templates, letters
+from ..permissions import LETTER_TEMPLATES_ADMIN, MAIL_HANDLE, has_any
+from ..services import audit, download_links, letter_templates, letters, mail_intake
 from .base import ProtectedView
 
 STATUS_LABELS = {"pending": _l("waiting to be sent"), "sent": _l("sent"), "failed": _l("refused by the server"),
@@ -57,6 +57,17 @@ class LettersView(ProtectedView):
         return redirect(url_for(".letter_view", letter_id=letter.id))
 
 
+    @expose("/link/<int:link_id>/code", methods=["POST"])
+    def phone_code_view(self, link_id):
+        code = download_links.new_code_for_phone(link_id, current_user)
+        if code is None:
+            flash(_("This download link is locked or expired: produce a new export."), "error")
+            return redirect(url_for(".index"))
+        # Shown once, to read out to the caller after checking who they are; only its hash is kept.
+        flash(_("New one-time code: %(code)s (the previous one no longer works).", code=code), "success")
+        return redirect(url_for(".index"))
+
+
 class LetterTemplatesView(ProtectedView):
     """The admin edits each letter in each language; a preview renders it with a made-up request."""
 
@@ -91,3 +102,14 @@ class LetterTemplatesView(ProtectedView):
         return self.render("admin/mail/template_edit.html", key=key, language=language, subject=subject, body=body,
                            preview=preview, error=error, templates=TEMPLATE_LABELS, languages=LANGUAGE_LABELS,
                            variables=sorted(letter_templates.DEMO_CONTEXT))
+
+
+def request_mail_records(request_id):
+    """What the request page lists of its e-mail (ids, dates, statuses only; the content opens audited)."""
+    return {"messages": mail_intake.mails_of(request_id), "letters": letters.letters_of(request_id),
+            "links": download_links.links_of(request_id), "template_labels": TEMPLATE_LABELS,
+            "status_labels": STATUS_LABELS, "may_handle": has_any(MAIL_HANDLE)}
+
+
+def register(app):
+    app.jinja_env.globals["request_mail_records"] = request_mail_records

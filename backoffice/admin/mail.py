@@ -10,7 +10,7 @@ from flask_login import current_user
 from ..models.requests import REQUEST_TYPES
 from ..permissions import MAIL_HANDLE
 from ..services import mail_intake
-from ..services.requests import WorkflowError
+from ..services.lifecycle import WorkflowError
 from .base import ProtectedView
 from .requests import TYPE_LABELS
 

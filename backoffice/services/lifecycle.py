@@ -193,6 +193,8 @@ ACTION_LABELS = {
     "completed": _l("Completed"),
     "failed": _l("Failed"),
     "retried": _l("Queued again"),
+    # [mail] issue 12: a letter to the client left the outbox (services/letters.py).
+    "letter_sent": _l("Letter sent to the client"),
 }
 
 

@@ -23,7 +23,8 @@ from ..models.mail import (
 )
 from ..models.requests import REQUEST_TYPES, PrivacyRequest
 from . import audit, intent, mail_message
-from .requests import InvalidInput, WorkflowError, create_request
+from .intake import create_request
+from .lifecycle import InvalidInput, WorkflowError
 
 logger = logging.getLogger("backoffice.mail")
 
@@ -230,6 +231,11 @@ def _record_with_request(parsed, source, received_at, request_type, reason):
 def open_triage(limit=100):
     return db.session.execute(select(InboundMail).where(InboundMail.triage_status == TRIAGE_OPEN)
                               .order_by(InboundMail.received_at, InboundMail.id).limit(limit)).scalars().all()
+
+
+def mails_of(request_id):
+    return db.session.execute(select(InboundMail).where(InboundMail.request_id == request_id)
+                              .order_by(InboundMail.id)).scalars().all()
 
 
 def read_mail(mail_id, by):

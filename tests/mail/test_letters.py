@@ -9,7 +9,8 @@ from backoffice.models.base import utcnow
 from backoffice.models.mail import PENDING, SENT, Letter
 from backoffice.models.requests import PrivacyRequest, RequestEvent
 from backoffice.services import letter_templates, letters, mail_intake
-from backoffice.services import requests as lifecycle
+from backoffice.services.intake import create_request
+from backoffice.services.steps import take_step
 from tests.factories import make_client
 from tests.mail.conftest import build_message
 
@@ -47,7 +48,7 @@ def test_unmatched_sender_gets_acknowledgement_and_identity_check_in_the_languag
 
 def test_without_a_preference_or_message_the_letter_is_russian(app, smtp, make_staff):
     staff = make_staff("support")
-    lifecycle.create_request(by=staff, type="access", channel="phone", requester_email="nobody@mail.kz")
+    create_request(by=staff, type="access", channel="phone", requester_email="nobody@mail.kz")
     letters.send_due()
     assert {m["Content-Language"] for m in smtp.messages} == {"ru"}
 
@@ -96,8 +97,8 @@ def test_staff_can_resend_a_letter(app, smtp, make_staff):
 def test_refusal_and_extension_letters_carry_the_reason(app, smtp, make_staff):
     staff = make_staff("support")
     client = make_client(email="r@mail.kz", preferred_language="ru")
-    req = lifecycle.create_request(by=staff, type="erasure", channel="email", client=client)
-    lifecycle.reject(req, staff, "Запрос не от владельца данных")
+    req = create_request(by=staff, type="erasure", channel="email", client=client)
+    take_step(req, "reject", staff, comment="Запрос не от владельца данных")
     letters.send_due()
     refusal = [m for m in smtp.messages if m["Subject"].startswith("Решение по обращению")]
     assert refusal and "Причина: Запрос не от владельца данных" in refusal[0].get_content()

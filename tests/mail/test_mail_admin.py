@@ -94,3 +94,11 @@ def test_admin_edits_a_template_with_preview_and_bad_templates_are_refused(app, 
     assert (row.key, row.language, row.subject) == ("acknowledgement", "kk", "Алынды №{{ number }}")
     assert "letter_template.update" in _actions()
     assert client.get("/admin/letter_templates/nope/xx").status_code == 404
+
+
+def test_request_page_lists_its_messages_and_letters(app, client, login_as):
+    result = mail_intake.receive(build_message(sender="p@mail.kz").as_bytes())
+    login_as("support")
+    page = client.get(f"/admin/requests/details/?id={result.request_id}").get_data(as_text=True)
+    assert 'id="request-mail"' in page and f"/admin/mail/{result.mail_id}" in page and "/admin/letters/" in page
+    assert "p@mail.kz" not in page.split('id="request-mail"')[1].split("</ul>")[0]  # content opens audited only
