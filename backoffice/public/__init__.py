@@ -1,6 +1,7 @@
 """Public pages for clients (no staff login): the export download page (policy 5.4)."""
 from flask import Blueprint, abort, render_template, request, send_file, session
 from flask_babel import gettext as _
+from flask_babel import refresh
 
 from ..services import download_links
 
@@ -35,6 +36,7 @@ def page(token):
     language = request.args.get("lang")
     if language in LANGUAGES:
         session["language"] = language
+        refresh()  # the locale may already have been chosen for this request
     if request.method == "GET":
         status = download_links.state(download_links.find(token))
         return _page(token, status, code=404 if status == download_links.UNKNOWN else 200)
