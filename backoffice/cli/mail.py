@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from ..services import mail_intake
+from ..services import letters, mail_intake, mail_poll
 
 
 @click.command("mail-import")
@@ -31,8 +31,6 @@ def mail_import_command(files):
 @with_appcontext
 def mail_poll_command():
     """Read the intake mailbox once (IMAP settings in the README): process and move up to MAIL_POLL_BATCH."""
-    from ..services import mail_poll
-
     if not mail_poll.configured():
         raise click.ClickException("BACKOFFICE_IMAP_HOST and BACKOFFICE_IMAP_USER are not set.")
     try:
@@ -46,6 +44,4 @@ def mail_poll_command():
 @with_appcontext
 def mail_send_command():
     """Send the outbox's due letters now (SMTP settings in the README; none set: .eml files in instance/outbox/)."""
-    from ..services import letters
-
     click.echo(json.dumps(letters.send_due()))

@@ -47,7 +47,7 @@ def offer(req, package, session=None, by=None):
     link = DownloadLink(token_hash=token_hash, code_hash=_code_hash(token_hash, code), package_id=package.id,
                         request_id=req.id, expires_at=package.expires_at, created_at=utcnow())
     session.add(link)
-    expires = letters._local(package.expires_at)
+    expires = letters.local_time_text(package.expires_at)
     letters.queue(req, "access_ready", session=session, by=by, link=public_url(token), expires=expires)
     letters.queue(req, "download_code", session=session, by=by, code=code)
     return token, code

@@ -75,7 +75,7 @@ def letters_for_step(req, action):
     return []
 
 
-def _local(value, with_time=True):
+def local_time_text(value, with_time=True):
     if value is None:
         return ""
     zone = ZoneInfo(current_app.config["BACKOFFICE_TIMEZONE"])
@@ -100,8 +100,8 @@ def context_for(req, **extra):
     """Everything a template may use, as plain strings (the sandbox sees no model objects)."""
     payload = req.payload or {}
     values = {key: "" for key in letter_templates.DEMO_CONTEXT}
-    values.update({"number": str(req.id), "type": req.type, "received": _local(req.received_at),
-                   "due": _local(req.due_at), "reason": req.rejection_reason or req.extension_reason or "",
+    values.update({"number": str(req.id), "type": req.type, "received": local_time_text(req.received_at),
+                   "due": local_time_text(req.due_at), "reason": req.rejection_reason or req.extension_reason or "",
                    "legal_basis": "", "partial": False, "deleted": [], "kept": [],
                    "until": payload.get("blocked_until") or ""})
     values.update(extra)

@@ -1,8 +1,10 @@
 """A throw-away Dovecot IMAP server for tests: temp dir (not tmp_path: its 0700 parent locks out the auth
 process), passwd-file user, free port, Maildir delivery. Skips on a developer machine without dovecot; CI fails."""
+import grp
 import imaplib
 import mailbox
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -67,8 +69,6 @@ class Dovecot:
         if os.geteuid() == 0:
             identity = "mail_uid = dovecot\nmail_gid = dovecot"
         else:
-            import grp
-            import pwd
             me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
             identity = (f"default_internal_user = {me}\ndefault_login_user = {me}\n"
                         f"default_internal_group = {group}")

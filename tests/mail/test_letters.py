@@ -16,7 +16,7 @@ from tests.mail.conftest import build_message
 
 
 def _local_due(req):
-    return letters._local(req.due_at)
+    return letters.local_time_text(req.due_at)
 
 
 def test_acknowledgement_reaches_smtp_in_the_clients_language_with_the_deadline(app, smtp):
