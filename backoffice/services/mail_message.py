@@ -128,6 +128,14 @@ def _part_text(part):
     return text
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text):
+    """Text safe to store anywhere: no NUL (PostgreSQL refuses it) nor other control characters but tab/newline."""
+    return _CONTROL.sub("", text) if text else text
+
+
 def _unsurrogate(text):
     """Raw 8-bit header bytes arrive as surrogate escapes: decode them as UTF-8 (or a Cyrillic fallback)."""
     text = str(text)
@@ -308,12 +316,15 @@ def parse(raw, attachment_limit=5 * 1024 * 1024):
             headers_lines.append(f"{_unsurrogate(name)}: {' '.join(_unsurrogate(value).split())}")
     except Exception:
         pass
+    for item in attachments:
+        item.filename = clean_text(item.filename)
     return ParsedMail(
-        message_key=message_key(message_id, raw), message_id=message_id, sender=sender, sender_name=sender_name,
-        subject=subject, date=_date(_header(msg, "Date")), arrived=_received_date(msg), new_text=new_text,
-        quoted_text=quoted_text, forwarded=forwarded, reply=reply, in_reply_to=in_reply_to,
-        auto_reason=_auto_reason(msg), headers_text="\n".join(headers_lines)[:MAX_HEADERS_CHARS],
-        attachments=attachments, defects=len(getattr(msg, "defects", []) or []),
+        message_key=message_key(message_id, raw), message_id=clean_text(message_id), sender=clean_text(sender),
+        sender_name=clean_text(sender_name), subject=clean_text(subject), date=_date(_header(msg, "Date")),
+        arrived=_received_date(msg), new_text=clean_text(new_text), quoted_text=clean_text(quoted_text),
+        forwarded=forwarded, reply=reply, in_reply_to=in_reply_to, auto_reason=_auto_reason(msg),
+        headers_text=clean_text("\n".join(headers_lines)[:MAX_HEADERS_CHARS]), attachments=attachments,
+        defects=len(getattr(msg, "defects", []) or []),
     )
 
 
@@ -322,7 +333,7 @@ def unreadable(raw):
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "replace")
     return ParsedMail(message_key=message_key(None, raw), message_id=None, sender=None, sender_name=None,
-                      subject="", date=None, arrived=None, new_text=_decode(raw[:MAX_TEXT_CHARS], None),
+                      subject="", date=None, arrived=None, new_text=clean_text(_decode(raw[:MAX_TEXT_CHARS], None)),
                       quoted_text="", forwarded=False, reply=False, in_reply_to=(), auto_reason=None,
                       headers_text="")
 
