@@ -30,7 +30,7 @@ from ..models.base import utcnow
 from ..models.clients import ERASED, Client
 from ..models.mail import FAILED, PENDING, SENT, InboundMail, Letter
 from ..models.requests import (
-    ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, UNBLOCKING, PrivacyRequest, RequestEvent,
+    ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, MARKETING_OPT_OUT, UNBLOCKING, PrivacyRequest, RequestEvent,
 )
 from . import audit, letter_templates
 
@@ -54,6 +54,8 @@ class LetterError(Exception):
 def letters_for_step(req, action):
     """Template keys a lifecycle step calls for (erasure completion is queued by the erasure itself)."""
     if action == "create":
+        if req.type == MARKETING_OPT_OUT:
+            return []  # completed at once: the completion letter says so
         keys = ["acknowledgement"]
         if req.client_id is None:
             keys.append("identity_verification")

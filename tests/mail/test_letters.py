@@ -10,6 +10,7 @@ from backoffice.models.mail import PENDING, SENT, Letter
 from backoffice.models.requests import PrivacyRequest, RequestEvent
 from backoffice.services import letter_templates, letters, mail_intake
 from backoffice.services.intake import create_request
+from backoffice.services.lifecycle import JobNotQueued
 from backoffice.services.steps import take_step
 from tests.factories import make_client
 from tests.mail.conftest import build_message
@@ -122,3 +123,36 @@ def test_templates_are_sandboxed():
 def test_a_subject_never_carries_a_line_break():
     subject, _ = letter_templates.render_source("Hi {{ reason }}", "b", "en", {"reason": "a\r\nBcc: x@y.z"})
     assert "\n" not in subject and "\r" not in subject
+
+
+def test_extension_and_block_letters_follow_the_steps(app, smtp, make_staff):
+    support, manager = make_staff("support"), make_staff("manager")
+    client = make_client(email="b@mail.kz", preferred_language="en")
+    withdrawal = create_request(by=support, type="consent_withdrawal", channel="email", client=client)
+    take_step(withdrawal, "verify_identity", support, method="registered_email")
+    take_step(withdrawal, "submit_for_approval", support)
+    try:
+        take_step(withdrawal, "approve", manager, comment="ok")
+    except JobNotQueued:
+        pass  # no worker in this test: the request stays approved, which is all the extension needs
+    take_step(withdrawal, "extend_deadline", support, comment="Archive search needed")
+    letters.send_due()
+    extension = next(m for m in smtp.messages if m["Subject"].startswith("Deadline extended"))
+    db.session.refresh(withdrawal)
+    assert "Reason: Archive search needed" in extension.get_content()
+    assert letters.local_time_text(withdrawal.due_at) in extension.get_content()
+
+    blocked = make_client(email="u@mail.kz", preferred_language="kk", status="blocked")
+    unblocking = create_request(by=support, type="unblocking", channel="email", client=blocked)
+    take_step(unblocking, "verify_identity", support, method="registered_email")
+    take_step(unblocking, "start", support)
+    take_step(unblocking, "complete", support)
+    letters.send_due()
+    assert any(m["Subject"].startswith("Бұғаттау алынды") for m in smtp.messages)
+
+
+def test_an_opt_out_gets_only_its_completion_letter(app, smtp, make_staff):
+    create_request(by=make_staff("support"), type="marketing_opt_out", channel="email",
+                   requester_email="o@mail.kz")
+    letters.send_due()
+    assert [m["Subject"] for m in smtp.messages] == ["Ваше обращение выполнено: № 1"]
