@@ -4,12 +4,8 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
-
-from ..extensions import db
-from ..models.mail import Letter
 from ..permissions import LETTER_TEMPLATES_ADMIN, MAIL_HANDLE, has_any
-from ..services import audit, download_links, letter_templates, letters, mail_intake
+from ..services import download_links, letter_templates, letters, mail_intake
 from .base import ProtectedView
 
 STATUS_LABELS = {"pending": _l("waiting to be sent"), "sent": _l("sent"), "failed": _l("refused by the server"),
@@ -31,18 +27,15 @@ class LettersView(ProtectedView):
 
     @expose("/")
     def index(self):
-        rows = db.session.execute(select(Letter).order_by(Letter.id.desc()).limit(200)).scalars().all()
+        rows = letters.recent()
         return self.render("admin/mail/letters.html", letters=rows, statuses=STATUS_LABELS,
                            templates=TEMPLATE_LABELS, languages=LANGUAGE_LABELS)
 
     @expose("/<int:letter_id>")
     def letter_view(self, letter_id):
-        letter = db.session.get(Letter, letter_id)
+        letter = letters.read_letter(letter_id, current_user)
         if letter is None:
             abort(404)
-        audit.record("letter.read", object_type="letter", object_id=letter.id, request_id=letter.request_id,
-                     details={"fields": ["to_address", "subject", "body"]})
-        db.session.commit()
         return self.render("admin/mail/letter.html", letter=letter, recipient=letters.recipient(letter),
                            statuses=STATUS_LABELS, templates=TEMPLATE_LABELS, languages=LANGUAGE_LABELS)
 
@@ -95,7 +88,6 @@ class LetterTemplatesView(ProtectedView):
                     flash(_("The template was saved."), "success")
                     return redirect(url_for(".index"))
             except letter_templates.TemplateInvalid as exc:
-                db.session.rollback()
                 error = _("The template cannot be used, nothing was saved: %(error)s", error=str(exc))
         else:
             preview = letter_templates.check(subject, body, language)

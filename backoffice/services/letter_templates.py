@@ -223,7 +223,11 @@ def save(key, language, subject, body, by):
     subject, body = (subject or "").strip(), (body or "").replace("\r\n", "\n")
     if not subject or not body.strip() or len(subject) > 300 or len(body) > 20000:
         raise TemplateInvalid("subject and body are required (subject at most 300, body 20,000 characters)")
-    check(subject, body, language)
+    try:
+        check(subject, body, language)
+    except TemplateInvalid:
+        db.session.rollback()
+        raise
     row = db.session.execute(select(LetterTemplate).where(LetterTemplate.key == key,
                                                           LetterTemplate.language == language)).scalar_one_or_none()
     if row is None:

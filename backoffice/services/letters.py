@@ -305,6 +305,21 @@ def resend(letter_id, by):
     return letter
 
 
+def read_letter(letter_id, by):
+    """A letter with its text for staff who handle requests; the read is audited (a client's communication)."""
+    letter = db.session.get(Letter, letter_id)
+    if letter is None:
+        return None
+    audit.record("letter.read", object_type="letter", object_id=letter.id, request_id=letter.request_id,
+                 details={"fields": ["to_address", "subject", "body"]}, actor=by)
+    db.session.commit()
+    return letter
+
+
+def recent(limit=200):
+    return db.session.execute(select(Letter).order_by(Letter.id.desc()).limit(limit)).scalars().all()
+
+
 def letters_of(request_id):
     return db.session.execute(select(Letter).where(Letter.request_id == request_id).order_by(Letter.id)) \
         .scalars().all()
