@@ -4,6 +4,7 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+
 from ..permissions import LETTER_TEMPLATES_ADMIN, MAIL_HANDLE, has_any
 from ..services import download_links, letter_templates, letters, mail_intake
 from .base import ProtectedView
