@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from .. import labels
 from ..permissions import LETTER_TEMPLATES_ADMIN, MAIL_HANDLE, has_any
 from ..services import download_links, letter_templates, letters, mail_intake
 from .base import ProtectedView
@@ -17,7 +18,7 @@ TEMPLATE_LABELS = {
     "download_code": _l("One-time download code"), "refusal": _l("Refusal with reason"),
     "extension": _l("Deadline extended"), "block_placed": _l("Block placed"), "block_lifted": _l("Block lifted"),
 }
-LANGUAGE_LABELS = {"kk": _l("Kazakh"), "ru": _l("Russian"), "en": _l("English")}
+LANGUAGE_LABELS = labels.LANGUAGES
 
 
 class LettersView(ProtectedView):
@@ -101,7 +102,7 @@ def request_mail_records(request_id):
     """What the request page lists of its e-mail (ids, dates, statuses only; the content opens audited)."""
     return {"messages": mail_intake.mails_of(request_id), "letters": letters.letters_of(request_id),
             "links": download_links.links_of(request_id), "template_labels": TEMPLATE_LABELS,
-            "status_labels": STATUS_LABELS, "may_handle": has_any(MAIL_HANDLE)}
+            "status_labels": STATUS_LABELS, "language_labels": labels.LANGUAGES, "may_handle": has_any(MAIL_HANDLE)}
 
 
 def register(app):

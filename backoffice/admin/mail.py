@@ -12,7 +12,7 @@ from ..permissions import MAIL_HANDLE
 from ..services import mail_intake
 from ..services.lifecycle import WorkflowError
 from .base import ProtectedView
-from .requests import TYPE_LABELS
+from ..labels import REQUEST_TYPES as TYPE_LABELS
 
 REASON_LABELS = {
     "no_intent": _l("no request found in the text"),
