@@ -1,7 +1,7 @@
 """mail intake (inbound messages, attachments), letters (templates, outbox), export download links (issue 12)
 
 Revision ID: mail01
-Revises: 0006
+Revises: house01
 Create Date: 2026-12-01 08:55:41.145198
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'mail01'
-down_revision = '0006'
+down_revision = 'house01'
 branch_labels = None
 depends_on = None
 
