@@ -125,5 +125,30 @@ def load_config(environ=None, instance_path=None):
         "SCRUB_FILE_TTL_MINUTES": int_or_default(env.get("BACKOFFICE_SCRUB_FILE_TTL_MINUTES"), 60),
         "API_RATE_LIMIT_PER_MINUTE": int_or_default(env.get("BACKOFFICE_API_RATE_LIMIT"), 120),
         "FLASK_ADMIN_FLUID_LAYOUT": True,
+        # The e-mail channel (policy 5.3; docs/mail.md): the intake mailbox (IMAP) and letters to clients (SMTP).
+        "MAIL_IMAP_HOST": env.get("BACKOFFICE_IMAP_HOST") or None,
+        "MAIL_IMAP_PORT": int_or_default(env.get("BACKOFFICE_IMAP_PORT"), 993),
+        "MAIL_IMAP_TLS": env.get("BACKOFFICE_IMAP_TLS", "ssl").strip().lower(),  # ssl | starttls | none
+        "MAIL_IMAP_USER": env.get("BACKOFFICE_IMAP_USER") or None,
+        "MAIL_IMAP_PASSWORD": env.get("BACKOFFICE_IMAP_PASSWORD") or None,
+        "MAIL_IMAP_FOLDER": env.get("BACKOFFICE_IMAP_FOLDER", "INBOX"),
+        "MAIL_IMAP_PROCESSED_FOLDER": env.get("BACKOFFICE_IMAP_PROCESSED_FOLDER", "Processed"),
+        "MAIL_POLL_BATCH": max(int_or_default(env.get("BACKOFFICE_MAIL_POLL_BATCH"), 100), 1),
+        "MAIL_POLL_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_MAIL_POLL_INTERVAL"), 120),
+        "MAIL_ATTACHMENT_MAX_BYTES": int_or_default(env.get("BACKOFFICE_MAIL_ATTACHMENT_MAX_MB"), 5) * 1024 * 1024,
+        "MAIL_MAX_AGE_DAYS": int_or_default(env.get("BACKOFFICE_MAIL_MAX_AGE_DAYS"), 30),
+        "MAIL_SMTP_HOST": env.get("BACKOFFICE_SMTP_HOST") or None,
+        "MAIL_SMTP_PORT": int_or_default(env.get("BACKOFFICE_SMTP_PORT"), 587),
+        "MAIL_SMTP_TLS": env.get("BACKOFFICE_SMTP_TLS", "starttls").strip().lower(),  # starttls | ssl | none
+        "MAIL_SMTP_USER": env.get("BACKOFFICE_SMTP_USER") or None,
+        "MAIL_SMTP_PASSWORD": env.get("BACKOFFICE_SMTP_PASSWORD") or None,
+        "MAIL_FROM": env.get("BACKOFFICE_MAIL_FROM", "privacy@bekair.kz"),
+        # Where clients reach the public download page (the link in the access completion letter).
+        "MAIL_PUBLIC_BASE_URL": env.get("BACKOFFICE_PUBLIC_URL", "http://127.0.0.1:5000"),
+        "MAIL_OUTBOX_DIR": env.get("BACKOFFICE_OUTBOX_DIR") or str(instance_path / "outbox"),
+        "MAIL_SEND_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_MAIL_SEND_INTERVAL"), 60),
+        "MAIL_RETRY_SECONDS": [int_or_default(v, 300) for v in parse_list(env.get("BACKOFFICE_MAIL_RETRY_SECONDS"),
+                                                                          ["60", "300", "1800", "7200"])],
+        "MAIL_TIMEOUT_SECONDS": int_or_default(env.get("BACKOFFICE_MAIL_TIMEOUT"), 30),
     }
     return config

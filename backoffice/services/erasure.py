@@ -23,7 +23,7 @@ from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
 from ..models.retention import DELETE
-from . import audit, execution
+from . import audit, execution, letters, mail_records
 from .optouts import address_hash as keyed_hash
 from .retention import effective_rules
 
@@ -121,6 +121,10 @@ def _erase(privacy_request, client, today, started_at, job_id):
     files = db.session.execute(
         select(ExportPackage.path).where(ExportPackage.request_id.in_(client_requests),
                                          ExportPackage.deleted_at.is_(None))).scalars().all()
+    # [mail] issue 12: the client's e-mails, their attachments and our letters go too (services/mail_records.py).
+    mail_deleted, mail_files, notify_address = mail_records.erase_client_mail(client, privacy_request)
+    deleted.update(mail_deleted)
+    files = files + mail_files
     deleted["export_package"] = _count(
         update(ExportPackage).where(ExportPackage.request_id.in_(client_requests), ExportPackage.deleted_at.is_(None))
         .values(deleted_at=now).execution_options(synchronize_session=False))
@@ -187,6 +191,7 @@ def _erase(privacy_request, client, today, started_at, job_id):
     audit.record("client.erase", object_type="client", object_id=cid, request_id=rid,
                  details={"deleted": deleted, "depersonalised": depersonalised, "outcome": outcome_kind,
                           "job_id": job_id})
+    letters.queue_erasure_completion(privacy_request, certificate, notify_address)  # [mail] issue 12
     execution.mark_completed(privacy_request, outcome, certificate=certificate,
                              details={"deleted": deleted, "depersonalised": depersonalised,
                                       "outcome": outcome_kind})

@@ -22,6 +22,10 @@ AREAS = {
     "certificates": ({MANAGER, SUPERVISOR}, set()),
     "exports": ({SUPPORT, MANAGER}, set()),  # export packages hold everything about a client: no supervisor download
     "integrations": ({ADMIN}, {ADMIN}),
+    # [mail] issue 12: received messages and letters for those who handle requests; templates for the admin.
+    "mail": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
+    "letters": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
+    "letter_templates": ({ADMIN}, {ADMIN}),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
@@ -40,7 +44,8 @@ WRITE_PAGES = {
 # The JSON API authenticates integrations by bearer token only: a staff session opens nothing there.
 API_PREFIX = "api."
 READ_ONLY_EXTRAS = {"export"}  # Flask-Admin's built-in export is switched off everywhere (it loads whole tables)
-PUBLIC = {"auth.login", "auth.set_language", "auth.root", "static", "admin.static", "_debug_toolbar.static"}
+PUBLIC = {"auth.login", "auth.set_language", "auth.root", "static", "admin.static", "_debug_toolbar.static",
+          "download.page"}  # [mail] issue 12: the clients' export download page (token + one-time code)
 
 
 def expected_allowed(endpoint, method, role):
