@@ -20,7 +20,7 @@ TYPE_NAMES = {
            "consent_withdrawal": "дербес деректерді өңдеуге арналған келісімді қайтарып алу",
            "marketing_opt_out": "жарнамалық таратудан бас тарту", "third_party_grant": "үшінші тұлғаға қол жеткізу"},
     "ru": {"access": "доступ к персональным данным", "rectification": "исправление данных",
-           "blocking": "блокирование данных", "unblocking": "снятие блокирования", "erasure": "удаление данных",
+           "blocking": "блокирование данных", "unblocking": "снятие блокирования", "erasure": "уничтожение персональных данных",
            "consent_withdrawal": "отзыв согласия на обработку персональных данных",
            "marketing_opt_out": "отказ от рекламных рассылок", "third_party_grant": "доступ третьего лица"},
     "en": {"access": "access to personal data", "rectification": "rectification of data",
