@@ -5,6 +5,7 @@ from flask.cli import with_appcontext
 
 from flask_migrate import upgrade
 
+from ..http_security import QuietRequestHandler
 from ..services import demo as demo_service
 
 
@@ -55,5 +56,5 @@ def demo_command(port, host, no_serve):
     click.echo(f"Serving on http://{host}:{port}/admin/  (Ctrl+C to stop)")
     # app.run() is a no-op inside the flask CLI, so the server is started directly.
     from werkzeug.serving import run_simple
-
-    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True,
+               request_handler=QuietRequestHandler)

@@ -22,6 +22,9 @@ AREAS = {
     "certificates": ({MANAGER, SUPERVISOR}, set()),
     "exports": ({SUPPORT, MANAGER}, set()),  # export packages hold everything about a client: no supervisor download
     "integrations": ({ADMIN}, {ADMIN}),
+    # Second sign-in step (sends anyone without a pending sign-in back to /login) and one's own account.
+    "auth": (EVERYONE, EVERYONE),
+    "account": (EVERYONE, EVERYONE),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
