@@ -83,9 +83,9 @@ def create_app(config=None):
     app.before_request(gate_forced_change)
     http_security.install(app)
 
-    from .api import bp as api_bp
+    from .api import init_api
 
-    app.register_blueprint(api_bp)
+    init_api(app)
 
     from .admin import init_admin
 

@@ -33,7 +33,7 @@ class LoginThrottle(db.Model):
 
 
 class RecoveryCode(db.Model):
-    """A one-time second-factor recovery code, kept as an argon2 hash."""
+    """A one-time second-factor recovery code, kept as a keyed hash."""
 
     __tablename__ = "staff_recovery_code"
 
