@@ -6,7 +6,8 @@ import pytest
 from backoffice.models.base import utcnow
 
 # Modules whose `utcnow` decides throttling and expiry.
-CLOCKED = ("backoffice.services.throttle", "backoffice.services.sessions", "backoffice.services.signin")
+CLOCKED = ("backoffice.services.throttle", "backoffice.services.sessions", "backoffice.services.signin",
+           "backoffice.services.second_factor")
 
 
 class Clock:

@@ -5,7 +5,6 @@ CI runs the whole suite once on SQLite and once on PostgreSQL + Redis.
 """
 import os
 import socket
-import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -16,6 +15,7 @@ from sqlalchemy import text
 from backoffice import create_app
 from backoffice.extensions import db
 from backoffice.models.staff import StaffUser
+from backoffice.services import second_factor
 from backoffice.services import staff as staff_service
 
 TEST_PASSWORD = "correct-horse-battery"
@@ -136,7 +136,7 @@ def make_staff(app, password_hash):
 def totp_code(user):
     """A code the server has not accepted yet for this user (each 30-second step works once)."""
     db.session.refresh(user)
-    step = max(int(time.time() // 30), (user.totp_last_step or 0) + 1)
+    step = max(second_factor.current_step(), (user.totp_last_step or 0) + 1)
     return pyotp.TOTP(user.totp_secret).at(step * 30)
 
 

@@ -5,9 +5,9 @@ accepted within ±1 step of 30 s and never twice (the last accepted step is kept
 and kept as keyed hashes (HMAC-SHA-256 with the server's hash key: the codes carry 48 random bits, so a slow
 password hash adds nothing but seconds at enrolment).
 """
+import datetime as dt
 import hmac
 import secrets
-import time
 
 import pyotp
 import segno
@@ -42,12 +42,17 @@ def provisioning_svg(email, secret):
     return segno.make(uri, error="m").svg_inline(scale=4)
 
 
-def _matching_step(secret, code, last_step, now=None):
+def current_step():
+    """The RFC 6238 time step now (30 s each, counted from the Unix epoch)."""
+    return int(utcnow().replace(tzinfo=dt.timezone.utc).timestamp() // STEP)
+
+
+def _matching_step(secret, code, last_step):
     code = "".join((code or "").split())
     if not (code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
-    current = int((now if now is not None else time.time()) // STEP)
+    current = current_step()
     for step in (current - 1, current, current + 1):
         if last_step is not None and step <= last_step:
             continue
@@ -75,7 +80,7 @@ def verify(user, code):
 def enrol(user, secret):
     """Store a confirmed secret and return fresh recovery codes (plain, to show once)."""
     user.totp_secret = secret
-    user.totp_last_step = int(time.time() // STEP)
+    user.totp_last_step = current_step()
     return new_recovery_codes(user)
 
 
