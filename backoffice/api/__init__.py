@@ -28,8 +28,9 @@ class BodyError(ValueError):
 
 @bp.before_request
 def _limit_body():
-    # Werkzeug enforces this on the stream itself, so it also holds for chunked bodies without Content-Length.
-    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
+    # Werkzeug refuses a larger Content-Length at once, but a chunked body (no Content-Length) is only cut off at
+    # the limit, silently: one byte more is allowed through so that read_json can tell "too large" from "just fits".
+    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"] + 1
 
 
 def json_depth_exceeds(raw, limit):
@@ -61,7 +62,9 @@ def read_json():
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise BodyError(413, "too_large", _("The request body is too large.")) from None
+        raw = None
+    if raw is None or len(raw) > current_app.config["API_MAX_BODY_BYTES"]:
+        raise BodyError(413, "too_large", _("The request body is too large."))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

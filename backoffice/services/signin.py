@@ -45,7 +45,7 @@ def check_password(email, password, ip):
         locked = throttle.record_failure(email, ip)
         # The typed e-mail is personal data: only the id of a known account is logged.
         audit.record("auth.login_failed", object_type="staff_user", object_id=user.id if user else None,
-                     outcome="failure", details={"locked_now": locked})
+                     outcome="failure", details={"locked_now": True} if locked else None)
         db.session.commit()
         return PasswordStep(FAILED)
     if used_reset_code:
@@ -54,8 +54,9 @@ def check_password(email, password, ip):
     elif passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     throttle.record_success(email)
-    audit.record("auth.password_ok", object_type="staff_user", object_id=user.id, actor=user,
-                 details={"reset_code": used_reset_code})
+    if used_reset_code:
+        audit.record("auth.reset_code_used", object_type="staff_user", object_id=user.id, actor=user)
+    # A passed password step alone is not a sign-in: "auth.login" is recorded when the session starts.
     db.session.commit()
     return PasswordStep(OK, user=user)
 
@@ -71,7 +72,6 @@ def check_second_factor(user, code, ip):
         db.session.rollback()
         return PasswordStep(LOCKED if verdict.locked else THROTTLED, retry_after=verdict.retry_after)
     if second_factor.verify(user, code):
-        audit.record("auth.totp_ok", object_type="staff_user", object_id=user.id, actor=user)
         db.session.commit()
         return PasswordStep(OK, user=user)
     throttle.record_failure(user.email, ip)
@@ -112,7 +112,8 @@ def start_session(user, user_agent, ip):
     """Both steps passed: open a new server-side session and return its token for the cookie."""
     token = sessions.start(user, user_agent=user_agent, ip=ip)
     user.last_login_at = utcnow()
-    audit.record("auth.login", object_type="staff_user", object_id=user.id, actor=user)
+    audit.record("auth.login", object_type="staff_user", object_id=user.id, actor=user,
+                 details={"second_factor": second_factor.enrolled(user)})
     db.session.commit()
     return token
 
