@@ -10,12 +10,12 @@ from .optouts import MarketingOptOut
 from .records import Booking, Communication
 from .requests import PrivacyRequest, RequestEvent
 from .retention import RetentionRule
-from .security import LoginThrottle, RecoveryCode, RoleGrant, StaffSession
+from .security import LoginThrottle, RecoveryCode, RoleGrant, SearchToken, StaffSession
 from .staff import StaffUser
 
 __all__ = [
     "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent",
     "DeadlineRule", "DisclosureGrant", "ExportPackage", "IntegrationToken", "JobRecord", "LoginThrottle",
-    "MarketingOptOut", "PrivacyRequest", "RecoveryCode", "RequestEvent", "RetentionRule", "RoleGrant", "StaffSession",
+    "MarketingOptOut", "PrivacyRequest", "RecoveryCode", "RequestEvent", "RetentionRule", "RoleGrant", "SearchToken", "StaffSession",
     "StaffUser",
 ]

@@ -57,3 +57,18 @@ class RoleGrant(db.Model):
     status = db.Column(db.String(20), nullable=False, default="pending")
     decided_by_id = db.Column(db.Integer, db.ForeignKey("staff_user.id"), nullable=True)
     decided_at = db.Column(db.DateTime, nullable=True)
+
+
+class SearchToken(db.Model):
+    """A list search term behind a short-lived opaque token, so no e-mail, phone or IIN appears in a URL.
+
+    Tied to the staff session: it ends with the session (ON DELETE CASCADE) or after TOKEN_MINUTES.
+    """
+
+    __tablename__ = "search_token"
+
+    token = db.Column(db.String(32), primary_key=True)
+    session_id = db.Column(db.String(64), db.ForeignKey("staff_session.id", ondelete="CASCADE"), nullable=False,
+                           index=True)
+    term = db.Column(db.String(500), nullable=False)
+    expires_at = db.Column(db.DateTime, nullable=False)

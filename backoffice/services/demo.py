@@ -86,7 +86,7 @@ def ensure_demo_staff(password, totp_secret=None):
     for role, name in accounts:
         email = f"{name}@{DEMO_DOMAIN}"
         if staff_service.find_by_email(email) is None:
-            user = staff_service.create_user(email, password, {role}, full_name=f"Demo {name}")
+            user = staff_service.create_user(email, password, {role}, full_name=name.capitalize())
             if totp_secret:
                 second_factor.enrol(user, totp_secret)
             result[email] = True

@@ -62,8 +62,8 @@ def _matching_step(secret, code, last_step):
 
 
 def check_code(secret, code, last_step=None):
-    """True when `code` is valid for `secret` now (enrolment confirmation)."""
-    return _matching_step(secret, code, last_step) is not None
+    """The time step `code` is valid for with `secret` now (enrolment confirmation), or None."""
+    return _matching_step(secret, code, last_step)
 
 
 def verify(user, code):
@@ -77,10 +77,13 @@ def verify(user, code):
     return use_recovery_code(user, code)
 
 
-def enrol(user, secret):
-    """Store a confirmed secret and return fresh recovery codes (plain, to show once)."""
+def enrol(user, secret, used_step=None):
+    """Store a confirmed secret and return fresh recovery codes (plain, to show once).
+
+    `used_step` is the step of the code that confirmed it, which may then not be used again.
+    """
     user.totp_secret = secret
-    user.totp_last_step = current_step()
+    user.totp_last_step = used_step
     return new_recovery_codes(user)
 
 

@@ -82,9 +82,10 @@ def check_second_factor(user, code, ip):
 
 def enrol_second_factor(user, secret, code):
     """Confirm enrolment with a first code; returns the recovery codes to show once, or None for a wrong code."""
-    if not second_factor.check_code(secret, code):
+    step = second_factor.check_code(secret, code)
+    if step is None:
         return None
-    codes = second_factor.enrol(user, secret)
+    codes = second_factor.enrol(user, secret, used_step=step)
     audit.record("auth.totp_enrolled", object_type="staff_user", object_id=user.id, actor=user)
     db.session.commit()
     return codes

@@ -104,22 +104,21 @@ def create_user(email, password, roles, full_name="", by=None):
     db.session.add(user)
     db.session.flush()
     user.reset_code = _issue_reset_code(user) if by is not None else None
-    audit.record("staff.create", object_type="staff_user", object_id=user.id,
-                 details={"roles": sorted(immediate)}, actor=by)
-    if immediate != roles:
-        _request_grant(user, roles, by)
+    grant = _request_grant(user, roles, by) if immediate != roles else None
+    details = {"roles": sorted(immediate)}
+    if grant is not None:
+        details.update(grant_id=grant.id, roles_requested=sorted(roles))
+    audit.record("staff.create", object_type="staff_user", object_id=user.id, details=details, actor=by)
     return user
 
 
 def _request_grant(user, roles_after, by):
+    """A pending grant (the caller's audit event names it: one user action, one event)."""
     for old in _pending(user):
         old.status = "superseded"
     grant = RoleGrant(user_id=user.id, roles_after=",".join(sorted(roles_after)), requested_by_id=by.id)
     db.session.add(grant)
     db.session.flush()
-    audit.record("staff.role_grant_requested", object_type="staff_user", object_id=user.id,
-                 details={"grant_id": grant.id, "roles_before": sorted(user.role_set),
-                          "roles_after": sorted(roles_after)}, actor=by)
     return grant
 
 
@@ -180,7 +179,8 @@ def admin_update(user, by, *, email, full_name, roles, active, language=None):
     ended = sessions.end_all(user) if ("roles" in changed or "email" in changed or not user.active) else 0
     audit.record("staff.update", object_type="staff_user", object_id=user.id, actor=by,
                  details={"fields": changed, "roles_before": sorted(before), "roles_after": sorted(user.role_set),
-                          "sessions_ended": ended, "grant_pending": grant is not None})
+                          "sessions_ended": ended, "grant_id": grant.id if grant else None,
+                          "roles_requested": sorted(roles) if grant else None})
     db.session.commit()
     return grant
 

@@ -1,8 +1,8 @@
-"""security: sessions, throttles, second factor, role grants
+"""security: sessions, throttles, second factor, role grants, search tokens
 
 Revision ID: security01
 Revises: 0006
-Create Date: 2026-12-01 08:53:41.522672
+Create Date: 2026-12-01 09:25:01.538060
 
 """
 from alembic import op
@@ -67,6 +67,17 @@ def upgrade():
     with op.batch_alter_table('staff_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_session_user_id'), ['user_id'], unique=False)
 
+    op.create_table('search_token',
+    sa.Column('token', sa.String(length=32), nullable=False),
+    sa.Column('session_id', sa.String(length=64), nullable=False),
+    sa.Column('term', sa.String(length=500), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['session_id'], ['staff_session.id'], name=op.f('fk_search_token_session_id_staff_session'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('token', name=op.f('pk_search_token'))
+    )
+    with op.batch_alter_table('search_token', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_search_token_session_id'), ['session_id'], unique=False)
+
     with op.batch_alter_table('staff_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('password_changed_at', sa.DateTime(), nullable=True))
@@ -88,6 +99,10 @@ def downgrade():
         batch_op.drop_column('password_changed_at')
         batch_op.drop_column('must_change_password')
 
+    with op.batch_alter_table('search_token', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_search_token_session_id'))
+
+    op.drop_table('search_token')
     with op.batch_alter_table('staff_session', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_session_user_id'))
 
