@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models.base import utcnow
@@ -38,8 +39,13 @@ def ip_key(ip):
 def _row(key, create=False):
     row = db.session.get(LoginThrottle, key, with_for_update=create)
     if row is None and create:
-        row = LoginThrottle(key=key, failures=0, locked=False)
-        db.session.add(row)
+        # Two failures for a new key at once: the loser of the insert race counts on the winner's row.
+        try:
+            with db.session.begin_nested():
+                db.session.add(LoginThrottle(key=key, failures=0, locked=False))
+        except IntegrityError:
+            pass
+        row = db.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
     return row
 
 
