@@ -97,9 +97,10 @@ def _rss_kb():
 
 
 def test_a_million_column_scrub_header_is_refused_at_once(everything):
-    data = (",".join(f"c{i}" for i in range(1_000_000)) + "\r\na@b.kz\r\n").encode()
+    data = ("a," * 1_000_000 + "\r\na@b.kz\r\n").encode()  # the 2 MB file of issue 13
+    token = everything.csrf("/admin/optouts/scrub/")
     before, started = _rss_kb(), time.monotonic()
-    response = everything.post("/admin/optouts/scrub/", {}, csrf_from="/admin/optouts/scrub/",
+    response = everything.post("/admin/optouts/scrub/", {"csrf_token": token},
                                files={"file": ("list.csv", data, "text/csv")}, allow_redirects=True)
     elapsed, grown_mb = time.monotonic() - started, (_rss_kb() - before) / 1024
     assert response.status_code == 200 and "longer than" in response.text
