@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..config import PROJECT_ROOT
 from ..extensions import db
+from ..http_security import csp_nonce
 from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, MarketingOptOut, PrivacyRequest,
                       StaffUser)
 from ..services import consents
@@ -32,6 +33,7 @@ def init_admin(app):
         name=_l("Bek Air privacy"),
         index_view=HomeView(name=_l("Home"), url="/admin", endpoint="admin"),
         theme=Bootstrap4Theme(base_template="admin/backoffice_base.html", fluid=True),
+        csp_nonce_generator=csp_nonce,
     )
     admin.add_view(PrivacyRequestView(PrivacyRequest, db, name=_l("Requests"), endpoint="requests"))
     admin.add_view(ClientView(Client, db, name=_l("Clients"), endpoint="clients"))

@@ -6,10 +6,9 @@ from flask_babel import gettext as _
 
 from ..models.optouts import CHANNELS
 from ..services import integrations, optouts
-from .blueprint import bp
+from .blueprint import BodyError, bp, read_json
 
 log = logging.getLogger("backoffice.api")
-MAX_BODY = 4096
 FIELDS = {"email", "phone", "channel"}
 
 
@@ -22,9 +21,10 @@ def _error(status, code, message, **headers):
 
 def _payload():
     """The validated (email, phone, channel), or an error response. Reads only."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None, _error(400, "too_large", _("The request body is too large."))
-    data = request.get_json(silent=True, force=False)
+    try:
+        data = read_json()
+    except BodyError as error:
+        return None, _error(error.status, error.code, str(error))
     if not isinstance(data, dict):
         return None, _error(400, "invalid_json",
                             _("Send a JSON object with Content-Type: application/json."))

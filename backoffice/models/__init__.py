@@ -11,11 +11,12 @@ from .optouts import MarketingOptOut
 from .records import Booking, Communication
 from .requests import PrivacyRequest, RequestEvent
 from .retention import RetentionRule
+from .security import LoginThrottle, RecoveryCode, RoleGrant, SearchToken, StaffSession
 from .staff import StaffUser
 
 __all__ = [
     "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent",
-    "DeadlineRule", "DisclosureGrant", "DownloadLink", "ExportPackage", "InboundMail", "IntegrationToken", "JobRecord", "Letter",
-    "LetterTemplate", "MailAttachment", "MarketingOptOut",
-    "PrivacyRequest", "RequestEvent", "RetentionRule", "StaffUser",
+    "DeadlineRule", "DisclosureGrant", "DownloadLink", "ExportPackage", "InboundMail", "IntegrationToken",
+    "JobRecord", "Letter", "LetterTemplate", "LoginThrottle", "MailAttachment", "MarketingOptOut", "PrivacyRequest",
+    "RecoveryCode", "RequestEvent", "RetentionRule", "RoleGrant", "SearchToken", "StaffSession", "StaffUser",
 ]

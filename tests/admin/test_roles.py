@@ -26,6 +26,9 @@ AREAS = {
     "mail": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
     "letters": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
     "letter_templates": ({ADMIN}, {ADMIN}),
+    # Second sign-in step (sends anyone without a pending sign-in back to /login) and one's own account.
+    "auth": (EVERYONE, EVERYONE),
+    "account": (EVERYONE, EVERYONE),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
@@ -61,6 +64,8 @@ def expected_allowed(endpoint, method, role):
         if name == "action_view":
             return False  # no action is named in the probe request, so nothing may run
         return (area, name) in OFFERED and role in writers
+    if name == "search_view":
+        return role in readers  # a list's search box posts its term (so that no URL holds it): a read
     if method == "POST" and area != "admin":
         return role in writers
     return role in readers
