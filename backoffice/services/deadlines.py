@@ -34,6 +34,9 @@ DEFAULT_RULES = {
                            True, 5),
     "marketing_opt_out": (0, FROM_RECEIPT, "Policy 3.2.2 (immediately, no approval)", False, 0),
     "third_party_grant": (10, FROM_RECEIPT, "Law 94-V art. 19; policy 4.1", False, 0),
+    # Not a request: the breach register's notice to the authorised body, counted from discovery (issue 15).
+    "breach_notice": (1, FROM_RECEIPT, "Law 94-V as amended by Law 44-VIII (from 1 July 2024); policy 4.3",
+                      False, 0),
 }
 
 

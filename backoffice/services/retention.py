@@ -36,6 +36,9 @@ DEFAULT_RULES = (
     Rule("export_package", 0, "Policy 5.4: export files are deleted", DELETE),
 )
 RECORD_TYPES = tuple(rule.record_type for rule in DEFAULT_RULES)
+# The daily retention run for everyone (issue 15): record type → (keep years, what happens after them).
+# Record types without an entry are not limited in time; they go only with their owner's erasure.
+DEFAULT_LIMITS = {"booking": (5, DELETE), "communication": (3, DELETE), "privacy_request": (5, DEPERSONALISE)}
 
 
 def effective_rules(session=None):
@@ -54,7 +57,8 @@ def ensure_default_rules(session=None):
     added = 0
     for rule in DEFAULT_RULES:
         if rule.record_type not in present:
-            session.add(RetentionRule(**rule.as_dict()))
+            keep_years, after_period = DEFAULT_LIMITS.get(rule.record_type, (None, None))
+            session.add(RetentionRule(**rule.as_dict(), keep_years=keep_years, after_period=after_period))
             added += 1
     session.flush()
     return added
