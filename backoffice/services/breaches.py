@@ -36,6 +36,7 @@ SYSTEM_LABELS = {
     "reservation_system": _l("Reservation system"), "email": _l("E-mail"), "crm": _l("CRM"), "other": _l("Other"),
 }
 _IATA = re.compile(r"^[A-Z]{3}$")
+_HEADER = re.compile(r"^[A-Za-z_]{1,40}$")
 
 
 class BreachError(ValueError):
@@ -260,7 +261,7 @@ def parse_ids(text):
                 token = token.strip().lstrip("#")
                 if token.isdigit() and len(token) < 12:
                     ids.add(int(token))
-                elif token and not ids and token.isalpha():
+                elif token and not ids and _HEADER.match(token):
                     continue  # a header such as "client_id"
                 elif token:
                     raise BreachError({"ids_text": _("Not a client id: %(value)s", value=token[:20])})
