@@ -10,6 +10,7 @@ from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, Market
 from ..services import consents
 from . import formatting
 from .audit import AuditEventView
+from .breaches import BreachReportView, BreachView
 from .clients import ClientView
 from .deadlines import DeadlineRuleView
 from .home import HomeView
@@ -18,6 +19,12 @@ from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
 from .staff import StaffUserView
+
+
+def add_compliance_views(admin):
+    """Issue 15: the breach register, disclosures, retention, notices and the processing register."""
+    admin.add_view(BreachView(name=_l("Breach register"), endpoint="breaches", category=_l("Compliance")))
+    admin.add_view(BreachReportView(name=_l("Report a breach"), endpoint="breach_report", category=_l("Compliance")))
 
 
 def init_admin(app):
@@ -38,6 +45,7 @@ def init_admin(app):
     admin.add_view(CertificateView(name=_l("Erasure certificates"), endpoint="certificates"))
     admin.add_view(ExportPackageView(name=_l("Export packages"), endpoint="exports"))
     admin.add_view(IntegrationTokenView(IntegrationToken, db, name=_l("Integration tokens"), endpoint="integrations"))
+    add_compliance_views(admin)
     app.jinja_env.globals["consent_overview"] = consents.overview
     formatting.register(app)
     app.extensions["backoffice_admin"] = admin

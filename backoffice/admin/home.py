@@ -2,7 +2,8 @@
 from flask_admin import expose
 from flask_login import current_user
 
-from ..permissions import APPROVE, REQUESTS_READ, has_any
+from ..permissions import APPROVE, BREACHES_MANAGE, REQUESTS_READ, has_any
+from ..services import breaches
 from ..services import requests as request_service
 from .base import ProtectedIndexView
 from .requests import STATUS_LABELS, TYPE_LABELS, format_time_left
@@ -14,6 +15,7 @@ class HomeView(ProtectedIndexView):
         handles = has_any(REQUESTS_READ)
         return self.render(
             "admin/home.html", handles=handles,
+            breach_notices=breaches.notices_due() if has_any(BREACHES_MANAGE) else [],
             queue=request_service.my_queue(current_user) if handles else [],
             due_soon=request_service.due_soon() if handles else [],
             overdue=request_service.overdue() if handles else [],

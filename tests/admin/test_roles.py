@@ -22,6 +22,9 @@ AREAS = {
     "certificates": ({MANAGER, SUPERVISOR}, set()),
     "exports": ({SUPPORT, MANAGER}, set()),  # export packages hold everything about a client: no supervisor download
     "integrations": ({ADMIN}, {ADMIN}),
+    # issue 15 (compliance)
+    "breaches": ({MANAGER, SUPERVISOR}, {MANAGER, SUPERVISOR}),
+    "breach_report": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER, SUPERVISOR}),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
