@@ -13,6 +13,7 @@ from .audit import AuditEventView
 from .breaches import BreachReportView, BreachView
 from .clients import ClientView
 from .deadlines import DeadlineRuleView
+from .disclosures import DisclosureRegisterView
 from .home import HomeView
 from .jobs import CertificateView, ExportPackageView, JobsView
 from .integrations import IntegrationTokenView
@@ -25,6 +26,8 @@ def add_compliance_views(admin):
     """Issue 15: the breach register, disclosures, retention, notices and the processing register."""
     admin.add_view(BreachView(name=_l("Breach register"), endpoint="breaches", category=_l("Compliance")))
     admin.add_view(BreachReportView(name=_l("Report a breach"), endpoint="breach_report", category=_l("Compliance")))
+    admin.add_view(DisclosureRegisterView(name=_l("Disclosure register"), endpoint="disclosures",
+                                          category=_l("Compliance")))
 
 
 def init_admin(app):

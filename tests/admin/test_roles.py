@@ -25,6 +25,7 @@ AREAS = {
     # issue 15 (compliance)
     "breaches": ({MANAGER, SUPERVISOR}, {MANAGER, SUPERVISOR}),
     "breach_report": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER, SUPERVISOR}),
+    "disclosures": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER}),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
@@ -39,6 +40,7 @@ WRITE_PAGES = {
     ("optouts", "scrub_columns_view"), ("optouts", "scrub_download_view"), ("optouts", "export_hashes_view"),
     ("optouts", "export_hashes_download_view"),
     ("integrations", "new_token_view"), ("integrations", "revoke_view"),
+    ("disclosures", "new_view"), ("disclosures", "log_view"),
 }
 # The JSON API authenticates integrations by bearer token only: a staff session opens nothing there.
 API_PREFIX = "api."
