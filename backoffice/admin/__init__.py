@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from ..config import PROJECT_ROOT
 from ..extensions import db
 from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, MarketingOptOut, PrivacyRequest,
-                      StaffUser)
+                      RetentionRule, StaffUser)
 from ..services import consents
 from . import formatting
 from .audit import AuditEventView
@@ -19,6 +19,7 @@ from .jobs import CertificateView, ExportPackageView, JobsView
 from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
+from .retention import DormantAccountsView, RetentionRuleView, RetentionRunsView
 from .staff import StaffUserView
 
 
@@ -28,6 +29,10 @@ def add_compliance_views(admin):
     admin.add_view(BreachReportView(name=_l("Report a breach"), endpoint="breach_report", category=_l("Compliance")))
     admin.add_view(DisclosureRegisterView(name=_l("Disclosure register"), endpoint="disclosures",
                                           category=_l("Compliance")))
+    admin.add_view(RetentionRuleView(RetentionRule, db, name=_l("Retention rules"), endpoint="retention",
+                                     category=_l("Compliance")))
+    admin.add_view(RetentionRunsView(name=_l("Retention runs"), endpoint="retention_runs", category=_l("Compliance")))
+    admin.add_view(DormantAccountsView(name=_l("Dormant accounts"), endpoint="dormant", category=_l("Compliance")))
 
 
 def init_admin(app):

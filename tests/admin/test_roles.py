@@ -26,13 +26,16 @@ AREAS = {
     "breaches": ({MANAGER, SUPERVISOR}, {MANAGER, SUPERVISOR}),
     "breach_report": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER, SUPERVISOR}),
     "disclosures": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER}),
+    "retention": ({MANAGER, SUPERVISOR, ADMIN}, {ADMIN}),
+    "retention_runs": ({MANAGER, SUPERVISOR}, {MANAGER}),
+    "dormant": ({MANAGER, SUPERVISOR}, {MANAGER}),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
 OFFERED = {
     ("staff", "create_view"), ("staff", "edit_view"), ("staff", "ajax_update"),
     ("requests", "create_view"), ("deadlines", "edit_view"), ("deadlines", "ajax_update"),
-    ("optouts", "create_view"),
+    ("optouts", "create_view"), ("retention", "edit_view"), ("retention", "ajax_update"),
 }
 # Custom pages that change data or handle recipients' data: writers only, on GET as well as POST.
 WRITE_PAGES = {
