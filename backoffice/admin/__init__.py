@@ -5,8 +5,8 @@ from flask_babel import lazy_gettext as _l
 
 from ..config import PROJECT_ROOT
 from ..extensions import db
-from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, MarketingOptOut, PrivacyRequest,
-                      RetentionRule, StaffUser)
+from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, MarketingOptOut, NoticeVersion,
+                      PrivacyRequest, RetentionRule, StaffUser)
 from ..services import consents
 from . import formatting
 from .audit import AuditEventView
@@ -16,6 +16,7 @@ from .deadlines import DeadlineRuleView
 from .disclosures import DisclosureRegisterView
 from .home import HomeView
 from .jobs import CertificateView, ExportPackageView, JobsView
+from .notices import ConsentRecordView, NoticeVersionView, may_record_consent
 from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
@@ -33,6 +34,10 @@ def add_compliance_views(admin):
                                      category=_l("Compliance")))
     admin.add_view(RetentionRunsView(name=_l("Retention runs"), endpoint="retention_runs", category=_l("Compliance")))
     admin.add_view(DormantAccountsView(name=_l("Dormant accounts"), endpoint="dormant", category=_l("Compliance")))
+    admin.add_view(NoticeVersionView(NoticeVersion, db, name=_l("Notice versions"), endpoint="notices",
+                                     category=_l("Compliance")))
+    admin.add_view(ConsentRecordView(name=_l("Record a consent"), endpoint="consent_record"))
+    admin.app.jinja_env.globals["may_record_consent"] = may_record_consent
 
 
 def init_admin(app):

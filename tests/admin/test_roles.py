@@ -29,6 +29,8 @@ AREAS = {
     "retention": ({MANAGER, SUPERVISOR, ADMIN}, {ADMIN}),
     "retention_runs": ({MANAGER, SUPERVISOR}, {MANAGER}),
     "dormant": ({MANAGER, SUPERVISOR}, {MANAGER}),
+    "notices": ({SUPPORT, MANAGER, SUPERVISOR, ADMIN}, {ADMIN}),
+    "consent_record": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
@@ -36,6 +38,7 @@ OFFERED = {
     ("staff", "create_view"), ("staff", "edit_view"), ("staff", "ajax_update"),
     ("requests", "create_view"), ("deadlines", "edit_view"), ("deadlines", "ajax_update"),
     ("optouts", "create_view"), ("retention", "edit_view"), ("retention", "ajax_update"),
+    ("notices", "create_view"),
 }
 # Custom pages that change data or handle recipients' data: writers only, on GET as well as POST.
 WRITE_PAGES = {
