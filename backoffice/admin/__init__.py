@@ -19,6 +19,7 @@ from .jobs import CertificateView, ExportPackageView, JobsView
 from .notices import ConsentRecordView, NoticeVersionView, may_record_consent
 from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
+from .register import ProcessingRegisterView
 from .requests import PrivacyRequestView
 from .retention import DormantAccountsView, RetentionRuleView, RetentionRunsView
 from .staff import StaffUserView
@@ -36,6 +37,8 @@ def add_compliance_views(admin):
     admin.add_view(DormantAccountsView(name=_l("Dormant accounts"), endpoint="dormant", category=_l("Compliance")))
     admin.add_view(NoticeVersionView(NoticeVersion, db, name=_l("Notice versions"), endpoint="notices",
                                      category=_l("Compliance")))
+    admin.add_view(ProcessingRegisterView(name=_l("Processing register"), endpoint="register",
+                                          category=_l("Compliance")))
     admin.add_view(ConsentRecordView(name=_l("Record a consent"), endpoint="consent_record"))
     admin.app.jinja_env.globals["may_record_consent"] = may_record_consent
 

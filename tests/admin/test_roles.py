@@ -31,6 +31,7 @@ AREAS = {
     "dormant": ({MANAGER, SUPERVISOR}, {MANAGER}),
     "notices": ({SUPPORT, MANAGER, SUPERVISOR, ADMIN}, {ADMIN}),
     "consent_record": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
+    "register": ({MANAGER, SUPERVISOR, ADMIN}, {ADMIN}),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
