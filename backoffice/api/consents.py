@@ -4,13 +4,13 @@ Authenticated by the integration token like the opt-out intake; idempotent by th
 """
 import logging
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask_babel import gettext as _
 
 from ..extensions import db
-from ..services import integrations, notices
+from ..services import notices
 from . import bp
-from .optouts import MAX_BODY, _error
+from .optouts import MAX_BODY, _error, authorised_token
 
 log = logging.getLogger("backoffice.api")
 FIELDS = {"event_id", "client_id", "email", "purpose", "kind", "notice_version", "channel"}
@@ -20,15 +20,9 @@ STRINGS = FIELDS - {"client_id"}
 @bp.post("/consent-events")
 def create_consent_event():
     """201 when applied, 200 when the event id was seen before, 400 bad payload, 401 bad token, 422 unknown client."""
-    token = integrations.authenticate(request.headers.get("Authorization"))
-    if token is None:
-        return _error(401, "unauthorized", _("Missing or invalid integration token."),
-                      **{"WWW-Authenticate": 'Bearer realm="backoffice"'})
-    allowed = integrations.take_rate_slot(token, current_app.config["API_RATE_LIMIT_PER_MINUTE"])
-    db.session.commit()
-    if not allowed:
-        return _error(429, "rate_limited", _("Too many requests for this token; try again in a minute."),
-                      **{"Retry-After": "60"})
+    token, refusal = authorised_token()
+    if refusal is not None:
+        return refusal
     if request.content_length is not None and request.content_length > MAX_BODY:
         return _error(400, "too_large", _("The request body is too large."))
     data = request.get_json(silent=True)
