@@ -9,7 +9,7 @@ from ..models.clients import ACTIVE, Client, ClientAccount
 from ..models.records import Booking
 from ..models.requests import CONSENT_WITHDRAWAL, ERASURE, OPEN_STATUSES, PrivacyRequest
 from . import audit, compliance_settings
-from . import requests as request_service
+from . import intake
 from .erasure import local_today, years_before
 
 PAGE = 100
@@ -53,7 +53,7 @@ def open_erasure_requests(by, client_ids, today=None):
     clients = db.session.execute(select(Client).where(condition, Client.id.in_(wanted))).scalars().all()
     opened = []
     for client in clients:
-        req = request_service.create_request(
+        req = intake.create_request(
             by=by, type=ERASURE, channel="e_document", client=client,
             description=f"Dormant account: no booking and no login for {compliance_settings.dormant_years()} years "
                         "(policy 3.1; retention review)")
