@@ -43,7 +43,7 @@ WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
 def _seed_sql(dialect, clients):
     """(statement, params) per table; dates spread deterministically with (i * 7919) mod period."""
     if dialect == "postgresql":
-        source = "FROM generate_series(1, :count) AS n(i)"
+        source = "FROM generate_series(1::bigint, :count) AS n(i)"  # bigint: i * 7919 overflows int4
         day = "(DATE '{today}' - ((i * 7919) % {days}))"
         stamp = "(TIMESTAMP '{today}' - ((i * 7919) % {days}) * INTERVAL '1 day' - (i % 86400) * INTERVAL '1 second')"
     else:

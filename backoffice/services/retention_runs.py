@@ -98,7 +98,9 @@ def _apply(target, condition, action, batch_size):
                                  ).scalars().all()
         if not ids:
             break
-        chosen = and_(pk.in_(ids), condition)  # the condition again: a row changed since the read stays
+        # The id range of the batch with the condition again (a row changed since the read stays): a range scan,
+        # not a list of 5,000 bound parameters.
+        chosen = and_(pk > last_id, pk <= ids[-1], condition)
         if action == DELETE:
             statement = delete(model).where(chosen)
         else:
