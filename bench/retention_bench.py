@@ -44,7 +44,7 @@ def _seed_sql(dialect, clients):
     """(statement, params) per table; dates spread deterministically with (i * 7919) mod period."""
     if dialect == "postgresql":
         source = "FROM generate_series(1::bigint, :count) AS n(i)"  # bigint: i * 7919 overflows int4
-        day = "(DATE '{today}' - ((i * 7919) % {days}))"
+        day = "(DATE '{today}' - ((i * 7919) % {days})::int)"
         stamp = "(TIMESTAMP '{today}' - ((i * 7919) % {days}) * INTERVAL '1 day' - (i % 86400) * INTERVAL '1 second')"
     else:
         source = None

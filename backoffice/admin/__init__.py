@@ -16,7 +16,7 @@ from .deadlines import DeadlineRuleView
 from .disclosures import DisclosureRegisterView
 from .home import HomeView
 from .jobs import CertificateView, ExportPackageView, JobsView
-from .notices import ConsentRecordView, NoticeVersionView, may_record_consent
+from .notices import CHANNEL_LABELS, ConsentRecordView, NoticeVersionView, may_record_consent
 from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
 from .register import ProcessingRegisterView
@@ -41,6 +41,7 @@ def add_compliance_views(admin):
                                           category=_l("Compliance")))
     admin.add_view(ConsentRecordView(name=_l("Record a consent"), endpoint="consent_record"))
     admin.app.jinja_env.globals["may_record_consent"] = may_record_consent
+    admin.app.jinja_env.globals["consent_channel_labels"] = CHANNEL_LABELS
 
 
 def init_admin(app):

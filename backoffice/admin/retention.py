@@ -16,6 +16,11 @@ from .inputs import arg_int
 
 EDITABLE = ("period_years", "action", "keep_years", "after_period", "legal_reference")
 ACTION_LABELS = {"delete": _l("Delete"), "depersonalise": _l("Depersonalise")}
+RECORD_TYPE_LABELS = {
+    "booking": _l("Bookings"), "communication": _l("Support messages"), "privacy_request": _l("Privacy requests"),
+    "client": _l("Client record"), "marketing_opt_out": _l("Marketing opt-outs"), "client_account": _l("Site account"),
+    "consent": _l("Consents"), "export_package": _l("Export packages"),
+}
 
 
 class RetentionRuleView(RoleModelView):
@@ -32,6 +37,7 @@ class RetentionRuleView(RoleModelView):
         "after_period": _l("After that"), "legal_reference": _l("Legal reference"), "updated_at": _l("Updated"),
     }
     column_formatters = {
+        "record_type": lambda v, c, m, n: RECORD_TYPE_LABELS.get(m.record_type, m.record_type),
         "action": lambda v, c, m, n: ACTION_LABELS.get(m.action, m.action),
         "after_period": lambda v, c, m, n: ACTION_LABELS.get(m.after_period, "—") if m.keep_years is not None
         else _("not limited"),
@@ -66,14 +72,16 @@ class RetentionRunsView(ProtectedView):
     @expose("/")
     def index(self):
         return self.render("admin/retention/runs.html", runs=retention_runs.recent_runs(),
-                           limits=retention_runs.limits(), action_labels=ACTION_LABELS)
+                           limits=retention_runs.limits(), action_labels=ACTION_LABELS,
+                           type_labels=RECORD_TYPE_LABELS)
 
     @expose("/<int:run_id>/")
     def details_view(self, run_id):
         run = retention_runs.get_run(run_id)
         if run is None:
             abort(404)
-        return self.render("admin/retention/run.html", run=run, action_labels=ACTION_LABELS)
+        return self.render("admin/retention/run.html", run=run, action_labels=ACTION_LABELS,
+                           type_labels=RECORD_TYPE_LABELS)
 
     @expose("/dry-run/", methods=("POST",))
     def dry_run_view(self):

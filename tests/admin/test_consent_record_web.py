@@ -21,7 +21,7 @@ def test_support_records_consent_with_version_and_the_timeline_shows_it(client, 
     assert (consent.notice_version_id, consent.channel, consent.source) == (version.id, "paper_form", "staff_entry")
     assert AuditEvent.query.filter_by(action="consent.give").count() == 1
     page = client.get(f"/admin/clients/details/?id={person.id}").get_data(as_text=True)
-    assert "v3" in page and "paper_form" in page
+    assert "v3" in page and "Paper form" in page
     client.post(f"/admin/consent_record/{person.id}/", data={"purpose": "statistics", "kind": "withdrawn",
                                                              "channel": "phone"})
     db.session.expire_all()

@@ -41,7 +41,7 @@ def test_manager_sees_runs_and_starts_a_dry_run(client, login_as):
     run = RetentionRun.query.one()
     assert run.dry_run and run.total_rows >= 1 and Booking.query.count() == before
     page = client.get(f"/admin/retention_runs/{run.id}/").get_data(as_text=True)
-    assert "booking" in page
+    assert "Bookings" in page
     assert client.get("/admin/retention_runs/").status_code == 200
 
 
