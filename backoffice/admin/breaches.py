@@ -114,7 +114,8 @@ class BreachView(ProtectedView):
         return self._act(incident_id, lambda: breaches.add_affected(
             incident_id, current_user, selection=request.form.get("selection"), origin=request.form.get("origin"),
             destination=request.form.get("destination"), date_from=form_date("date_from"),
-            date_to=form_date("date_to"), ids_text=ids_text, version=form_int("version")),
+            date_to=form_date("date_to"), ids_text=ids_text, system=request.form.get("system"),
+            version=form_int("version")),
             lambda added: _("%(count)s client(s) added to the affected list.", count=added))
 
     @expose("/<int:incident_id>/notice/", methods=("POST",))

@@ -9,7 +9,7 @@ BREACH_STATUSES = (OPEN, NOTIFIED, CLOSED)
 # Systems a breach may touch (the data map of the `systems` work may extend this list).
 SYSTEMS = ("backoffice", "booking_site", "reservation_system", "email", "crm", "other")
 # How affected clients were chosen (stored per row: ids only, never a copy of their data).
-SELECTIONS = ("route_date", "opt_out_list", "id_list")
+SELECTIONS = ("route_date", "system", "opt_out_list", "id_list")
 
 
 class BreachIncident(db.Model):

@@ -20,7 +20,7 @@ from ..extensions import db
 from ..models.base import utcnow
 from ..models.breaches import (CLOSED, NOTIFIED, OPEN, SYSTEMS, BreachAffectedClient, BreachIncident,
                                BreachStep)
-from ..models.clients import ERASED, Client
+from ..models.clients import ERASED, Client, ClientAccount
 from ..models.disclosures import DATA_CATEGORIES
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking
@@ -34,6 +34,13 @@ STATUS_LABELS = {OPEN: _l("Open"), NOTIFIED: _l("Authority notified"), CLOSED: _
 SYSTEM_LABELS = {
     "backoffice": _l("Back-office"), "booking_site": _l("B2B booking site"),
     "reservation_system": _l("Reservation system"), "email": _l("E-mail"), "crm": _l("CRM"), "other": _l("Other"),
+}
+# Whose data a system holds, for "everyone in this system" (the `systems` data map may refine it).
+SYSTEM_HOLDERS = {
+    "booking_site": Client.id.in_(select(ClientAccount.client_id)),
+    "reservation_system": Client.id.in_(select(Booking.client_id).where(Booking.client_id.is_not(None))),
+    "email": Client.email_norm.is_not(None),
+    "backoffice": Client.id.is_not(None),
 }
 _IATA = re.compile(r"^[A-Z]{3}$")
 _HEADER = re.compile(r"^[A-Za-z_]{1,40}$")
@@ -210,8 +217,8 @@ def _add_ids(incident, id_select, selection):
 
 
 def add_affected(incident_id, by, *, selection, origin=None, destination=None, date_from=None, date_to=None,
-                 ids_text=None, version=None):
-    """Add affected clients chosen by booking route/date, by the opt-out list, or by a list of ids; commits.
+                 ids_text=None, system=None, version=None):
+    """Add affected clients chosen by booking route/date, by system, by the opt-out list or by a list of ids; commits.
 
     Only existing, not erased clients are added; the count added is returned and audited (never the ids).
     """
@@ -235,6 +242,11 @@ def add_affected(incident_id, by, *, selection, origin=None, destination=None, d
         if destination:
             bookings = bookings.where(Booking.destination == destination)
         id_select = base.where(Client.id.in_(bookings))
+    elif selection == "system":
+        holders = SYSTEM_HOLDERS.get(system)
+        if holders is None:
+            raise BreachError({"system": _("Choose a system whose clients can be listed.")})
+        id_select = base.where(holders)
     elif selection == "opt_out_list":
         id_select = base.where(Client.id.in_(select(MarketingOptOut.client_id).where(
             MarketingOptOut.client_id.is_not(None), MarketingOptOut.removed_at.is_(None))))

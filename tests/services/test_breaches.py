@@ -87,6 +87,10 @@ def test_affected_clients_by_route_opt_out_and_ids_stored_as_ids_once(app, make_
     assert breaches.add_affected(incident.id, manager, selection="opt_out_list") == 1
     assert breaches.add_affected(incident.id, manager, selection="id_list",
                                  ids_text=f"client_id\n{flown.id}\n{other.id};99999") == 1
+    # By system: everyone with a site account on the booking site (all three here); nothing new is added.
+    assert breaches.add_affected(incident.id, manager, selection="system", system="booking_site") == 0
+    with pytest.raises(breaches.BreachError):
+        breaches.add_affected(incident.id, manager, selection="system", system="mars")
     rows = BreachAffectedClient.query.order_by(BreachAffectedClient.client_id).all()
     assert [(r.client_id, r.selection) for r in rows] == [
         (flown.id, "route_date"), (other.id, "id_list"), (opted.id, "opt_out_list")]
@@ -116,3 +120,15 @@ def test_notice_draft_in_russian_and_kazakh_names_no_client(app, make_staff):
     assert "хабарлама" in kk.lower()
     for text in (ru, kk):
         assert "Сейтқали" not in text and "Айгүл" not in text and client.email not in text
+
+
+def test_affected_by_system_lists_everyone_the_system_holds(app, make_staff):
+    manager = make_staff("manager")
+    with_account = make_client(bookings=0)
+    without = make_client(bookings=0)
+    for account in without.accounts:
+        db.session.delete(account)
+    db.session.commit()
+    incident = _report(manager, dt.datetime(2026, 3, 20, 10, 0))
+    assert breaches.add_affected(incident.id, manager, selection="system", system="booking_site") == 1
+    assert [r.client_id for r in BreachAffectedClient.query.all()] == [with_account.id]
