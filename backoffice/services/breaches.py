@@ -211,9 +211,11 @@ def _add_ids(incident, id_select, selection):
     already = select(BreachAffectedClient.client_id).where(BreachAffectedClient.incident_id == incident.id)
     source = id_select.where(Client.id.not_in(already)).distinct()
     rows = source.with_only_columns(literal(incident.id), Client.id, literal(selection), literal(utcnow()))
-    result = db.session.execute(insert(BreachAffectedClient).from_select(
+    before = affected_counts(incident.id)["total"]
+    db.session.execute(insert(BreachAffectedClient.__table__).from_select(
         ["incident_id", "client_id", "selection", "added_at"], rows))
-    return result.rowcount or 0
+    # Counted, not rowcount: psycopg reports -1 for this INSERT ... SELECT.
+    return affected_counts(incident.id)["total"] - before
 
 
 def add_affected(incident_id, by, *, selection, origin=None, destination=None, date_from=None, date_to=None,
