@@ -12,7 +12,7 @@ from ..models.clients import Client
 from ..models.consent import CONSENT_CHANNELS, PURPOSES
 from ..permissions import CONSENTS_RECORD, NOTICES_ADMIN, NOTICES_READ, has_any
 from ..services import audit, notices
-from ..services.consents import PURPOSE_LABELS
+from ..labels import CONSENT_PURPOSES
 from .base import ProtectedView, RoleModelView, SecureForm
 from .inputs import form_int
 
@@ -56,7 +56,7 @@ class ConsentRecordView(ProtectedView):
 
     @expose("/")
     def index(self):
-        return redirect(self.get_url("clients.index_view"))
+        return self.render("admin/consents/index.html")
 
     @expose("/<int:client_id>/", methods=("GET", "POST"))
     def record_view(self, client_id):
@@ -77,7 +77,7 @@ class ConsentRecordView(ProtectedView):
                     flash(_("Consent recorded."), "success")
                     return redirect(self.get_url("clients.details_view", id=client.id))
         return self.render("admin/consents/record.html", client=client, purposes=PURPOSES,
-                           purpose_labels=PURPOSE_LABELS, channels=CONSENT_CHANNELS, channel_labels=CHANNEL_LABELS,
+                           purpose_labels=CONSENT_PURPOSES, channels=CONSENT_CHANNELS, channel_labels=CHANNEL_LABELS,
                            versions=notices.versions(), in_force=notices.in_force())
 
 

@@ -18,21 +18,18 @@ from sqlalchemy import false
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from .. import labels
 from ..permissions import OPTOUTS_READ, OPTOUTS_WRITE
-from ..extensions import db
 from ..models.optouts import CHANNELS, SOURCES
-from ..services import audit
+from ..services import optout_import
 from ..services import optouts as optout_service
 from ..services import scrub as scrub_service
 from .base import RoleModelView, SecureForm
 
-CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS"), "phone": _l("Phone calls"), "all": _l("All channels")}
-
-
 class OptOutForm(SecureForm):
     email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
-    channel = SelectField(_l("Channel"), choices=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], default="all")
+    channel = SelectField(_l("Channel"), choices=labels.choices("optout_channel", CHANNELS), default="all")
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=optout_service.MAX_REASON)])
 
 
@@ -87,7 +84,8 @@ class MarketingOptOutView(RoleModelView):
     column_formatters = {"email": _address, "phone": _address}
     column_formatters_detail = {"email": _address, "phone": _address}
     column_filters = ("channel", "source", "created_at", "removed_at")
-    column_choices = {"channel": [(c, c) for c in CHANNELS], "source": [(s, s) for s in SOURCES]}
+    column_choices = {"channel": labels.choices("optout_channel", CHANNELS),
+                      "source": labels.choices("optout_source", SOURCES)}
     column_default_sort = ("id", True)
     column_sortable_list = ("id", "created_at", "removed_at")
     # A non-empty list switches the search box on; _apply_search replaces Flask-Admin's ILIKE scan.
@@ -127,11 +125,9 @@ class MarketingOptOutView(RoleModelView):
 
     def create_model(self, form):
         try:
-            result = optout_service.add_opt_out(form.email.data, form.phone.data, form.channel.data,
-                                                source="staff_entry", reason=form.reason.data, by=current_user)
-            db.session.commit()
+            result = optout_service.add_by_staff(form.email.data, form.phone.data, form.channel.data,
+                                                 form.reason.data, by=current_user)
         except optout_service.OptOutError as error:
-            db.session.rollback()
             flash(str(error), "error")
             return False
         if not result.created:
@@ -150,9 +146,7 @@ class MarketingOptOutView(RoleModelView):
         if form.validate_on_submit():
             try:
                 optout_service.remove_opt_out(entry.id, form.reason.data, by=current_user)
-                db.session.commit()
             except optout_service.OptOutError as error:
-                db.session.rollback()
                 flash(str(error), "error")
             else:
                 flash(_("The opt-out was removed. Marketing consent was not given back by this."), "success")
@@ -169,13 +163,10 @@ class MarketingOptOutView(RoleModelView):
         if form.validate_on_submit():
             lines = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
             try:
-                result = optout_service.import_opt_outs(lines, by=current_user)
-                db.session.commit()
-            except optout_service.ImportRefused as error:
-                db.session.rollback()
+                result = optout_import.import_opt_outs(lines, by=current_user)
+            except optout_import.ImportRefused as error:
                 refused = error
             except (UnicodeDecodeError, csv.Error):
-                db.session.rollback()
                 flash(_("The file is not a UTF-8 CSV file. Save it as CSV UTF-8 and upload it again."), "error")
         return self.render("admin/optouts/import.html", form=form, result=result, refused=refused,
                            return_url=self.get_url(".index_view"))
@@ -215,15 +206,13 @@ class MarketingOptOutView(RoleModelView):
                 result = scrub_service.run_scrub(upload_id, _column_index(form.email_column.data),
                                                  _column_index(form.phone_column.data), form.channel.data,
                                                  by=current_user)
-                db.session.commit()
             except scrub_service.ScrubError as error:
-                db.session.rollback()
                 flash(str(error), "error")
                 if not scrub_service.input_path(upload_id).exists():
                     return redirect(self.get_url(".scrub_view"))
             else:
                 return self.render("admin/optouts/scrub_result.html", result=result, upload_id=upload_id,
-                                   reasons=scrub_service.REASONS, labels=scrub_service.REASON_LABELS,
+                                   reasons=scrub_service.REASONS, labels=labels.SCRUB_REASONS,
                                    return_url=self.get_url(".index_view"))
         return self.render("admin/optouts/scrub_columns.html", form=form, upload_id=upload_id,
                            return_url=self.get_url(".scrub_view"))
@@ -247,20 +236,7 @@ class MarketingOptOutView(RoleModelView):
 
     @expose("/export-hashes/download/")
     def export_hashes_download_view(self):
-        audit.record("optout.export_hashes", object_type="marketing_opt_out")
-        db.session.commit()
-
-        def generate():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\r\n")
-            for number, row in enumerate(optout_service.export_hash_rows(), start=1):
-                writer.writerow(row)
-                if number % 1000 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-
-        return Response(stream_with_context(generate()), mimetype="text/csv",
+        chunks = optout_service.start_hash_export(by=current_user)
+        return Response(stream_with_context(chunks), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=suppression-list-hashes.csv",
                                  "Cache-Control": "no-store"})

@@ -5,8 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..permissions import COMPLIANCE_SETTINGS_ADMIN, PROCESSING_REGISTER_READ
-from ..services import audit, compliance_settings, processing_register
-from ..extensions import db
+from ..services import compliance_settings, processing_register
 from .base import ProtectedView, SecureForm
 
 CSV_LANGUAGES = ("kk", "ru", "en")
@@ -28,9 +27,7 @@ class ProcessingRegisterView(ProtectedView):
     def csv_view(self, lang):
         if lang not in CSV_LANGUAGES:
             abort(404)
-        audit.record("processing_register.export", object_type="processing_register", details={"language": lang})
-        db.session.commit()
-        response = make_response(processing_register.csv_text(lang))
+        response = make_response(processing_register.export_csv(lang))
         response.headers["Content-Type"] = "text/csv; charset=utf-8"
         response.headers["Content-Disposition"] = f'attachment; filename="processing-register-{lang}.csv"'
         return response

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.validators import Length, NumberRange, Optional
 
-from ..extensions import db
+from .. import labels
 from ..models.retention import ACTIONS
 from ..permissions import RETENTION_RULES_ADMIN, RETENTION_RULES_READ, RETENTION_RUNS_READ, RETENTION_RUNS_START
 from ..services import audit, compliance_settings, dormant, retention, retention_runs
@@ -38,6 +38,7 @@ class RetentionRuleView(RoleModelView):
     }
     column_formatters = {
         "record_type": lambda v, c, m, n: RECORD_TYPE_LABELS.get(m.record_type, m.record_type),
+        "legal_reference": lambda v, c, m, n: labels.legal_reference(m.legal_reference),
         "action": lambda v, c, m, n: ACTION_LABELS.get(m.action, m.action),
         "after_period": lambda v, c, m, n: ACTION_LABELS.get(m.after_period, "—") if m.keep_years is not None
         else _("not limited"),
@@ -53,8 +54,7 @@ class RetentionRuleView(RoleModelView):
 
     @expose("/")
     def index_view(self):
-        if retention.ensure_default_rules():
-            db.session.commit()
+        retention.prepare_rules()
         return super().index_view()
 
     def on_model_change(self, form, model, is_created):
@@ -102,9 +102,7 @@ class DormantAccountsView(ProtectedView):
     @expose("/")
     def index(self):
         after = arg_int("after") or 0
-        ids = dormant.dormant_ids(after_id=after)
-        audit.record("dormant.list", object_type="client", details={"count": len(ids)})
-        db.session.commit()
+        ids = dormant.review_page(after_id=after)
         return self.render("admin/retention/dormant.html", ids=ids, after=after, page=dormant.PAGE,
                            years=compliance_settings.dormant_years(),
                            enabled=compliance_settings.dormant_erasure_enabled())

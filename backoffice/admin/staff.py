@@ -4,6 +4,7 @@ from flask_login import current_user
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from .. import labels
 from ..permissions import STAFF_ADMIN
 from ..extensions import db
 from ..models.staff import ROLES
@@ -22,10 +23,11 @@ class StaffUserView(RoleModelView):
         "id": _l("ID"), "email": _l("E-mail"), "full_name": _l("Full name"), "roles": _l("Roles"),
         "active": _l("Active"), "last_login_at": _l("Last sign-in"), "language": _l("Language"),
     }
+    column_formatters = {"roles": lambda v, c, m, n: labels.label(m.roles, "roles")}
     column_default_sort = ("id", False)
     form_columns = ("email", "full_name", "active", "language", "role_list", "new_password")
     form_extra_fields = {
-        "role_list": SelectMultipleField(_l("Roles"), choices=[(r, r) for r in ROLES], validators=[DataRequired()]),
+        "role_list": SelectMultipleField(_l("Roles"), choices=labels.choices("role", ROLES), validators=[DataRequired()]),
         "new_password": PasswordField(_l("New password"), validators=[Optional(), Length(min=10, max=200)]),
     }
     form_args = {

@@ -7,9 +7,8 @@ import logging
 from flask import jsonify, request
 from flask_babel import gettext as _
 
-from ..extensions import db
 from ..services import notices
-from . import bp
+from .blueprint import bp
 from .optouts import MAX_BODY, _error, authorised_token
 
 log = logging.getLogger("backoffice.api")
@@ -45,7 +44,6 @@ def create_consent_event():
             channel=data.get("channel") or "booking_site", notice_version=data.get("notice_version"),
             client_id=client_id, email=data.get("email"))
     except notices.NoticeError as error:
-        db.session.rollback()
         log.info("consent intake refused: token=%s reason=%s", token.id, error.code)
         status = 422 if error.code == "unknown_client" else 400
         return _error(status, error.code, str(error))

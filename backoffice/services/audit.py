@@ -10,11 +10,9 @@ field as the stored string or ``null``, ASCII only (``ensure_ascii``), separator
 the previous event's hash, or 64 zeros for the first event. The database id is not covered: the order of the chain
 is the order of ``prev_hash`` links, and ids only make it cheap to walk.
 """
-import csv
 import datetime as dt
 import decimal
 import hashlib
-import io
 import json
 import re
 import uuid
@@ -28,6 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..extensions import db
 from ..models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
 from ..models.base import utcnow
+from . import csvstream
+from .transaction import user_action
 from .pseudonyms import keyed_hash
 
 SYSTEM = "system"        # CLI, jobs: no request
@@ -292,41 +292,39 @@ def chain_length(session=None):
 
 CSV_COLUMNS = ("id", "at", "actor_id", "actor_roles", "action", "object_type", "object_id", "request_id",
                "outcome", "ip", "details", "prev_hash", "hash")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value):
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat(timespec="microseconds")
-    text = str(value)
-    # Spreadsheets run cells that start like a formula; a leading apostrophe makes them plain text.
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
-
-
 def csv_chunks(statement, session=None, batch_size=2000):
     """Yield the rows of `statement` (columns in CSV_COLUMNS order) as UTF-8 CSV, a batch at a time.
 
     Streams from a server-side cursor, so memory stays flat however many events match.
     """
     session = session or db.session
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    yield buffer.getvalue().encode("utf-8")
     result = session.connection().execute(
         statement, execution_options={"stream_results": True, "yield_per": batch_size})
     try:
-        for partition in result.partitions():
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerows([_cell(v) for v in row] for row in partition)
-            yield buffer.getvalue().encode("utf-8")
+        yield from csvstream.byte_chunks(CSV_COLUMNS, result, timespec="microseconds")
     finally:
         result.close()
+
+
+@user_action
+def verify_and_record(by=None):
+    """Walk the chain (policy 4.3) and record that the check ran, with its result; committed here."""
+    result = verify()
+    record("audit.verify", object_type="audit_chain", outcome="success" if result.ok else "failure",
+           details=result.as_details(), actor=by)
+    return result
+
+
+@user_action
+def start_export(conditions, filters):
+    """Record the copy of the log (policy 4.3: protection against copying), committed before the first byte is
+    sent; returns the CSV chunks of the matching events. `filters` are the list's filter arguments: a value that
+    looks like personal data is not copied into the log, only its filter name."""
+    try:
+        record("audit.export", object_type="audit_log", details={"filters": filters})
+    except AuditDetailsError:
+        record("audit.export", object_type="audit_log", details={"filters": sorted(filters)})
+    return csv_chunks(export_statement(conditions))
 
 
 def export_statement(where=()):

@@ -11,6 +11,7 @@ from ..models.requests import CONSENT_WITHDRAWAL, ERASURE, OPEN_STATUSES, Privac
 from . import audit, compliance_settings
 from . import intake
 from .erasure import local_today, years_before
+from .transaction import user_action
 
 PAGE = 100
 
@@ -36,6 +37,14 @@ def dormant_ids(after_id=0, limit=PAGE, today=None):
     condition = _condition(compliance_settings.dormant_years(), today)
     return db.session.execute(select(Client.id).where(condition, Client.id > after_id).order_by(Client.id)
                               .limit(limit)).scalars().all()
+
+
+@user_action
+def review_page(after_id=0, today=None):
+    """A page of dormant clients' ids for review; the listing is audited (ids are personal-data pointers)."""
+    ids = dormant_ids(after_id=after_id, today=today)
+    audit.record("dormant.list", object_type="client", details={"count": len(ids)})
+    return ids
 
 
 def open_erasure_requests(by, client_ids, today=None):

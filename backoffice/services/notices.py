@@ -1,6 +1,7 @@
 """Versions of the privacy notice (policy 3.2, 4.2) and consents recorded outside the intake: by staff from a
 paper form or a call, or sent by the booking site (idempotent by the site's event id)."""
 import datetime as dt
+from functools import partial
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -9,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..identifiers import normalise_email, try_normalise
 from ..models.clients import ERASED, Client
-from ..models.consent import CONSENT_CHANNELS, PURPOSES
+from ..models.consent import CONSENT_CHANNELS, MARKETING, PURPOSES
 from ..models.notices import ConsentIntakeEvent, NoticeVersion
-from . import audit, consents
+from . import audit, consents, optouts
 
 GIVEN, WITHDRAWN = "given", "withdrawn"
 
@@ -63,13 +64,17 @@ def _apply(client, purpose, kind, channel, version, source, by):
         raise NoticeError(_("Say whether the consent was given or withdrawn."), code="invalid_kind")
     if channel not in CONSENT_CHANNELS:
         raise NoticeError(_("Choose the channel from the list."), code="invalid_channel")
+    # Marketing goes through the suppression list's functions, which keep consent and opt-outs in agreement.
     if kind == GIVEN:
         if version is None:
             raise NoticeError(_("Choose the notice version the consent was given under."), code="unknown_notice")
-        consent = consents.give_consent(client, purpose, source, by=by, notice_version_id=version.id,
-                                        channel=channel)
+        give = optouts.give_marketing_consent if purpose == MARKETING else partial(consents.give_consent,
+                                                                                    purpose=purpose)
+        consent = give(client, source=source, by=by, notice_version_id=version.id, channel=channel)
         return consent.id
-    closed = consents.withdraw_consent(client, purpose, source, by=by, channel=channel)
+    withdraw = optouts.withdraw_marketing_consent if purpose == MARKETING else partial(consents.withdraw_consent,
+                                                                                      purpose=purpose)
+    closed = withdraw(client, source=source, by=by, channel=channel)
     return closed[0].id if closed else None
 
 

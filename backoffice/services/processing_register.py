@@ -13,12 +13,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import distinct, select
 
+from .. import labels
 from ..extensions import db
 from ..models import Booking, Client, ClientAccount, Communication, Consent, MarketingOptOut, PrivacyRequest
 from ..models.disclosures import DisclosureGrant, DisclosureLog
-from . import compliance_settings, retention_runs
+from . import audit, compliance_settings, csvstream, retention_runs
+from .transaction import user_action
 from .disclosures import RECIPIENT_CATEGORY_LABELS
-from .export import _csv_cell  # the one formula guard for spreadsheet cells (house unifies the CSV writer)
 from .retention import effective_rules
 
 # Where the data lives (Law art. 12: databases of Kazakhstan citizens' data are kept in Kazakhstan).
@@ -69,10 +70,13 @@ def _retention_text(record_types, rules, limits):
         rule = rules.get(record_type)
         limit = limits.get(record_type)
         if limit is not None:
-            parts.append(_("%(type)s: %(years)s years, then %(action)s (%(ref)s)", type=record_type,
-                           years=limit[0], action=limit[1], ref=limit[2]))
+            parts.append(_("%(type)s: %(years)s years, then %(action)s (%(ref)s)",
+                           type=labels.label(record_type, "record_type"),
+                           years=limit[0], action=labels.label(limit[1], "retention_action"),
+                           ref=labels.legal_reference(limit[2])))
         elif rule is not None:
-            parts.append(_("%(type)s: until erasure (%(ref)s)", type=record_type, ref=rule.legal_reference))
+            parts.append(_("%(type)s: until erasure (%(ref)s)", type=labels.label(record_type, "record_type"),
+                           ref=labels.legal_reference(rule.legal_reference)))
     return "; ".join(parts)
 
 
@@ -116,8 +120,15 @@ def csv_text(language):
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow([_("Person responsible for organising processing (Law art. 25(3))"),
-                         _csv_cell(responsible_person() or _("not set"))])
+                         csvstream.cell(responsible_person() or _("not set"))])
         writer.writerow([str(label) for _key, label in HEADERS])
         for row in rows():
-            writer.writerow([_csv_cell(row[key]) for key, _label in HEADERS])
+            writer.writerow([csvstream.cell(row[key]) for key, _label in HEADERS])
         return "\ufeff" + out.getvalue()
+
+
+@user_action
+def export_csv(language):
+    """The CSV an inspector takes away; the download is audited."""
+    audit.record("processing_register.export", object_type="processing_register", details={"language": language})
+    return csv_text(language)

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
 from ..identifiers import InvalidIdentifier, normalise_email, normalise_phone
@@ -26,7 +25,9 @@ from ..models.clients import BLOCKED, ERASED, Client
 from ..models.consent import MARKETING, Consent
 from ..models.optouts import MarketingOptOut
 from . import audit
-from .optouts import channels_covering, hasher, sniff_dialect
+from .transaction import user_action
+from .optout_import import sniff_dialect
+from .optouts import channels_covering, hasher
 
 BATCH_SIZE = 5000
 SQLITE_SCRUB_CACHE_KB = 32 * 1024
@@ -39,13 +40,6 @@ NO_CONSENT = "no_marketing_consent"
 NO_ADDRESS = "no_valid_address"
 # The order decides which reason a row counts under when several apply.
 REASONS = (ERASED_REASON, BLOCKED_REASON, OPTED_OUT, NO_CONSENT, NO_ADDRESS)
-REASON_LABELS = {
-    ERASED_REASON: _l("Erased client"),
-    BLOCKED_REASON: _l("Blocked client"),
-    OPTED_OUT: _l("On the suppression list"),
-    NO_CONSENT: _l("No marketing consent (or not a client)"),
-    NO_ADDRESS: _l("No valid e-mail or phone in the chosen columns"),
-}
 
 
 class ScrubError(ValueError):
@@ -440,8 +434,10 @@ def header(upload_id):
     return row
 
 
+@user_action
 def run_scrub(upload_id, email_column, phone_column, channel, by=None):
-    """Scrub an uploaded list into its output file, delete the input, keep the counts; audited with counts only."""
+    """Scrub an uploaded list into its output file, delete the input, keep the counts; audited with counts only
+    (committed here)."""
     if email_column is None and phone_column is None:
         raise ScrubError(_("Choose the e-mail column, the phone column, or both."))
     if channel not in CAMPAIGN_CHANNELS:

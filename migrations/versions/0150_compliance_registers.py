@@ -3,7 +3,7 @@
 Also gives the retention rules their limits for the daily run and seeds the breach-notice deadline rule.
 
 Revision ID: cmp01
-Revises: 0006
+Revises: house01
 Create Date: 2026-12-01 08:56:11.032712
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'cmp01'
-down_revision = '0006'
+down_revision = 'house01'
 branch_labels = None
 depends_on = None
 
@@ -179,7 +179,7 @@ def upgrade():
                      sa.column("extension_allowed", sa.Boolean), sa.column("extension_working_days", sa.Integer),
                      sa.column("updated_at", sa.DateTime))
     op.bulk_insert(rules, [{"request_type": "breach_notice", "working_days": 1, "counted_from": "receipt",
-                            "legal_reference": "Law 94-V as amended by Law 44-VIII (from 1 July 2024); policy 4.3",
+                            "legal_reference": "law94.breach_notice",
                             "extension_allowed": False, "extension_working_days": 0,
                             "updated_at": datetime.datetime.utcnow()}])
     # ### end Alembic commands ###

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from backoffice.extensions import db
 from backoffice.models.optouts import MarketingOptOut
-from backoffice.services import consents, optouts
+from backoffice.services import optouts
 from tests.factories import make_client
 
 
@@ -118,7 +118,7 @@ def test_admin_issues_a_token_shown_once_and_can_revoke_it(client, login_as):
 
 def test_client_page_shows_the_consent_timeline(client, login_as):
     anna = make_client(consents=("identification", "marketing"))
-    consents.withdraw_consent(anna, "marketing", source="privacy_request")
+    optouts.withdraw_marketing_consent(anna, source="privacy_request")
     db.session.commit()
     login_as("support")
     page = client.get(f"/admin/clients/details/?id={anna.id}").get_data(as_text=True)

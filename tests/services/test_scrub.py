@@ -77,7 +77,7 @@ def people(app):
     optouts.add_opt_out("oo@mail.kz", None, "email")
     optouts.add_opt_out(None, "+77010000006", "sms")
     optouts.add_opt_out("er@mail.kz", "+77010000007", "all", source="privacy_request")
-    consents.withdraw_consent(people["withdrew"], "marketing", source="form", add_opt_out=False)
+    consents.withdraw_consent(people["withdrew"], "marketing", source="form")
     erased = people["erased"]
     for name in ("full_name", "name_key", "email", "email_norm", "phone", "phone_e164", "iin"):
         setattr(erased, name, None)
