@@ -83,6 +83,8 @@ EXPORT_CATEGORIES = {
     "consents": _l("Consents"),
     "privacy_requests": _l("Privacy requests"),
     "marketing_opt_outs": _l("Marketing opt-outs"),
+    "disclosure_grants": _l("Permissions to disclose your data"),  # issue 15: the disclosure register's history
+    "disclosures": _l("Disclosures of your data"),
 }
 AUDIT_OBJECTS = {
     **RECORD_TYPES,
