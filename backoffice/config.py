@@ -100,6 +100,9 @@ def load_config(environ=None, instance_path=None):
         # Processes a campaign-scrub job uses for its per-row work; unset: one per core (1 in embedded mode).
         "SCRUB_PROCESSES": int_or_default(env.get("BACKOFFICE_SCRUB_PROCESSES"), None),
         "EXPORT_CLEANUP_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_EXPORT_CLEANUP_INTERVAL"), 3600),
+        # Issue 15: the retention run (daily) and the expiry of disclosure grants (hourly).
+        "RETENTION_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_RETENTION_INTERVAL"), 86400),
+        "GRANT_EXPIRY_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_GRANT_EXPIRY_INTERVAL"), 3600),
         # Tests only: jobs stop at named checkpoints until a release file appears in this directory.
         "JOB_PAUSE_DIR": env.get("BACKOFFICE_JOB_PAUSE_DIR") or None,
         "LANGUAGES": parse_list(env.get("BACKOFFICE_LANGUAGES"), ["en", "ru", "kk"]),

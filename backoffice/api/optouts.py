@@ -45,17 +45,24 @@ def _payload():
     return (email, phone, channel), None
 
 
+def authorised_token():
+    """(token, None) for a valid bearer token within its rate limit, else (None, the 401/429 response)."""
+    token = integrations.authenticate(request.headers.get("Authorization"))
+    if token is None:
+        return None, _error(401, "unauthorized", _("Missing or invalid integration token."),
+                            **{"WWW-Authenticate": 'Bearer realm="backoffice"'})
+    if not integrations.admit(token, current_app.config["API_RATE_LIMIT_PER_MINUTE"]):
+        return None, _error(429, "rate_limited", _("Too many requests for this token; try again in a minute."),
+                            **{"Retry-After": "60"})
+    return token, None
+
+
 @bp.post("/opt-outs")
 def create_opt_out():
     """Add an opt-out: 202 when listed (also when it already was: idempotent), 400 bad payload, 401 bad token."""
-    token = integrations.authenticate(request.headers.get("Authorization"))
-    if token is None:
-        return _error(401, "unauthorized", _("Missing or invalid integration token."),
-                      **{"WWW-Authenticate": 'Bearer realm="backoffice"'})
-    allowed = integrations.admit(token, current_app.config["API_RATE_LIMIT_PER_MINUTE"])
-    if not allowed:
-        return _error(429, "rate_limited", _("Too many requests for this token; try again in a minute."),
-                      **{"Retry-After": "60"})
+    token, refusal = authorised_token()
+    if refusal is not None:
+        return refusal
     payload, error = _payload()
     if error is not None:
         log.info("opt-out intake refused: token=%s reason=%s", token.id, error.get_json()["error"])
