@@ -16,18 +16,26 @@ from ..identifiers import normalise_email, normalise_phone, try_normalise
 from ..models.base import utcnow
 from ..models.clients import BLOCKED, ERASED, Client, ClientAccount
 from ..models.consent import MARKETING, Consent
+from ..models.disclosures import DisclosureGrant
 from ..models.jobs import ExportPackage
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
-from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
+from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest, RequestEvent
 from ..models.retention import DELETE
-from . import audit, execution
+from . import audit, erasure_check, execution
 from .optouts import address_hash as keyed_hash
 from .retention import effective_rules
 
 log = logging.getLogger("backoffice.jobs")
 
 DEPERSONALISED = "[depersonalised]"
+REDACTED = "[redacted]"
+# Free text people type on a request (identity notes, comments, outcomes, reasons): redacted on erasure, while
+# who / when / which step stays (docs/jobs.md, "What erasure does to the request history").
+REQUEST_FREE_TEXT = ("outcome", "rejection_reason", "extension_reason")
+# Disclosure register (policy 4.1): the proof of a disclosure is its date, recipient category and legal basis.
+# Every other text column (recipient name, scope, ...) is personal data of the client or of a third person.
+DISCLOSURE_KEPT_TEXT = frozenset({"recipient_category", "legal_basis", "legal_reference"})
 ART_8_2 = "Law No. 94-V art. 8(2)"
 ART_1_3 = "Law No. 94-V art. 1(3)"
 
@@ -78,10 +86,15 @@ def erase_client(request_id, job_id=None, today=None):
     if client.status == BLOCKED:
         db.session.rollback()
         raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry", code="blocked")
-    summary = _erase(privacy_request, client, today or local_today(), started_at, job_id)
+    today = today or local_today()
+    # Held in memory only, to check the erasure's own work after the commit; never stored or logged.
+    identifiers = erasure_check.identifiers_of(client)
+    summary = _erase(privacy_request, client, today, started_at, job_id)
     execution.checkpoint("erasure.before_commit")
     db.session.commit()
     _unlink(summary.pop("_files"))
+    summary["verification"] = erasure_check.verify(request_id, summary["client_id"],
+                                                   identifiers, today)
     return summary
 
 
@@ -146,6 +159,9 @@ def _erase(privacy_request, client, today, started_at, job_id):
             request_row.payload = stripped
             touched.add(request_row.id)
     depersonalised["privacy_request"] = len(touched)
+    redacted = _redact_request_free_text(client_requests)
+
+    depersonalised["disclosure_grant"] = _depersonalise_disclosures(cid, now)
 
     depersonalised["marketing_opt_out"] = _depersonalise_opt_outs(opt_out, rid)
 
@@ -175,6 +191,7 @@ def _erase(privacy_request, client, today, started_at, job_id):
                                                                    {e["record_type"] for e in exceptions})
                           if name in rules],
         "opt_out_kept_as_hash": bool(opt_out["had_opted_out"]),
+        "free_text_redacted": redacted,
         "requested_by_staff_id": privacy_request.created_by_id,
         "approved_by_staff_id": privacy_request.approved_by_id,
         "approved_at": privacy_request.approved_at.isoformat() if privacy_request.approved_at else None,
@@ -199,6 +216,42 @@ def _erase(privacy_request, client, today, started_at, job_id):
     db.session.expire_all()
     return {"request_id": rid, "client_id": cid, "noop": False, "outcome": outcome_kind, "deleted": deleted,
             "depersonalised": depersonalised, "_files": files}
+
+
+def _redact_request_free_text(client_requests):
+    """Free text on the client's requests and their timeline becomes [redacted]; actor, time and step stay."""
+    count = _count(update(RequestEvent).where(RequestEvent.request_id.in_(client_requests),
+                                              RequestEvent.comment.is_not(None), RequestEvent.comment != REDACTED)
+                   .values(comment=REDACTED).execution_options(synchronize_session=False))
+    for name in REQUEST_FREE_TEXT:
+        column = getattr(PrivacyRequest, name)
+        count += _count(update(PrivacyRequest).where(PrivacyRequest.id.in_(client_requests), column.is_not(None),
+                                                     column != REDACTED)
+                        .values({name: REDACTED}).execution_options(synchronize_session=False))
+    return count
+
+
+def _depersonalise_disclosures(client_id, now):
+    """Register rows stay as proof of disclosure (date, recipient category, legal basis), without any name.
+
+    Whatever text columns the register has beyond the kept ones are cleared, so columns added later are
+    covered without touching this rule.
+    """
+    table = DisclosureGrant.__table__
+    values = {}
+    for column in table.columns:
+        if column.name in DISCLOSURE_KEPT_TEXT or not isinstance(column.type, db.String):
+            continue
+        values[column.name] = None if column.nullable else DEPERSONALISED
+    if "depersonalised_at" in table.columns:
+        values["depersonalised_at"] = now
+    return _count(update(table).where(table.c.client_id == client_id, _not_all(values, table)).values(**values))
+
+
+def _not_all(values, table):
+    """Rows where some column still differs from its erased value (a re-run changes nothing)."""
+    return or_(*[table.c[name].is_not(None) if value is None else table.c[name] != value
+                 for name, value in values.items() if name != "depersonalised_at"])
 
 
 def local_today():
