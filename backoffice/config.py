@@ -93,6 +93,7 @@ def load_config(environ=None, instance_path=None):
                                             int_or_default(env.get("BACKOFFICE_JOB_TIMEOUT"), 600) + 60),
         "RECONCILE_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_RECONCILE_INTERVAL"), 300),
         "EXPORT_CLEANUP_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_EXPORT_CLEANUP_INTERVAL"), 3600),
+        "BLOCK_EXPIRY_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_BLOCK_EXPIRY_INTERVAL"), 3600),
         # Tests only: jobs stop at named checkpoints until a release file appears in this directory.
         "JOB_PAUSE_DIR": env.get("BACKOFFICE_JOB_PAUSE_DIR") or None,
         "LANGUAGES": parse_list(env.get("BACKOFFICE_LANGUAGES"), ["en", "ru", "kk"]),

@@ -23,6 +23,8 @@ class PeriodicJob:
 PERIODIC_JOBS = (
     PeriodicJob("reconcile-requests", "backoffice.jobs.maintenance.reconcile", "RECONCILE_INTERVAL_SECONDS"),
     PeriodicJob("cleanup-exports", "backoffice.jobs.maintenance.cleanup_exports", "EXPORT_CLEANUP_INTERVAL_SECONDS"),
+    PeriodicJob("lift-expired-blocks", "backoffice.jobs.maintenance.lift_expired_blocks",
+                "BLOCK_EXPIRY_INTERVAL_SECONDS"),
 )
 
 

@@ -24,11 +24,12 @@ from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import Client, ClientAccount
 from ..models.consent import PURPOSE_CLAUSES, Consent
+from ..models.disclosures import DisclosureGrant
 from ..models.jobs import ExportPackage
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import ACCESS, PrivacyRequest
-from . import audit, execution
+from . import audit, execution, summary_labels
 from .optouts import address_hash
 from .retention import effective_rules
 
@@ -86,6 +87,12 @@ def _categories(client):
             "requester_phone": r.requester_phone, "description": r.description,
             "details": json.dumps(r.payload, ensure_ascii=False) if r.payload else None, "outcome": r.outcome,
             "completed_at": r.completed_at, "source": "privacy_request"}),
+        # Policy 4.1-4.2: what was disclosed to whom. Every column the register has, so columns added later
+        # (recipient category, legal basis, revocation) reach the client without touching this line.
+        ("disclosures", "disclosure_grant", select(DisclosureGrant.__table__).where(DisclosureGrant.client_id == cid)
+         .order_by(DisclosureGrant.id), lambda g: {
+            **{key: value for key, value in g._mapping.items() if key not in ("client_id", "created_by_id")},
+            "source": "disclosure_register"}),
         ("marketing_opt_outs", "marketing_opt_out", select(MarketingOptOut.__table__).where(or_(*opt_out_match))
          .order_by(MarketingOptOut.id), lambda o: {
             "id": o.id, "email": o.email, "phone": o.phone, "channel": o.channel, "reason": o.reason,
@@ -150,7 +157,9 @@ def render_summary(client, counts, generated_at, request_id):
     with force_locale(summary_language(client)):
         return render_template("exports/summary.html", client=client, counts=counts, generated_at=generated_at,
                                request_id=request_id, rules=effective_rules(),
-                               language=summary_language(client))
+                               language=summary_language(client), category_label=summary_labels.category,
+                               record_type_label=summary_labels.record_type,
+                               reference_label=summary_labels.legal_reference)
 
 
 def export_dir():

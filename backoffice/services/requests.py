@@ -767,6 +767,9 @@ def complete(req, by=None, outcome=None, expected_version=None):
             if client.status == ERASED:
                 raise IllegalTransition(_l("This client was erased; close the request with a reason instead."))
             if r.type == RECTIFICATION:
+                if client.status == BLOCKED:
+                    raise IllegalTransition(_l("The client's data is blocked (Law art. 1(3)): it cannot be changed "
+                                               "until the block is lifted or ends."))
                 result = _apply_rectification(r, client)
             elif r.type == BLOCKING:
                 until = (r.payload or {}).get("blocked_until")

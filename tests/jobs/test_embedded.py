@@ -140,9 +140,9 @@ def test_manager_retry_sends_a_failed_request_back(app, worker, manager):
 
 
 def test_periodic_table_runs_reconcile_and_cleanup(app, worker):
-    assert worker.run_due_periodic(now=0.0) == ["reconcile-requests", "cleanup-exports"]
+    assert worker.run_due_periodic(now=0.0) == ["reconcile-requests", "cleanup-exports", "lift-expired-blocks"]
     assert worker.run_due_periodic(now=1.0) == []
-    assert worker.run_due_periodic(now=10_000.0) == ["reconcile-requests", "cleanup-exports"]
+    assert worker.run_due_periodic(now=10_000.0) == ["reconcile-requests", "cleanup-exports", "lift-expired-blocks"]
 
 
 def test_jobs_take_ids_only(app):

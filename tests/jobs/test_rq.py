@@ -235,7 +235,8 @@ def test_periodic_jobs_are_queued_once_per_interval_across_workers(app, queue):
     for job in schedule.PERIODIC_JOBS:
         connection.delete(schedule.lock_key(queue.name, job))
     config = dict(app.config)
-    assert schedule.enqueue_due(connection, queue, config) == ["reconcile-requests", "cleanup-exports"]
+    assert schedule.enqueue_due(connection, queue, config) == ["reconcile-requests", "cleanup-exports",
+                                                               "lift-expired-blocks"]
     assert schedule.enqueue_due(connection, queue, config) == []  # a second worker in the same interval
-    assert queue.count == 2
+    assert queue.count == 3
     run_burst(queue)
