@@ -22,6 +22,13 @@ def int_or_default(value, default):
         return default
 
 
+def float_or_default(value, default):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def parse_list(value, default):
     if not value:
         return list(default)
@@ -119,5 +126,13 @@ def load_config(environ=None, instance_path=None):
         "SCRUB_FILE_TTL_MINUTES": int_or_default(env.get("BACKOFFICE_SCRUB_FILE_TTL_MINUTES"), 60),
         "API_RATE_LIMIT_PER_MINUTE": int_or_default(env.get("BACKOFFICE_API_RATE_LIMIT"), 120),
         "FLASK_ADMIN_FLUID_LAYOUT": True,
+        # Webhook systems of the data map (docs/jobs.md "Webhook signature").
+        "WEBHOOK_CONNECT_TIMEOUT_SECONDS": float_or_default(env.get("BACKOFFICE_WEBHOOK_CONNECT_TIMEOUT"), 3.0),
+        "WEBHOOK_READ_TIMEOUT_SECONDS": float_or_default(env.get("BACKOFFICE_WEBHOOK_READ_TIMEOUT"), 10.0),
+        "WEBHOOK_ATTEMPTS": int_or_default(env.get("BACKOFFICE_WEBHOOK_ATTEMPTS"), 3),
+        "WEBHOOK_BACKOFF_SECONDS": float_or_default(env.get("BACKOFFICE_WEBHOOK_BACKOFF"), 0.5),
+        "WEBHOOK_REPLAY_WINDOW_SECONDS": int_or_default(env.get("BACKOFFICE_WEBHOOK_REPLAY_WINDOW"), 300),
+        # Where systems send their callbacks (POST <this>/api/v1/systems/<id>/confirm).
+        "PUBLIC_URL": (env.get("BACKOFFICE_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
     }
     return config

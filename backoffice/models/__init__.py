@@ -11,9 +11,10 @@ from .records import Booking, Communication
 from .requests import PrivacyRequest, RequestEvent
 from .retention import RetentionRule
 from .staff import StaffUser
+from .systems import DataSystem, SystemTask
 
 __all__ = [
     "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent",
     "DeadlineRule", "DisclosureGrant", "ExportPackage", "IntegrationToken", "JobRecord", "MarketingOptOut",
-    "PrivacyRequest", "RequestEvent", "RetentionRule", "StaffUser",
+    "PrivacyRequest", "RequestEvent", "RetentionRule", "StaffUser", "DataSystem", "SystemTask",
 ]
