@@ -7,4 +7,4 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Integrations authenticate with a bearer token, not a session cookie, so there is no CSRF to defend against here.
 csrf.exempt(bp)
 
-from . import optouts  # noqa: E402,F401  (registers the routes on bp)
+from . import optouts, systems  # noqa: E402,F401  (registers the routes on bp)

@@ -24,7 +24,7 @@ def lift_expired_blocks(today=None):
     today = today or local_today()
     clients = db.session.execute(
         select(Client).where(Client.status == BLOCKED, Client.blocked_until.is_not(None),
-                             Client.blocked_until < today).order_by(Client.id).with_for_update()
+                             Client.blocked_until < today).order_by(Client.id).with_for_update(of=Client)
     ).scalars().all()
     lifted = []
     now = utcnow()

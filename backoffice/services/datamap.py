@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models.records import Booking
 from ..models.requests import ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, RECTIFICATION
-from ..models.systems import BACKOFFICE, KINDS, MANUAL, SQL, WEBHOOK, DataSystem
+from ..models.systems import BACKOFFICE, HOME_COUNTRY, KINDS, MANUAL, SQL, WEBHOOK, DataSystem
 from . import audit, datasets, sql_connector, webhook
 
 SYSTEM_REQUEST_TYPES = (ERASURE, CONSENT_WITHDRAWAL, ACCESS, RECTIFICATION, BLOCKING)
@@ -61,6 +61,10 @@ def systems_for(request_type):
 def validate(system):
     """Field errors for a system about to be saved (admin view, demo); raises SystemInvalid."""
     errors = {}
+    system.country = (system.country or HOME_COUNTRY).strip()
+    system.request_types = list(system.request_types or [])
+    if system.enabled is None:
+        system.enabled = True
     if system.kind not in KINDS:
         errors["kind"] = _l("Choose sql, webhook or manual.")
     unknown = set(system.request_types or []) - set(SYSTEM_REQUEST_TYPES)

@@ -22,7 +22,8 @@ from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest, RequestEvent
 from ..models.retention import DELETE
-from . import audit, erasure_check, execution
+from ..models.systems import BACKOFFICE, SystemTask
+from . import audit, erasure_check, execution, fanout
 from .optouts import address_hash as keyed_hash
 from .retention import effective_rules
 
@@ -70,6 +71,11 @@ def erase_client(request_id, job_id=None, today=None):
         raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry"
                              if client is not None else "refused: request has no client",
                              code="blocked" if client is not None else "no_client")
+    waiting = fanout.blocking_tasks(request_id, privacy_request.type)
+    if waiting:
+        # The other systems go first (services.fanout); their settling queues this job again.
+        db.session.rollback()
+        return {"request_id": request_id, "noop": True, "waiting_on": [task.system.name for task in waiting]}
     execution.mark_executing(privacy_request, job_id)
     db.session.commit()
     started_at = utcnow()
@@ -175,8 +181,15 @@ def _erase(privacy_request, client, today, started_at, job_id):
     _count(update(Client).where(Client.id == cid).values(**tombstone).execution_options(synchronize_session=False))
     depersonalised["client"] = 0 if was_erased else 1
 
+    redacted += _count(update(SystemTask).where(SystemTask.request_id.in_(client_requests),
+                                                SystemTask.comment.is_not(None), SystemTask.comment != REDACTED)
+                       .values(comment=REDACTED).execution_options(synchronize_session=False))
+
     deleted = {k: v for k, v in deleted.items() if v}
     depersonalised = {k: v for k, v in depersonalised.items() if v}
+    fanout.settle_in_transaction(rid, (BACKOFFICE,), lambda task: {
+        "deleted": sum(deleted.values()), "depersonalised": sum(depersonalised.values())})
+    exceptions.extend(fanout.exceptions_for_certificate(rid))
     outcome_kind = "partial" if exceptions else "complete"
     certificate = {
         "kind": "erasure_certificate",
@@ -192,6 +205,7 @@ def _erase(privacy_request, client, today, started_at, job_id):
                           if name in rules],
         "opt_out_kept_as_hash": bool(opt_out["had_opted_out"]),
         "free_text_redacted": redacted,
+        "systems": fanout.results_for_certificate(rid),
         "requested_by_staff_id": privacy_request.created_by_id,
         "approved_by_staff_id": privacy_request.approved_by_id,
         "approved_at": privacy_request.approved_at.isoformat() if privacy_request.approved_at else None,
@@ -201,9 +215,11 @@ def _erase(privacy_request, client, today, started_at, job_id):
         "started_at": started_at.isoformat(),
         "finished_at": utcnow().isoformat(),
     }
-    if exceptions:
+    if unflown:
         outcome = (f"partial: {unflown} booking(s) for flights not yet flown kept ({ART_8_2}); "
                    "everything else erased. Tell the client; a new request after the flight completes it.")
+    elif exceptions:
+        outcome = "partial: a system recorded as unable to erase (see the certificate); everything else erased"
     else:
         outcome = "erased: personal data deleted, retained records depersonalised"
     # The personal-data change itself, on the client (policy 4.3); the request's completion follows.
