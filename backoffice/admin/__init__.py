@@ -5,9 +5,9 @@ from flask_babel import lazy_gettext as _l
 
 from ..config import PROJECT_ROOT
 from ..extensions import db
-from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, MarketingOptOut, PrivacyRequest,
-                      StaffUser)
-from ..services import consents
+from ..models import (AuditEvent, Client, DataSystem, DeadlineRule, IntegrationToken, MarketingOptOut,
+                      PrivacyRequest, StaffUser)
+from ..services import consents, fanout
 from . import formatting
 from .audit import AuditEventView
 from .clients import ClientView
@@ -18,6 +18,7 @@ from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
 from .staff import StaffUserView
+from .systems import TASK_STATUS_LABELS, DataSystemView, SystemTaskView, task_forms
 
 
 def init_admin(app):
@@ -38,7 +39,12 @@ def init_admin(app):
     admin.add_view(CertificateView(name=_l("Erasure certificates"), endpoint="certificates"))
     admin.add_view(ExportPackageView(name=_l("Export packages"), endpoint="exports"))
     admin.add_view(IntegrationTokenView(IntegrationToken, db, name=_l("Integration tokens"), endpoint="integrations"))
+    admin.add_view(DataSystemView(DataSystem, db, name=_l("Systems (data map)"), endpoint="systems"))
+    admin.add_view(SystemTaskView(name=_l("System tasks"), endpoint="systemtasks"))
     app.jinja_env.globals["consent_overview"] = consents.overview
+    app.jinja_env.globals["system_tasks"] = fanout.tasks_of
+    app.jinja_env.globals["system_task_forms"] = task_forms
+    app.jinja_env.globals["system_task_labels"] = TASK_STATUS_LABELS
     formatting.register(app)
     app.extensions["backoffice_admin"] = admin
     return admin

@@ -69,11 +69,21 @@ def blocking_tasks(request_id, request_type):
     return [task for task in tasks_of(request_id) if _gates(task, request_type) and not task.settled]
 
 
-def dispatch(request_id):
+def only_waiting_for_people(request_id):
+    """True when no job could help: every unsettled system waits for a callback, an owner's confirmation, or
+    (failed for good) a manager's retry or "cannot" record. Reconcile leaves such a request alone."""
+    privacy_request = db.session.get(PrivacyRequest, request_id)
+    open_tasks = [task for task in tasks_of(request_id) if not task.settled]
+    gating = [task for task in open_tasks if _gates(task, privacy_request.type)]
+    return bool(gating) and all(task.status in (WAITING, FAILED) for task in gating)
+
+
+def dispatch(request_id, requeue=False):
     """Queue what can run now: each pending/failed external system's job, else the back-office job. Job ids out.
 
     Safe to call again at any time (approval, a settled task, reconcile, a retry): a task whose job is live
     or that waits for a person or a callback is left alone; the back-office job is queued at most once per run.
+    `requeue`: reconcile found the back-office job dead, so it is queued again whatever the queue still says.
     """
     privacy_request = db.session.get(PrivacyRequest, request_id)
     tasks = plan(privacy_request)
@@ -85,7 +95,7 @@ def dispatch(request_id):
                 and not jobqueue.job_is_live(task.job_id):
             queued.append(_enqueue_task(task))
     if all(task.settled for task in gating):
-        queued.extend(_release_backoffice(privacy_request, tasks))
+        queued.extend(_release_backoffice(privacy_request, tasks, requeue))
     return queued
 
 
@@ -97,13 +107,13 @@ def _enqueue_task(task):
     return jobqueue.enqueue(RUN_TASK_JOB, task.id, job_id=job_id, kind="system", request_id=task.request_id)
 
 
-def _release_backoffice(privacy_request, tasks):
+def _release_backoffice(privacy_request, tasks, requeue=False):
     backoffice = next((task for task in tasks if task.system.kind == BACKOFFICE), None)
     if backoffice is not None and backoffice.settled:
         return []
-    if privacy_request.job_id and jobqueue.job_is_live(privacy_request.job_id):
+    if not requeue and privacy_request.job_id and jobqueue.job_is_live(privacy_request.job_id):
         return []
-    if backoffice is not None:
+    if backoffice is not None and not requeue:
         # Two systems settling at once both get here: the conditional UPDATE lets exactly one queue the job.
         claimed = db.session.execute(
             update(SystemTask).where(SystemTask.id == backoffice.id, SystemTask.status == PENDING)

@@ -31,7 +31,7 @@ from ..models.requests import (
     REJECTED, REQUEST_TYPES, THIRD_PARTY_GRANT, UNBLOCKING, PrivacyRequest, RequestEvent,
 )
 from ..models.staff import StaffUser
-from . import audit, deadlines, jobqueue
+from . import audit, deadlines, fanout, jobqueue
 from .clients import classify_term
 from .pseudonyms import keyed_hash
 
@@ -334,7 +334,9 @@ def _required_text(value, field, message):
 def _enqueue_job(req, by):
     """Queue the request's job after the step committed (jobs read committed state; ids only)."""
     try:
-        return jobqueue.enqueue_request_job(req.id)
+        # Every system of the data map gets its job (services.fanout); the back-office one runs last.
+        queued = fanout.dispatch(req.id)
+        return queued[-1] if queued else None
     except Exception as exc:  # Redis down or no worker: the request stays approved and can be queued again
         db.session.rollback()
         logger.warning("request %s: job not queued (%s)", req.id, type(exc).__name__)

@@ -22,6 +22,8 @@ AREAS = {
     "certificates": ({MANAGER, SUPERVISOR}, set()),
     "exports": ({SUPPORT, MANAGER}, set()),  # export packages hold everything about a client: no supervisor download
     "integrations": ({ADMIN}, {ADMIN}),
+    "systems": ({ADMIN}, {ADMIN}),  # the data map (issue 11)
+    "systemtasks": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),  # a request's per-system tasks
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
@@ -29,7 +31,10 @@ OFFERED = {
     ("staff", "create_view"), ("staff", "edit_view"), ("staff", "ajax_update"),
     ("requests", "create_view"), ("deadlines", "edit_view"), ("deadlines", "ajax_update"),
     ("optouts", "create_view"),
+    ("systems", "create_view"), ("systems", "edit_view"), ("systems", "delete_view"), ("systems", "ajax_update"),
 }
+# Pages only a manager may use (recording that a system cannot comply, retrying one system).
+MANAGER_PAGES = {("systemtasks", "cannot_view"), ("systemtasks", "retry_view")}
 # Custom pages that change data or handle recipients' data: writers only, on GET as well as POST.
 WRITE_PAGES = {
     ("optouts", "remove_view"), ("optouts", "import_view"), ("optouts", "scrub_view"),
@@ -48,6 +53,8 @@ def expected_allowed(endpoint, method, role):
     if area not in AREAS:
         raise AssertionError(f"endpoint {endpoint} is not in the role matrix test: add it")
     readers, writers = AREAS[area]
+    if (area, name) in MANAGER_PAGES:
+        return role == MANAGER
     if (area, name) in WRITE_PAGES:
         return role in writers
     if name in READ_ONLY_EXTRAS:
