@@ -29,7 +29,8 @@ from ..models.jobs import ExportPackage
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import ACCESS, PrivacyRequest
-from . import audit, execution, summary_labels
+from ..models.systems import BACKOFFICE, SQL
+from . import audit, datamap, execution, fanout, sql_connector, summary_labels
 from .optouts import address_hash
 from .retention import effective_rules
 
@@ -128,7 +129,7 @@ def _write_csv(archive, name, query, to_row, columns):
     return count
 
 
-def _write_json(archive, client, categories, generated_at):
+def _write_json(archive, client, categories, generated_at, systems=None):
     with archive.open("data.json", "w") as raw, io.TextIOWrapper(raw, encoding="utf-8") as text:
         text.write('{"generated_at": %s, "client_id": %d, "policy": "5.4", "categories": {'
                    % (json.dumps(generated_at.isoformat()), client.id))
@@ -138,7 +139,43 @@ def _write_json(archive, client, categories, generated_at):
                 item = {key: _iso(value) for key, value in to_row(row).items()}
                 text.write(("," if position else "") + "\n" + json.dumps(item, ensure_ascii=False))
             text.write("]")
-        text.write("}}\n")
+        text.write("}")
+        # Rows held in the other systems of the data map, under each system's name (issue 11).
+        text.write(', "systems": ' + json.dumps(
+            {name: {table: [{k: _iso(v) for k, v in row.items()} for row in rows] for table, rows in tables.items()}
+             for name, tables in (systems or {}).items()}, ensure_ascii=False))
+        text.write("}\n")
+
+
+def _read_systems(client):
+    """The client's rows in every SQL system taking part in access requests: {system name: {table: rows}}."""
+    identifiers = datamap.identifiers_of(client)
+    out = {}
+    for system in datamap.systems_for(ACCESS):
+        if system.kind != SQL:
+            continue
+        try:
+            out[system.name] = sql_connector.read(system, identifiers)
+        except sql_connector.ConnectorError as exc:
+            raise execution.ExecutionError(str(exc), code="system_unavailable") from None
+    return out
+
+
+def _write_system_csvs(archive, systems):
+    counts = {}
+    for name, tables in systems.items():
+        slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+        counts[f"system:{name}"] = 0
+        for table, rows in tables.items():
+            with archive.open(f"systems/{slug}/{table}.csv", "w") as raw, \
+                    io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+                writer = csv.writer(text)
+                if rows:
+                    writer.writerow(list(rows[0].keys()))
+                for row in rows:
+                    writer.writerow([_csv_cell(value) for value in row.values()])
+            counts[f"system:{name}"] += len(rows)
+    return counts
 
 
 def _columns(to_row, query):
@@ -183,6 +220,10 @@ def build_export(request_id, job_id=None):
         return {"request_id": request_id, "noop": True}
     if privacy_request.client_id is None:
         raise execution.ExecutionError("request has no client", code="no_client")
+    waiting = fanout.blocking_tasks(request_id, ACCESS)
+    if waiting:
+        db.session.rollback()  # webhook and manual systems first (services.fanout); they queue this job again
+        return {"request_id": request_id, "noop": True, "waiting_on": [task.system.name for task in waiting]}
     execution.mark_executing(privacy_request, job_id)
     db.session.commit()
 
@@ -194,11 +235,13 @@ def build_export(request_id, job_id=None):
     part_path = final_path.with_suffix(".zip.part")
     categories = _categories(client)
     counts = {}
+    systems = _read_systems(client)
     try:
         with zipfile.ZipFile(part_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            _write_json(archive, client, categories, generated_at)
+            _write_json(archive, client, categories, generated_at, systems)
             for category, name, query, to_row in categories:
                 counts[category] = _write_csv(archive, name, query, to_row, _columns(to_row, query))
+            counts.update(_write_system_csvs(archive, systems))
             client = db.session.get(Client, client_id)
             archive.writestr("summary.html", render_summary(client, counts, generated_at, request_id))
         os.replace(part_path, final_path)
@@ -213,6 +256,9 @@ def build_export(request_id, job_id=None):
                                 expires_at=generated_at + dt.timedelta(days=current_app.config["EXPORT_TTL_DAYS"]))
         db.session.add(package)
         db.session.flush()
+        fanout.settle_in_transaction(request_id, (BACKOFFICE, SQL), lambda task: (
+            {"rows": counts.get(f"system:{task.system.name}", 0)} if task.system.kind == SQL
+            else {"package_id": package.id}))
         execution.mark_completed(privacy_request, f"export package #{package.id} ready, SHA-256 {digest}",
                                  details={"package_id": package.id, "sha256": digest, "size": size,
                                           "counts": counts})

@@ -46,6 +46,8 @@ _DEFAULT_TEXT = {rule.record_type: rule.legal_reference for rule in DEFAULT_RULE
 
 
 def category(name):
+    if name.startswith("system:"):
+        return _l("%(system)s (another system of the airline)", system=name.split(":", 1)[1])
     return CATEGORIES.get(name, name)
 
 

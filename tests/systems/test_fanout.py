@@ -165,3 +165,31 @@ def test_a_dataset_naming_a_missing_column_fails_that_system_cleanly(app, worker
     assert rows(site_url, "SELECT email_addr FROM customers WHERE cust_id = 1") == [("Zhanar.Site@mail.kz",)]
     assert _task(request, data_map["mailer"]).status == DONE
     assert "Booking site" in fanout.waiting_on(request.id)
+
+
+def test_access_package_holds_the_booking_site_rows_under_the_systems_name(app, worker, data_map, subject,
+                                                                          make_staff):
+    import io
+    import zipfile
+
+    from backoffice.models.jobs import ExportPackage
+
+    support = make_staff("support")
+    request = approved_request(subject, "access", by=make_staff("manager"))
+    fanout.dispatch(request.id)
+    _run(worker)
+    assert db.session.get(PrivacyRequest, request.id).status == APPROVED  # the paper archive is not confirmed
+    fanout.confirm_manual(_task(request, data_map["archive"]).id, request.id, support, "No folder for this client")
+    _run(worker)
+    done = db.session.get(PrivacyRequest, request.id)
+    assert done.status == COMPLETED
+    package = db.session.execute(select(ExportPackage).where(ExportPackage.request_id == request.id)).scalar_one()
+    with zipfile.ZipFile(package.path) as archive:
+        data = json.loads(archive.read("data.json"))
+        trips = archive.read("systems/booking-site/trips.csv").decode("utf-8-sig")
+        summary = archive.read("summary.html").decode()
+    site = data["systems"]["Booking site"]
+    assert [row["email_addr"] for row in site["customers"]] == ["Zhanar.Site@mail.kz"]
+    assert sorted(row["trip_id"] for row in site["trips"]) == [10, 11] and "ZHANAR SITEOVA" in trips
+    assert "Booking site (another system of the airline)" in summary
+    assert _task(request, data_map["site"]).status == DONE and _task(request, data_map["site"]).result == {"rows": 4}
