@@ -193,3 +193,10 @@ def test_access_package_holds_the_booking_site_rows_under_the_systems_name(app, 
     assert sorted(row["trip_id"] for row in site["trips"]) == [10, 11] and "ZHANAR SITEOVA" in trips
     assert "Booking site (another system of the airline)" in summary
     assert _task(request, data_map["site"]).status == DONE and _task(request, data_map["site"]).result == {"rows": 4}
+
+
+def test_the_documented_signature_example_is_what_we_compute():
+    body = (b'{"callback_url":"http://127.0.0.1:5000/api/v1/systems/3/confirm","identifiers":{"email":'
+            b'["zhanar@mail.kz"]},"request_id":7,"system_id":3,"task_id":12,"type":"erasure"}')
+    assert sign(b"s3cret", 1764580000, body) == (
+        "sha256=13197557c2005b2109cc7e78b2c020e379691c8bd5747921bad1c84dfc39027b")
