@@ -1,20 +1,30 @@
 """flask systems list | check | receiver: the data map from the command line (issue 11)."""
 import os
 import time
+from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from ..demo_receiver import Receiver
 from ..extensions import db
-from ..services import datamap
+from ..services import datamap, demo_systems
 
 systems_group = AppGroup("systems", help="The data map: systems that hold client data.")
+
+
+def _demo_environment():
+    """After `flask demo`, its systems' variables come from instance/ (real systems set their own)."""
+    instance = Path(current_app.config["INSTANCE_PATH"])
+    if (instance / "demo_mailer_secret").exists():
+        demo_systems.configure_environment(instance)
 
 
 @systems_group.command("list")
 def list_command():
     """Print every system of the data map (names of environment variables, never their values)."""
+    _demo_environment()
     datamap.ensure_backoffice_system()
     db.session.commit()
     for system in datamap.all_systems():
@@ -24,6 +34,7 @@ def list_command():
 @systems_group.command("check")
 def check_command():
     """Connect to every SQL and webhook system; report reachability and missing tables/columns. Changes nothing."""
+    _demo_environment()
     datamap.ensure_backoffice_system()
     failing = 0
     for system, problems in datamap.check_all():
@@ -45,6 +56,7 @@ def check_command():
 @click.option("--mode", type=click.Choice(["done", "later", "fail"]), default="later", show_default=True)
 def receiver_command(port, secret_env, mode):
     """Run the demo webhook receiver on 127.0.0.1 (checks signatures; "later" confirms by callback after 2 s)."""
+    _demo_environment()
     secret = os.environ.get(secret_env)
     if not secret:
         raise click.ClickException(f"set {secret_env} to the secret the back-office signs with")
