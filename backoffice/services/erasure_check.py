@@ -9,7 +9,7 @@ an alert on the request page and the certificate.
 """
 import logging
 
-from sqlalchemy import JSON, String, Text, cast, or_, select, true
+from sqlalchemy import JSON, String, Text, cast, or_, select
 
 from ..extensions import db
 from ..identifiers import normalise_email, normalise_phone, try_normalise
@@ -20,9 +20,15 @@ from . import audit
 
 log = logging.getLogger("backoffice.jobs")
 
-# Tables where anyone may have typed a client's name or address about anybody: searched in full, not only the
-# rows linked to the client (an unmatched request, a comment on another request, a plaintext opt-out).
-FREE_TEXT_TABLES = ("privacy_request", "request_event", "communication", "marketing_opt_out")
+# Columns where anyone may have typed a client's name or address about anybody: searched over the whole table, not
+# only the rows linked to the client (an unmatched request, a comment on another request, a plaintext opt-out).
+FREE_TEXT_COLUMNS = {
+    "privacy_request": ("requester_name", "requester_email", "requester_phone", "description", "outcome",
+                        "rejection_reason", "extension_reason"),
+    "request_event": ("comment",),
+    "communication": ("subject", "body"),
+    "marketing_opt_out": ("email", "phone", "reason", "removal_reason"),
+}
 # Shorter values ("Li", a 3-digit fragment) would match unrelated text; every real identifier is longer.
 MIN_LENGTH = 4
 RESIDUAL = "residual"
@@ -52,12 +58,12 @@ def _text_columns(table):
     return [column for column in table.columns if isinstance(column.type, (String, Text, JSON))]
 
 
-def _scope(table, client_id, request_ids, today):
-    """Which rows of `table` to search: the client's, their requests', all of a free-text table, or none."""
-    if table.name in FREE_TEXT_TABLES:
-        return true()
+def _linked(table, client_id, request_ids, today):
+    """The rows of `table` still linked to the client or to their requests, or None for an unlinked table."""
     if table.name == "client":
         return table.c.id == client_id
+    if table.name == "privacy_request":
+        return table.c.id.in_(request_ids)
     if table.name == Booking.__tablename__:
         # An unflown ticket is kept as it is by law (art. 8(2)) and listed in the certificate's exceptions.
         return (table.c.client_id == client_id) & (table.c.flight_date < today)
@@ -74,30 +80,46 @@ def _patterns(values):
     return sorted({form for value in values for form in (value, value.lower())})
 
 
+def _scan(statement, columns, folded, table, hits, seen):
+    """Check each fetched row (its primary key first) in Python; a row found twice is counted once."""
+    for row in db.session.execute(statement):
+        key_value, values = row[0], row[1:]
+        for column, value in zip(columns, values):
+            text = str(value).casefold() if value is not None else ""
+            if text and any(identifier in text for identifier in folded):
+                where = f"{table.name}.{column.name}"
+                if (where, key_value) not in seen:
+                    seen.add((where, key_value))
+                    hits[where] = hits.get(where, 0) + 1
+
+
 def find_residuals(client_id, identifiers, today):
-    """{"table.column": rows} for every searched column still holding an identifier, and the columns searched."""
+    """{"table.column": rows} for every searched column still holding an identifier, and the columns searched.
+
+    Linked rows are few (a tombstone, depersonalised bookings, the requests and their history): they are read and
+    checked here, every text column. The free-text columns are searched in SQL over the whole table, one
+    statement per table with every (column, value) pair OR-ed, excluding the linked rows already checked.
+    """
     request_ids = select(PrivacyRequest.id).where(PrivacyRequest.client_id == client_id).scalar_subquery()
     patterns = _patterns(identifiers)
     folded = [value.casefold() for value in identifiers]
-    hits, checked = {}, 0
+    hits, checked, seen = {}, set(), set()
     for table in db.metadata.sorted_tables:
         columns = _text_columns(table)
-        scope = _scope(table, client_id, request_ids, today) if columns else None
-        if scope is None:
-            continue
-        checked += len(columns)
-        if not patterns:
-            continue
-        # One statement per table: the OR over every (column, value) pair reads the rows once.
-        matches = or_(*[cast(column, Text).contains(value, autoescape=True) for column in columns
-                        for value in patterns])
-        for row in db.session.execute(select(*columns).where(scope, matches).limit(1000)):
-            for column, value in zip(columns, row):
-                text = str(value).casefold() if value is not None else ""
-                if text and any(identifier in text for identifier in folded):
-                    key = f"{table.name}.{column.name}"
-                    hits[key] = hits.get(key, 0) + 1
-    return hits, checked
+        key = list(table.primary_key.columns)[:1]
+        linked = _linked(table, client_id, request_ids, today) if columns and key else None
+        if linked is not None:
+            checked.update((table.name, column.name) for column in columns)
+            if folded:
+                _scan(select(*key, *columns).where(linked), columns, folded, table, hits, seen)
+        free = [table.c[name] for name in FREE_TEXT_COLUMNS.get(table.name, ()) if name in table.c]
+        if free and key:
+            checked.update((table.name, column.name) for column in free)
+            if patterns:
+                matches = or_(*[cast(column, Text).contains(value, autoescape=True) for column in free
+                                for value in patterns])
+                _scan(select(*key, *free).where(matches).limit(1000), free, folded, table, hits, seen)
+    return hits, len(checked)
 
 
 def verify(request_id, client_id, identifiers, today):
