@@ -191,7 +191,7 @@ def test_access_package_holds_the_booking_site_rows_under_the_systems_name(app, 
     site = data["systems"]["Booking site"]
     assert [row["email_addr"] for row in site["customers"]] == ["Zhanar.Site@mail.kz"]
     assert sorted(row["trip_id"] for row in site["trips"]) == [10, 11] and "ZHANAR SITEOVA" in trips
-    assert "Booking site (another system of the airline)" in summary
+    assert "Booking site (другая система авиакомпании)" in summary  # the client reads Russian
     assert _task(request, data_map["site"]).status == DONE and _task(request, data_map["site"]).result == {"rows": 4}
 
 
