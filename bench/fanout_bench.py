@@ -6,7 +6,7 @@
 Systems: the back-office database, a booking site in its own PostgreSQL database (created here, its own schema),
 and a webhook receiver on 127.0.0.1 that answers at once. Workers are real `flask --app wsgi worker` processes on
 Redis (default DB 8), in both production modes (fork per job, and --no-fork). Each subject is approved through the
-lifecycle (`services.requests.approve`) and the clock stops when its request row reads `completed` (polled every
+lifecycle (`services.steps.take_step(..., "approve")`) and the clock stops when its request row reads `completed` (polled every
 2 ms; polling is the bench's, not the product's). The single-system figure (no other system in the map) is
 measured the same way beside it. Prints the figures and `targets met: X/Y`.
 """
@@ -37,7 +37,7 @@ from backoffice.models.requests import AWAITING_APPROVAL, COMPLETED, PrivacyRequ
 from backoffice.models.staff import StaffUser  # noqa: E402
 from backoffice.models.systems import SQL, WEBHOOK, DataSystem  # noqa: E402
 from backoffice.services import datamap  # noqa: E402
-from backoffice.services import requests as lifecycle  # noqa: E402
+from backoffice.services.steps import take_step  # noqa: E402
 
 TARGET_MS = 150.0
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -139,7 +139,7 @@ def time_approvals(app, manager, request_ids, warmup=2):
             request = db.session.get(PrivacyRequest, request_id)
             manager = db.session.merge(manager)
             started = time.perf_counter()
-            lifecycle.approve(request, manager, "Bench approval")
+            take_step(request, "approve", manager, comment="Bench approval")
             db.session.remove()
             engine = db.engine
             deadline = started + 30

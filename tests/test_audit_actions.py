@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
-from backoffice.services import audit
+from backoffice.services import audit, intake
+from backoffice.services.steps import take_step
 from tests.conftest import TEST_PASSWORD
 from tests.factories import make_client
 
@@ -130,31 +131,27 @@ def _audit_chain_check(h):
 
 
 def _request_state_change(h):
-    from backoffice.services import requests as lifecycle
-
     support = h.make_staff("support")
     client = make_client()
-    req = lifecycle.create_request(by=support, type="access", channel="email", client=client)
+    req = intake.create_request(by=support, type="access", channel="email", client=client)
 
     def act():
-        lifecycle.verify_identity(req, "registered_email", support)
+        take_step(req, "verify_identity", support, method="registered_email")
     return act, dict(action="request.verify_identity", object_type="privacy_request", object_id=str(req.id),
                      request_id=req.id, actor_id=support.id, actor_roles="support", outcome="success",
                      details={"type": "access", "from": "received", "to": "identity_verified"})
 
 
 def _rectification_changes_personal_data(h):
-    from backoffice.services import requests as lifecycle
-
     support = h.make_staff("support")
     client = make_client()
-    req = lifecycle.create_request(by=support, type="rectification", channel="email", client=client,
-                                   payload={"changes": {"phone": "+7 702 123 45 67", "position": "director"}})
-    lifecycle.verify_identity(req, "document_seen", support)
-    lifecycle.start(req, support)
+    req = intake.create_request(by=support, type="rectification", channel="email", client=client,
+                                payload={"changes": {"phone": "+7 702 123 45 67", "position": "director"}})
+    take_step(req, "verify_identity", support, method="document_seen")
+    take_step(req, "start", support)
 
     def act():
-        lifecycle.complete(req, support)
+        take_step(req, "complete", support)
     return act, dict(action="request.complete", object_type="privacy_request", object_id=str(req.id),
                      request_id=req.id, actor_id=support.id, outcome="success",
                      details={"from": "in_progress", "to": "completed"})

@@ -3,7 +3,7 @@ from flask_admin import expose
 from flask_login import current_user
 
 from ..permissions import APPROVE, REQUESTS_READ, has_any
-from ..services import requests as request_service
+from ..services import queues
 from .base import ProtectedIndexView
 from .requests import STATUS_LABELS, TYPE_LABELS, format_time_left
 
@@ -14,8 +14,8 @@ class HomeView(ProtectedIndexView):
         handles = has_any(REQUESTS_READ)
         return self.render(
             "admin/home.html", handles=handles,
-            queue=request_service.my_queue(current_user) if handles else [],
-            due_soon=request_service.due_soon() if handles else [],
-            overdue=request_service.overdue() if handles else [],
-            approvals=request_service.awaiting_approval_by(current_user) if has_any(APPROVE) else None,
+            queue=queues.my_queue(current_user) if handles else [],
+            due_soon=queues.due_soon() if handles else [],
+            overdue=queues.overdue() if handles else [],
+            approvals=queues.awaiting_approval_by(current_user) if has_any(APPROVE) else None,
             type_labels=TYPE_LABELS, status_labels=STATUS_LABELS, time_left=format_time_left)

@@ -50,7 +50,6 @@ class JobsView(ProtectedView):
         try:
             new_job = execution.retry_request(record.request_id, by=current_user)
         except execution.ExecutionError as exc:
-            db.session.rollback()
             if exc.code == "not_retryable":
                 # The lifecycle's own (translated) reason, e.g. the client is blocked (Law art. 1(3)).
                 flash(str(exc), "error")

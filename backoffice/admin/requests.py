@@ -1,7 +1,8 @@
 """Privacy requests: the queue staff work from, the request page and its next steps (policy 5.2–5.4, 3.2.2, 4.1).
 
-Thin over services/requests.py: the view offers only what `legal_next_steps` returns and hands every POST to the
-service, which enforces the lifecycle, the roles and the four-eyes rule again.
+Thin over the request services: the view offers only what `lifecycle.legal_next_steps` returns and hands every POST
+to `steps.take_step` (STEP_FIELDS maps a step's form to its fields), which enforces the lifecycle, the roles and the
+four-eyes rule again and owns the transaction.
 """
 import csv
 import io
@@ -24,9 +25,9 @@ from ..models.clients import LANGUAGES, Client
 from ..models.optouts import CHANNELS as OPT_OUT_CHANNELS
 from ..models.requests import CHANNELS, OPEN_STATUSES, REQUEST_TYPES, STATUSES, TYPE_CLAUSES, PrivacyRequest
 from ..models.staff import StaffUser
-from ..services import audit, deadlines
+from ..services import deadlines, intake, lifecycle, matching, queues, steps
 from ..services import export as export_service
-from ..services import requests as request_service
+from ..services.rectification import RECTIFIABLE_FIELDS
 from .formatting import local_time_formatter
 from .base import RoleModelView, SecureForm
 
@@ -101,7 +102,7 @@ class AssignedToMeFilter(BaseSQLAFilter):
 
 
 def _handler_options():
-    return [(str(u.id), str(u)) for u in request_service.handler_choices()]
+    return [(str(u.id), str(u)) for u in queues.handler_choices()]
 
 
 # --- forms ----------------------------------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ class RequestCreateForm(SecureForm):
                                   choices=[(c, c) for c in OPT_OUT_CHANNELS], default="all")
 
     def payload(self):
-        changes = {f: getattr(self, f"new_{f}").data for f in request_service.RECTIFIABLE_FIELDS}
+        changes = {f: getattr(self, f"new_{f}").data for f in RECTIFIABLE_FIELDS}
         return {
             "changes": changes, "blocked_until": self.blocked_until.data, "recipient": self.recipient.data,
             "scope": self.scope.data, "expires_on": self.expires_on.data, "channel": self.opt_out_channel.data,
@@ -150,7 +151,7 @@ class StepForm(SecureForm):
 
 class VerifyIdentityForm(StepForm):
     method = SelectField(_l("How was the identity checked?"),
-                         choices=[(k, v) for k, v in request_service.IDENTITY_METHODS.items()],
+                         choices=[(k, v) for k, v in lifecycle.IDENTITY_METHODS.items()],
                          validators=[DataRequired()])
     note = StringField(_l("Note (document type and last 4 digits at most; never a copy)"),
                        validators=[Optional(), Length(max=200)])
@@ -185,11 +186,33 @@ class MatchForm(StepForm):
     client_id = SelectField(_l("Client"), validators=[DataRequired()])
 
 
-STEP_FORMS = {
-    "verify_identity": VerifyIdentityForm, "start": StepForm, "submit_for_approval": CommentForm,
-    "approve": RequiredCommentForm, "release": StepForm, "complete": CompleteForm, "retry": StepForm,
-    "reject": ReasonForm, "cancel": ReasonForm, "merge_duplicate": MergeForm, "assign": AssignForm,
-    "extend_deadline": ReasonForm, "match_client": MatchForm,
+def _staff(form_field):
+    return db.session.get(StaffUser, int(form_field.data))
+
+
+def _client(form_field):
+    return db.session.get(Client, int(form_field.data))
+
+
+def _request(form_field):
+    return db.session.get(PrivacyRequest, int(form_field.data))
+
+
+# Each step the page offers: its form, and how the form's data become `steps.take_step`'s fields.
+STEP_FIELDS = {
+    "verify_identity": (VerifyIdentityForm, lambda f: {"method": f.method.data, "note": f.note.data}),
+    "start": (StepForm, lambda f: {}),
+    "submit_for_approval": (CommentForm, lambda f: {"comment": f.comment.data}),
+    "approve": (RequiredCommentForm, lambda f: {"comment": f.comment.data}),
+    "release": (StepForm, lambda f: {}),
+    "complete": (CompleteForm, lambda f: {"outcome": f.outcome.data}),
+    "retry": (StepForm, lambda f: {}),
+    "reject": (ReasonForm, lambda f: {"comment": f.comment.data}),
+    "cancel": (ReasonForm, lambda f: {"comment": f.comment.data}),
+    "merge_duplicate": (MergeForm, lambda f: {"into": _request(f.duplicate_of), "comment": f.comment.data}),
+    "assign": (AssignForm, lambda f: {"to": _staff(f.assignee)}),
+    "extend_deadline": (ReasonForm, lambda f: {"comment": f.comment.data}),
+    "match_client": (MatchForm, lambda f: {"client": _client(f.client_id)}),
 }
 STEP_BUTTON_CLASS = {"approve": "btn-success", "reject": "btn-danger", "cancel": "btn-outline-danger"}
 
@@ -249,16 +272,15 @@ class PrivacyRequestView(RoleModelView):
         valid = super().validate_form(form)
         if request.method == "POST" and isinstance(form, RequestCreateForm):
             # Show the service's field errors together with the form's own, in one round.
-            errors = request_service.check_new_request(**self._new_request_fields(form))
-            _attach_errors(form, request_service.InvalidInput("", errors))
+            errors = intake.check_new_request(**self._new_request_fields(form))
+            _attach_errors(form, lifecycle.InvalidInput("", errors))
             valid = valid and not errors
         return valid
 
     def create_model(self, form):
         try:
-            req = request_service.create_request(by=current_user._get_current_object(),
-                                                 **self._new_request_fields(form))
-        except request_service.WorkflowError as error:
+            req = intake.create_request(by=current_user._get_current_object(), **self._new_request_fields(form))
+        except lifecycle.WorkflowError as error:
             _attach_errors(form, error)
             flash(str(error), "error")
             return False
@@ -278,13 +300,13 @@ class PrivacyRequestView(RoleModelView):
         return self._render_request(req)
 
     def _step_forms(self, req, failed=None):
-        steps = request_service.legal_next_steps(req, current_user) if self.may_write else []
+        offered = lifecycle.legal_next_steps(req, current_user) if self.may_write else []
         forms = {}
-        for step in steps:
+        for step in offered:
             if failed and failed[0] == step:
                 forms[step] = failed[1]
                 continue
-            form = STEP_FORMS[step](prefix=step, formdata=None)
+            form = STEP_FIELDS[step][0](prefix=step, formdata=None)
             form.version.data = req.version
             self._fill_choices(step, form, req)
             if step == "complete" and req.client_id is None:
@@ -297,9 +319,9 @@ class PrivacyRequestView(RoleModelView):
             form.assignee.choices = _handler_options()
         elif step == "merge_duplicate":
             form.duplicate_of.choices = [(str(d.id), f"#{d.id} ({STATUS_LABELS[d.status]})")
-                                         for d in request_service.find_duplicates(req)]
+                                         for d in matching.find_duplicates(req)]
         elif step == "match_client":
-            form.client_id.choices = [(str(c.id), f"#{c.id}") for c in request_service.find_candidates(req)]
+            form.client_id.choices = [(str(c.id), f"#{c.id}") for c in matching.find_candidates(req)]
 
     def _render_request(self, req, failed=None, status=200):
         forms = self._step_forms(req, failed)
@@ -310,12 +332,12 @@ class PrivacyRequestView(RoleModelView):
         rule = deadlines.rule_for(req.type)
         page = self.render(
             "admin/request_details.html", req=req, model=req, forms=forms, rule=rule,
-            labels=request_service.ACTION_LABELS, type_labels=TYPE_LABELS, status_labels=STATUS_LABELS,
+            labels=lifecycle.ACTION_LABELS, type_labels=TYPE_LABELS, status_labels=STATUS_LABELS,
             clause=TYPE_CLAUSES.get(req.type), time_left=format_time_left(req.due_at) if req.is_open else "",
             overdue=bool(req.is_open and req.due_at and req.due_at < utcnow()),
-            duplicates=request_service.find_duplicates(req), erasure_blocked=request_service.erasure_blocked(req),
-            candidates=request_service.find_candidates(req) if req.client_id is None else [],
-            identity_methods=request_service.IDENTITY_METHODS, button_class=STEP_BUTTON_CLASS,
+            duplicates=matching.find_duplicates(req), erasure_blocked=lifecycle.erasure_blocked(req),
+            candidates=matching.find_candidates(req) if req.client_id is None else [],
+            identity_methods=lifecycle.IDENTITY_METHODS, button_class=STEP_BUTTON_CLASS,
             show_certificate=bool(req.certificate) and has_any(CERTIFICATES_READ),
             export_packages=export_service.packages_for(req.id) if has_any(EXPORTS_DOWNLOAD) else [],
             return_url=self.get_url(".index_view"))
@@ -331,61 +353,29 @@ class PrivacyRequestView(RoleModelView):
             flash(_("That request does not exist."), "error")
             return redirect(self.get_url(".index_view"))
         step = request.form.get("action", "")
-        if step not in STEP_FORMS:
+        if step not in STEP_FIELDS:
             flash(_("That step is not possible for this request now."), "error")
             return redirect(self.get_url(".details_view", id=req.id))
-        form = STEP_FORMS[step](prefix=step)
+        form_class, to_fields = STEP_FIELDS[step]
+        form = form_class(prefix=step)
         self._fill_choices(step, form, req)
         if not form.validate():
             flash(_("Please correct the highlighted fields. Nothing was saved."), "error")
             return self._render_request(req, failed=(step, form), status=400)
         try:
-            self._take(step, req, form)
-        except request_service.JobNotQueued as error:
+            steps.take_step(req, step, current_user._get_current_object(), expected_version=form.version.data or None,
+                            **to_fields(form))
+        except lifecycle.JobNotQueued as error:
             flash(str(error), "warning")
-        except request_service.WorkflowError as error:
-            db.session.rollback()
+        except lifecycle.WorkflowError as error:
             _attach_errors(form, error)
             flash(str(error), "error")
             req = self.get_one(req.id)
-            code = 400 if isinstance(error, request_service.InvalidInput) else 409
+            code = 400 if isinstance(error, lifecycle.InvalidInput) else 409
             return self._render_request(req, failed=(step, form), status=code)
         else:
-            flash(_("Saved: %(step)s.", step=request_service.ACTION_LABELS.get(step, step)), "success")
+            flash(_("Saved: %(step)s.", step=lifecycle.ACTION_LABELS.get(step, step)), "success")
         return redirect(self.get_url(".details_view", id=req.id))
-
-    def _take(self, step, req, form):
-        s = request_service
-        version = form.version.data or None
-        by = current_user._get_current_object()
-        if step == "verify_identity":
-            return s.verify_identity(req, form.method.data, by, note=form.note.data, expected_version=version)
-        if step == "start":
-            return s.start(req, by, expected_version=version)
-        if step == "submit_for_approval":
-            return s.submit_for_approval(req, by, comment=form.comment.data, expected_version=version)
-        if step == "approve":
-            return s.approve(req, by, form.comment.data, expected_version=version)
-        if step == "release":
-            return s.release(req, by, expected_version=version)
-        if step == "retry":
-            return s.retry(req, by, expected_version=version)
-        if step == "complete":
-            return s.complete(req, by, outcome=form.outcome.data, expected_version=version)
-        if step == "reject":
-            return s.reject(req, by, form.comment.data, expected_version=version)
-        if step == "cancel":
-            return s.cancel(req, by, form.comment.data, expected_version=version)
-        if step == "extend_deadline":
-            return s.extend_deadline(req, by, form.comment.data, expected_version=version)
-        if step == "assign":
-            return s.assign([req], db.session.get(StaffUser, int(form.assignee.data)), by)
-        if step == "merge_duplicate":
-            into = self.get_one(form.duplicate_of.data)
-            return s.merge_duplicate(req, into, by, comment=form.comment.data, expected_version=version)
-        if step == "match_client":
-            return s.match_client(req, db.session.get(Client, int(form.client_id.data)), by, expected_version=version)
-        raise AssertionError(step)
 
     # --- bulk actions ---------------------------------------------------------------------------------------------
 
@@ -431,9 +421,8 @@ class PrivacyRequestView(RoleModelView):
             flash(_("Select at least one request."), "error")
             return
         try:
-            request_service.assign(rows, to, current_user._get_current_object())
-        except request_service.WorkflowError as error:
-            db.session.rollback()
+            steps.assign(rows, to, current_user._get_current_object())
+        except lifecycle.WorkflowError as error:
             flash(_("Nothing was assigned: %(reason)s", reason=str(error)), "error")
         else:
             flash(_("%(n)s request(s) assigned to %(who)s.", n=len(rows), who=str(to)), "success")
@@ -459,8 +448,7 @@ class PrivacyRequestView(RoleModelView):
         return self._csv_response(query, "filtered")
 
     def _csv_response(self, query, scope):
-        audit.record("requests.export_csv", object_type="privacy_request", details={"scope": scope})
-        db.session.commit()
+        queues.record_list_export(scope)
         columns = ("id", "type", "status", "channel", "client_id", "assigned_to_id", "received_at", "due_at",
                    "extended_at", "approved_at", "completed_at")
 

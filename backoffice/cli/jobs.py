@@ -4,6 +4,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..extensions import db
+from ..jobs.base import bind_worker_app
+from ..jobs.rq_worker import BackofficeSimpleWorker, BackofficeWorker
+from ..services import execution, export
+from ..services.jobqueue import redis_connection, rq_queue
 
 
 @click.command("worker")
@@ -16,10 +20,6 @@ from ..extensions import db
 @with_appcontext
 def worker_command(burst, with_scheduler, fork):
     """Run an RQ worker on REDIS_URL's queue (production; run one or more)."""
-    from ..services.jobqueue import redis_connection, rq_queue
-    from ..jobs.base import bind_worker_app
-    from ..jobs.rq_worker import BackofficeSimpleWorker, BackofficeWorker
-
     app = current_app._get_current_object()
     if not app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set. Without Redis, jobs run inside `flask --app wsgi demo`.")
@@ -38,8 +38,6 @@ def worker_command(burst, with_scheduler, fork):
 @with_appcontext
 def reconcile_command(stale_after):
     """Re-queue approved/executing requests without a live job (Redis lost it, or its worker died)."""
-    from ..services import execution
-
     requeued = execution.reconcile(stale_after=stale_after)
     click.echo(f"Re-queued {len(requeued)} request(s)" + (f": {', '.join(map(str, requeued))}" if requeued else "."))
     worker = current_app.extensions.get("embedded_worker")
@@ -52,7 +50,5 @@ def reconcile_command(stale_after):
 @with_appcontext
 def cleanup_exports_command():
     """Delete expired export packages (policy 5.4)."""
-    from ..services import export
-
     result = export.cleanup_expired()
     click.echo(f"Deleted {result['expired']} expired package(s), {result['orphans']} stray file(s).")

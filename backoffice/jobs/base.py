@@ -1,7 +1,9 @@
 """What every job shares: the worker's app, the JobRecord bookkeeping, and which errors are worth a retry.
 
-A worker process builds one app (create_app()) and reuses it for every job; a forked work horse first drops the
-database connections it inherited. Each job runs in its own app context, hence its own session.
+The process that runs jobs binds its app: the `flask worker` command binds the app it was started with (the
+factory is never called from here: the factory imports the jobs, not the other way round), and the embedded worker
+runs each job inside its own app's context. A forked work horse first drops the database connections it inherited.
+Each job runs in its own app context, hence its own session.
 """
 import logging
 import os
@@ -9,8 +11,13 @@ import threading
 from contextlib import contextmanager
 
 from flask import current_app, has_app_context
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import get_current_job
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..extensions import db
+from ..services import execution
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -22,13 +29,8 @@ class JobFailed(Exception):
     """Raised out of a job with a message free of personal data (it ends up in Redis's failed registry)."""
 
 
-def transient_errors():
-    """Errors that a later attempt may not meet: lost database or Redis connections, lock timeouts."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+# Errors that a later attempt may not meet: lost database or Redis connections, lock timeouts.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
 def bind_worker_app(app):
@@ -41,12 +43,9 @@ def bind_worker_app(app):
 def job_app():
     if has_app_context():
         app = current_app._get_current_object()
+    elif _worker_app is None:
+        raise RuntimeError("no app bound for jobs: run workers with `flask --app wsgi worker`")
     else:
-        global _worker_app
-        if _worker_app is None:
-            from .. import create_app
-
-            bind_worker_app(create_app())
         app = _worker_app
     if app.extensions.get("backoffice_job_pid") != os.getpid():
         # A forked work horse must not reuse the parent's pooled connections.
@@ -81,8 +80,6 @@ def current_context():
     embedded = getattr(_embedded, "context", None)
     if embedded is not None:
         return embedded
-    from rq import get_current_job
-
     job = get_current_job()
     if job is None:
         return JobContext(None, 0)
@@ -100,8 +97,6 @@ def embedded_context(context):
 
 def run_request_job(kind, request_id, service):
     """Run `service(request_id, job_id=...)` for a request job; failures end in JobRecord and request state."""
-    from ..services import execution
-
     app = job_app()
     context = current_context()
     with app.app_context():
@@ -109,7 +104,7 @@ def run_request_job(kind, request_id, service):
             execution.job_started(context.job_id)
         try:
             result = service(request_id, job_id=context.job_id)
-        except transient_errors() as exc:
+        except TRANSIENT_ERRORS as exc:
             db.session.rollback()
             final = not context.will_retry
             error = f"{kind} attempt failed: {type(exc).__name__} (transient)"
@@ -130,14 +125,12 @@ def run_request_job(kind, request_id, service):
 
 
 def _record_failure(context, request_id, error, final):
-    from ..services import execution
-
     try:
         if context.job_id:
             execution.job_failed(context.job_id, error, final)
         if final:
             execution.mark_failed(request_id, error)
-    except transient_errors() as exc:
+    except TRANSIENT_ERRORS as exc:
         # The database is unreachable too: reconcile finds the request still approved/executing later.
         db.session.rollback()
         log.error("job %s request %s: failure not recorded (%s)", context.job_id, request_id, type(exc).__name__)

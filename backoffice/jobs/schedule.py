@@ -7,6 +7,8 @@ Embedded mode: the in-process worker runs due jobs itself.
 import time
 from dataclasses import dataclass
 
+from ..services.jobqueue import periodic_job_options
+
 PERIODIC_TICK_SECONDS = 60
 
 
@@ -38,7 +40,6 @@ def enqueue_due(connection, queue, config, jobs=PERIODIC_JOBS):
     for job in jobs:
         interval = job.interval(config)
         if connection.set(lock_key(queue.name, job), int(time.time()), nx=True, ex=interval):
-            queue.enqueue(job.func, job_id=f"periodic-{job.id}-{int(time.time())}",
-                          job_timeout=config["JOB_TIMEOUT_SECONDS"], result_ttl=3600, failure_ttl=7 * 24 * 3600)
+            queue.enqueue(job.func, job_id=f"periodic-{job.id}-{int(time.time())}", **periodic_job_options(config))
             queued.append(job.id)
     return queued

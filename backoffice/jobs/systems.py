@@ -3,7 +3,7 @@ import logging
 
 from ..extensions import db
 from ..services import execution, fanout
-from .base import JobFailed, current_context, job_app, transient_errors
+from .base import TRANSIENT_ERRORS, JobFailed, current_context, job_app
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -17,7 +17,7 @@ def run_system_task(task_id):
             execution.job_started(context.job_id)
         try:
             result = fanout.run_task(task_id, job_id=context.job_id)
-        except (fanout.TaskFailed, *transient_errors()) as exc:
+        except (fanout.TaskFailed, *TRANSIENT_ERRORS) as exc:
             db.session.rollback()
             transient = getattr(exc, "transient", True)
             if not transient:

@@ -11,7 +11,11 @@ from ..identifiers import name_key, normalise_phone, with_control_digit
 from ..models.clients import Agency, Client, ClientAccount
 from ..models.consent import PURPOSES, Consent
 from ..models.records import Booking, Communication
+from ..models.requests import (
+    ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, MARKETING_OPT_OUT, RECTIFICATION, THIRD_PARTY_GRANT, PrivacyRequest,
+)
 from ..models.staff import ROLES, StaffUser
+from . import intake, steps
 from . import staff as staff_service
 
 DEMO_DOMAIN = "demo.local"
@@ -154,10 +158,6 @@ def seed_requests(seed=SEED):
     "overdue" and "due soon"; one erasure waits for a manager's approval (four-eyes: manager@ may approve it,
     as support@ created it).
     """
-    from ..models.requests import (ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, MARKETING_OPT_OUT,
-                                   RECTIFICATION, THIRD_PARTY_GRANT, PrivacyRequest)
-    from . import requests as lifecycle
-
     if db.session.execute(select(func.count(PrivacyRequest.id))).scalar() > 0:
         return 0
     rng = random.Random(seed + 1)
@@ -183,17 +183,18 @@ def seed_requests(seed=SEED):
         elif request_type == MARKETING_OPT_OUT:
             payload = {"channel": "all"}
         handler = support if made % 2 == 0 else support2
-        req = lifecycle.create_request(
+        req = intake.create_request(
             by=handler, type=request_type, channel=rng.choice(["email", "letter", "phone"]),
             requester_name=client.full_name, requester_email=client.email, client=client,
             description=None, payload=payload, received_at=now - dt.timedelta(days=days_ago, hours=rng.randint(1, 5)))
         if state in ("verified", "started", "submit") and req.status == "received":
-            lifecycle.verify_identity(req, "registered_email", handler)
-            lifecycle.assign([req], handler, handler)
+            steps.take_step(req, "verify_identity", handler, method="registered_email")
+            steps.take_step(req, "assign", handler, to=handler)
         if state in ("started", "submit") and req.status == "identity_verified":
-            lifecycle.start(req, handler)
+            steps.take_step(req, "start", handler)
         if state == "submit" and req.status == "in_progress":
-            lifecycle.submit_for_approval(req, handler, comment="Identity confirmed by registered e-mail.")
+            steps.take_step(req, "submit_for_approval", handler,
+                            comment="Identity confirmed by registered e-mail.")
         made += 1
     return made
 

@@ -7,7 +7,9 @@ for the same request is a no-op that succeeds. The erasure certificate (no perso
 import datetime as dt
 import logging
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select, update
 
@@ -272,10 +274,6 @@ def _not_all(values, table):
 
 def local_today():
     """Today in the airline's time zone: a flight is "not yet flown" by the Almaty calendar."""
-    from zoneinfo import ZoneInfo
-
-    from flask import current_app
-
     return dt.datetime.now(ZoneInfo(current_app.config["BACKOFFICE_TIMEZONE"])).date()
 
 

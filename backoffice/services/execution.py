@@ -2,8 +2,8 @@
 
 The database is the source of truth (issue 4): every status move is a RequestEvent plus an audit event, each job
 has a JobRecord keyed by its queue id, and `reconcile` re-queues approved/executing requests whose job is gone.
-The moves approved → executing → completed | failed (and a manager's failed → approved retry) live here so the
-request lifecycle module can absorb them.
+The moves approved → executing → completed | failed are system steps through the lifecycle's one `transition`
+(services/lifecycle); a manager's failed → approved retry is the staff step `retry` (services/steps.take_step).
 """
 import datetime as dt
 import logging
@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models.base import utcnow
 from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, RETRYING, STARTED, JobRecord
 from ..models.requests import APPROVED, COMPLETED, EXECUTING, PrivacyRequest
-from . import audit, fanout, jobqueue
+from . import audit, fanout, jobqueue, lifecycle, steps
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -69,18 +69,12 @@ def claim(request_id, types):
     return privacy_request
 
 
-def _move(privacy_request, action, comment=None, details=None, actor=None):
-    """Take a lifecycle step through the one transition table (services.requests): an illegal move raises."""
-    from . import requests as lifecycle
-
+def _system_step(privacy_request, action, comment=None, details=None, effect=None):
+    """A system step (by=None) through the lifecycle's one `transition`, in the job's transaction."""
     try:
-        step = lifecycle.require_step(privacy_request, action, actor)
+        lifecycle.transition(privacy_request, action, None, comment=comment, details=details, effect=effect)
     except lifecycle.WorkflowError as exc:
         raise ExecutionError(str(exc), code="illegal_transition") from None
-    from_status = privacy_request.status
-    privacy_request.status = step.target
-    privacy_request.updated_at = utcnow()
-    lifecycle.record_step(privacy_request, action, actor, from_status, step.target, comment, details)
 
 
 def mark_executing(privacy_request, job_id):
@@ -89,18 +83,19 @@ def mark_executing(privacy_request, job_id):
         audit.record("request.execution_resumed", object_type="privacy_request", object_id=privacy_request.id,
                      request_id=privacy_request.id, details={"job_id": job_id})
     else:
-        _move(privacy_request, "begin_execution", details={"job_id": job_id})
+        _system_step(privacy_request, "begin_execution", details={"job_id": job_id})
     if job_id:
         privacy_request.job_id = job_id
 
 
 def mark_completed(privacy_request, outcome, details=None, certificate=None):
     """executing → completed, in the caller's transaction (together with the work itself)."""
-    privacy_request.outcome = outcome
-    privacy_request.completed_at = utcnow()
-    if certificate is not None:
-        privacy_request.certificate = certificate
-    _move(privacy_request, "complete", comment=outcome, details=details)
+    def effect(r):
+        r.outcome = outcome
+        r.completed_at = utcnow()
+        if certificate is not None:
+            r.certificate = certificate
+    _system_step(privacy_request, "complete", comment=outcome, details=details, effect=effect)
 
 
 def mark_failed(request_id, error):
@@ -110,8 +105,10 @@ def mark_failed(request_id, error):
     if privacy_request is None or privacy_request.status not in (APPROVED, EXECUTING):
         db.session.rollback()
         return False
-    privacy_request.outcome = error
-    _move(privacy_request, "fail", comment=error, details={"error": error})
+
+    def effect(r):
+        r.outcome = error
+    _system_step(privacy_request, "fail", comment=error, details={"error": error}, effect=effect)
     db.session.commit()
     return True
 
@@ -121,16 +118,15 @@ def retry_request(request_id, by):
 
     The lifecycle's `retry` step decides who may (managers) and refuses a blocked client's erasure.
     """
-    from . import requests as lifecycle
-
     privacy_request = lock_request(request_id)
     if privacy_request is None:
+        db.session.rollback()
         raise ExecutionError("request not found", code="not_found")
     if privacy_request.status == EXECUTING:
         db.session.rollback()
         return jobqueue.enqueue_request_job(request_id)
     try:
-        lifecycle.retry(privacy_request, by)
+        steps.take_step(privacy_request, "retry", by)
     except lifecycle.WorkflowError as exc:
         raise ExecutionError(str(exc), code="not_retryable") from None
     return privacy_request.job_id

@@ -9,6 +9,11 @@ import logging
 import uuid
 
 from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from sqlalchemy import update
 
 from ..extensions import db
@@ -25,6 +30,23 @@ JOB_FOR_TYPE = {
 KIND_FOR_TYPE = {ERASURE: "erasure", CONSENT_WITHDRAWAL: "erasure", ACCESS: "export"}
 # Transient failures are retried this many times (intervals from JOB_RETRY_INTERVALS); others fail at once.
 RETRY_MAX = 3
+# How long RQ keeps a failed request job (for the Jobs view and post-mortems), and a periodic job's result/failure.
+FAILURE_TTL_SECONDS = 30 * 24 * 3600
+PERIODIC_RESULT_TTL_SECONDS = 3600
+PERIODIC_FAILURE_TTL_SECONDS = 7 * 24 * 3600
+
+
+def request_job_options(config):
+    """RQ enqueue options for a request job: the one timeout, the retry policy, how long a failure is kept."""
+    return dict(job_timeout=config["JOB_TIMEOUT_SECONDS"],
+                retry=Retry(max=RETRY_MAX, interval=list(config["JOB_RETRY_INTERVALS"])),
+                failure_ttl=FAILURE_TTL_SECONDS)
+
+
+def periodic_job_options(config):
+    """RQ enqueue options for a periodic job (jobs/schedule.py): the same timeout, no retry (the next tick is one)."""
+    return dict(job_timeout=config["JOB_TIMEOUT_SECONDS"], result_ttl=PERIODIC_RESULT_TTL_SECONDS,
+                failure_ttl=PERIODIC_FAILURE_TTL_SECONDS)
 
 
 def job_for(request_type):
@@ -36,16 +58,12 @@ def redis_connection(app=None):
     app = app or current_app._get_current_object()
     connection = app.extensions.get("backoffice_redis")
     if connection is None:
-        from redis import Redis
-
         connection = Redis.from_url(app.config["REDIS_URL"])
         app.extensions["backoffice_redis"] = connection
     return connection
 
 
 def rq_queue(app=None):
-    from rq import Queue
-
     app = app or current_app._get_current_object()
     return Queue(app.config["RQ_QUEUE"], connection=redis_connection(app))
 
@@ -59,12 +77,9 @@ def embedded_worker():
 
 def _push(func_path, ids, job_id):
     if current_app.config.get("REDIS_URL"):
-        from rq import Retry
-
         rq_queue().enqueue(
-            func_path, *ids, job_id=job_id, job_timeout=current_app.config["JOB_TIMEOUT_SECONDS"],
-            retry=Retry(max=RETRY_MAX, interval=list(current_app.config["JOB_RETRY_INTERVALS"])),
-            failure_ttl=30 * 24 * 3600, description=f"{func_path.rsplit('.', 1)[-1]}({', '.join(map(str, ids))})",
+            func_path, *ids, job_id=job_id, description=f"{func_path.rsplit('.', 1)[-1]}({', '.join(map(str, ids))})",
+            **request_job_options(current_app.config),
         )
     else:
         embedded_worker().submit(func_path, ids, job_id)
@@ -87,8 +102,6 @@ def enqueue(func_path, *ids, job_id=None, kind=None, request_id=None):
     try:
         _push(func_path, ids, job_id)
     except Exception as exc:
-        from redis.exceptions import RedisError
-
         if record is None or not isinstance(exc, RedisError):
             raise
         log.warning("job %s (request %s) not pushed: %s; reconcile will queue it", job_id, request_id,
@@ -119,9 +132,6 @@ def enqueue_request_job(request_id):
 def job_state(job_id):
     """What the queue says about a job: queued/scheduled/deferred/started/finished/failed/..., or None if unknown."""
     if current_app.config.get("REDIS_URL"):
-        from rq.exceptions import NoSuchJobError
-        from rq.job import Job
-
         try:
             job = Job.fetch(job_id, connection=redis_connection())
         except NoSuchJobError:
@@ -151,10 +161,6 @@ def worker_alive(job_id):
     if not current_app.config.get("REDIS_URL"):
         worker = current_app.extensions.get("embedded_worker")
         return worker is not None and worker.is_alive()
-    from rq import Worker
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
     connection = redis_connection()
     try:
         job = Job.fetch(job_id, connection=connection)

@@ -9,20 +9,21 @@ from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.clients import Client
 from backoffice.models.requests import BLOCKING, IN_PROGRESS, RECTIFICATION, PrivacyRequest, RequestEvent
-from backoffice.services import blocking
-from backoffice.services import requests as svc
+from backoffice.services import blocking, intake
+from backoffice.services.lifecycle import IllegalTransition
+from backoffice.services.steps import take_step
 from tests.factories import make_client
 
 
 def _blocked_client(team, until):
     client = make_client()
-    req = svc.create_request(type=BLOCKING, by=team.support, client=client,
-                             payload={"blocked_until": "2099-01-31"})
-    svc.verify_identity(req, "registered_email", team.support)
-    svc.start(req, team.support)
-    svc.submit_for_approval(req, team.support)
-    svc.approve(req, team.manager, "Processing conditions were breached")
-    svc.complete(req, team.support)
+    req = intake.create_request(type=BLOCKING, by=team.support, client=client,
+                                payload={"blocked_until": "2099-01-31"})
+    take_step(req, "verify_identity", team.support, method="registered_email")
+    take_step(req, "start", team.support)
+    take_step(req, "submit_for_approval", team.support)
+    take_step(req, "approve", team.manager, comment="Processing conditions were breached")
+    take_step(req, "complete", team.support)
     client.blocked_until = until  # the block's end as it stands today
     db.session.commit()
     return client, req
@@ -59,12 +60,12 @@ def test_the_periodic_job_lifts_expired_blocks(app, team):
 
 def test_a_blocked_client_cannot_be_rectified(app, team):
     client, _ = _blocked_client(team, dt.date(2099, 1, 31))
-    req = svc.create_request(type=RECTIFICATION, by=team.support, client=client,
-                             payload={"changes": {"full_name": "Другое Имя"}})
-    svc.verify_identity(req, "registered_email", team.support)
-    svc.start(req, team.support)
-    with pytest.raises(svc.IllegalTransition) as refused:
-        svc.complete(req, team.support)
+    req = intake.create_request(type=RECTIFICATION, by=team.support, client=client,
+                                payload={"changes": {"full_name": "Другое Имя"}})
+    take_step(req, "verify_identity", team.support, method="registered_email")
+    take_step(req, "start", team.support)
+    with pytest.raises(IllegalTransition) as refused:
+        take_step(req, "complete", team.support)
     assert "1(3)" in str(refused.value)
     db.session.rollback()
     assert db.session.get(Client, client.id).full_name == "Сейтқали Жанар"

@@ -5,7 +5,7 @@ from backoffice.extensions import db
 from backoffice.models.requests import AWAITING_APPROVAL, COMPLETED, ERASURE, PrivacyRequest
 from backoffice.models.systems import SystemTask
 from backoffice.services import demo, demo_systems, fanout
-from backoffice.services import requests as lifecycle
+from backoffice.services.steps import take_step
 from backoffice.services import staff as staff_service
 from tests.systems.sites import rows
 
@@ -25,7 +25,7 @@ def test_demo_erasure_fans_out_end_to_end(app, worker, receiver, tmp_path, monke
     assert rows(site_url, f"SELECT count(*) FROM customers WHERE email_addr = '{email}'") == [(1,)]
 
     manager = staff_service.find_by_email("manager@demo.local")
-    lifecycle.approve(waiting, manager, "Checked: no retention obligation")
+    take_step(waiting, "approve", manager, comment="Checked: no retention obligation")
     while worker.drain():
         pass
     archive = db.session.execute(select(SystemTask).join(SystemTask.system).where(

@@ -1,0 +1,108 @@
+"""What completing a request does, per type (policy 5.2, 4.1, 3.2.2, 5.3): the effects run inside the step.
+
+- unmatched request: the "we hold no data about you" reply is recorded (`outcome` required);
+- rectification (5.2): proposed changes re-validated and applied; field names audited, never values;
+- blocking / unblocking (5.2): client status `blocked` (with optional end) / `active`;
+- third-party grant (4.1): a DisclosureGrant is recorded in the register;
+- marketing opt-out (3.2.2): the requester goes on the suppression list at once;
+- consent withdrawal (5.3): consents are withdrawn when a manager approves (the erasure job follows);
+- access / erasure / consent withdrawal: the job completes them (services/execution) once it has run.
+"""
+import datetime as dt
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models.base import utcnow
+from ..models.clients import ACTIVE, BLOCKED, ERASED, Client
+from ..models.consent import Consent
+from ..models.disclosures import DisclosureGrant
+from ..models.requests import BLOCKING, EXECUTING, MARKETING_OPT_OUT, RECTIFICATION, THIRD_PARTY_GRANT, UNBLOCKING
+from . import optouts
+from .lifecycle import IllegalTransition, InvalidInput, optional_text, required_text
+from .rectification import apply_rectification
+
+OPT_OUT_RECORDED = _l("Added to the marketing suppression list.")
+
+
+def completion_effect(req, by, outcome=None):
+    """(effect, comment) for a staff member completing `req`; InvalidInput on a bad or missing reply."""
+    outcome = optional_text(outcome, "outcome")
+    if req.client_id is None and req.type != MARKETING_OPT_OUT:
+        outcome = required_text(outcome, "outcome", _l("Record the reply sent to the requester."))
+
+    def effect(r):
+        result = None
+        if r.client_id is not None and r.status != EXECUTING:
+            client = db.session.get(Client, r.client_id)
+            if client.status == ERASED:
+                raise IllegalTransition(_l("This client was erased; close the request with a reason instead."))
+            result = _carry_out(r, client, by)
+        r.outcome = outcome or r.outcome
+        r.completed_at = utcnow()
+        return result
+    return effect, outcome
+
+
+def _carry_out(req, client, by):
+    if req.type == RECTIFICATION:
+        if client.status == BLOCKED:
+            raise IllegalTransition(_l("The client's data is blocked (Law art. 1(3)): it cannot be changed "
+                                       "until the block is lifted or ends."))
+        return apply_rectification(req, client)
+    if req.type == BLOCKING:
+        until = (req.payload or {}).get("blocked_until")
+        client.status = BLOCKED
+        client.blocked_until = dt.date.fromisoformat(until) if until else None
+        return {"client_status": BLOCKED}
+    if req.type == UNBLOCKING:
+        if client.status != BLOCKED:
+            raise IllegalTransition(_l("The client is not blocked."))
+        client.status = ACTIVE
+        client.blocked_until = None
+        return {"client_status": ACTIVE}
+    if req.type == THIRD_PARTY_GRANT:
+        return _record_grant(req, client, by)
+    return None
+
+
+def _record_grant(req, client, by):
+    data = req.payload or {}
+    if not data.get("recipient") or not data.get("scope"):
+        raise InvalidInput(_l("The request names no recipient or scope."))
+    grant = DisclosureGrant(client_id=client.id, request_id=req.id, recipient=data["recipient"], scope=data["scope"],
+                            expires_on=dt.date.fromisoformat(data["expires_on"]) if data.get("expires_on") else None,
+                            created_by_id=by.id if by else None)
+    db.session.add(grant)
+    db.session.flush()
+    return {"disclosure_grant_id": grant.id}
+
+
+def withdraw_consents(client_id, purposes=None):
+    """Withdraw the client's active consents (all, or `purposes`) on a consent-withdrawal request (policy 5.3)."""
+    query = select(Consent).where(Consent.client_id == client_id, Consent.withdrawn_at.is_(None))
+    if purposes:
+        query = query.where(Consent.purpose.in_(purposes))
+    consents = db.session.execute(query).scalars().all()
+    now = utcnow()
+    for consent in consents:
+        consent.withdrawn_at = now
+        consent.withdrawn_source = "privacy_request"
+    return len(consents)
+
+
+def opt_out_effect(by):
+    """Put the requester on the suppression list at once (policy 3.2.2), through the opt-out service."""
+    def effect(r):
+        client = db.session.get(Client, r.client_id) if r.client_id else None
+        email = r.requester_email or (client.email_norm if client else None)
+        phone = r.requester_phone or (client.phone_e164 if client else None)
+        result = optouts.add_opt_out(email=email, phone=phone, channel=(r.payload or {}).get("channel") or "all",
+                                     source="privacy_request", by=by, request_id=r.id)
+        if client is not None and result.entry.client_id is None:
+            result.entry.client_id = client.id
+        r.completed_at = utcnow()
+        db.session.flush()
+        return {"opt_out_id": result.entry.id, "opt_out_created": result.created}
+    return effect
