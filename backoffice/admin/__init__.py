@@ -45,6 +45,7 @@ def init_admin(app):
     app.jinja_env.globals["system_tasks"] = fanout.tasks_of
     app.jinja_env.globals["system_task_forms"] = task_forms
     app.jinja_env.globals["system_task_labels"] = TASK_STATUS_LABELS
+    app.jinja_env.globals["system_task_for_job"] = fanout.task_for_job
     formatting.register(app)
     app.extensions["backoffice_admin"] = admin
     return admin

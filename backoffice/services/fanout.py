@@ -292,6 +292,21 @@ def receive_callback(system_id, timestamp, signature, body):
     return task
 
 
+def task_for_job(job_id):
+    """The system task a `system` job carried out (Jobs view), or None."""
+    if not job_id:
+        return None
+    return db.session.execute(select(SystemTask).where(SystemTask.job_id == job_id[:64])).scalar_one_or_none()
+
+
+def retry_job(job_id, by):
+    """The Jobs view's retry of a failed system job: that one system is queued again (retry_task)."""
+    task = task_for_job(job_id)
+    if task is None:
+        raise TaskError(_l("This system task does not exist."))
+    return retry_task(task.id, task.request_id, by)
+
+
 def confirm_from_callback(system, body):
     """A webhook system's signed callback (already verified): settle its task. Returns the task or None."""
     task_id, status = body.get("task_id"), body.get("status")

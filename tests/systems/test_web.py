@@ -108,3 +108,23 @@ def test_a_manager_retries_one_failed_system_from_the_request_page(app, client, 
     assert client.post(f"/admin/systemtasks/{request.id}/{mailer.id}/retry").status_code == 302
     _run(worker)
     assert _task(request, data_map["mailer"]).status == DONE
+
+
+def test_jobs_view_names_the_system_and_retries_only_that_system(app, client, worker, data_map, subject, receiver,
+                                                                make_staff, login_as):
+    receiver.mode = "fail"
+    request = approved_request(subject, "erasure", by=make_staff("manager"))
+    fanout.dispatch(request.id)
+    _run(worker)
+    mailer = _task(request, data_map["mailer"])
+    worker.submit(fanout.RUN_TASK_JOB, (mailer.id,), mailer.job_id, retries_left=0)
+    _run(worker)
+    site_attempts = _task(request, data_map["site"]).attempts
+    login_as("manager")
+    page = client.get("/admin/jobs/").get_data(as_text=True)
+    assert "system: Mailer (failed)" in page
+    receiver.mode = "done"
+    assert client.post(f"/admin/jobs/retry/{mailer.job_id}").status_code == 302
+    _run(worker)
+    assert _task(request, data_map["mailer"]).status == DONE
+    assert _task(request, data_map["site"]).attempts == site_attempts
