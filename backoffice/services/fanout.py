@@ -78,16 +78,20 @@ def only_waiting_for_people(request_id):
     return bool(gating) and all(task.status in (WAITING, FAILED) for task in gating)
 
 
-def dispatch(request_id, requeue=False):
+def dispatch(request_id, requeue=False, planned=False):
     """Queue what can run now: each pending/failed external system's job, else the back-office job. Job ids out.
 
     Safe to call again at any time (approval, a settled task, reconcile, a retry): a task whose job is live
     or that waits for a person or a callback is left alone; the back-office job is queued at most once per run.
     `requeue`: reconcile found the back-office job dead, so it is queued again whatever the queue still says.
+    `planned`: the tasks exist already (a task just settled), so the data map is not read again.
     """
     privacy_request = db.session.get(PrivacyRequest, request_id)
-    tasks = plan(privacy_request)
-    db.session.commit()
+    if planned:
+        tasks = tasks_of(request_id)
+    else:
+        tasks = plan(privacy_request)
+        db.session.commit()
     queued = []
     gating = [task for task in tasks if _gates(task, privacy_request.type)]
     for task in gating:
@@ -118,9 +122,11 @@ def _release_backoffice(privacy_request, tasks, requeue=False):
         claimed = db.session.execute(
             update(SystemTask).where(SystemTask.id == backoffice.id, SystemTask.status == PENDING)
             .values(status=RUNNING, started_at=utcnow()).execution_options(synchronize_session=False)).rowcount
-        db.session.commit()
-        if not claimed and not _stale(backoffice):
-            return []
+        if not claimed:
+            db.session.rollback()
+            if not _stale(backoffice):
+                return []
+        # The claim commits together with the job's record (jobqueue.enqueue).
     job_id = jobqueue.enqueue_request_job(privacy_request.id)
     return [job_id] if job_id else []
 
@@ -199,7 +205,7 @@ def finish(task, status, result=None, by=None, comment=None, legal_reference=Non
                  actor=by)
     db.session.commit()
     if status in SETTLED:
-        dispatch(task.request_id)
+        dispatch(task.request_id, planned=True)
     return task
 
 

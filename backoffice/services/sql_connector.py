@@ -6,6 +6,7 @@ leaves that system untouched. Running it again finds nothing left to change and 
 Children (tables found `via` a parent) are changed before their parents, so a parent's identities still find
 them.
 """
+import json
 import os
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from . import datasets
 MASK_TEXT = "erased-"
 CONNECT_TIMEOUT_SECONDS = 5
 _engines = {}
+_reflected = {}
 
 
 class ConnectorError(Exception):
@@ -63,7 +65,25 @@ def dataset_of(system):
         raise ConnectorError(str(exc)) from None
 
 
-def _reflect(connection, dataset):
+def _reflect(connection, dataset, cache_key=None):
+    """The dataset's tables as reflected Table objects, checked for every column the dataset names.
+
+    Reflection costs several catalogue queries per table; a worker process keeps the result per (URL, dataset),
+    and drops it when a statement fails (the schema may have changed).
+    """
+    if cache_key is not None and cache_key in _reflected:
+        return _reflected[cache_key]
+    tables = _reflect_now(connection, dataset)
+    if cache_key is not None:
+        _reflected[cache_key] = tables
+    return tables
+
+
+def _cache_key(system):
+    return (os.getpid(), system_url(system), json.dumps(system.dataset, sort_keys=True, default=str))
+
+
+def _reflect_now(connection, dataset):
     metadata = MetaData()
     tables = {}
     for spec in dataset.tables:
@@ -107,9 +127,10 @@ def erase(system, identifiers):
     """Apply the dataset to the client's rows in one transaction; per-table counts and kept columns with reasons."""
     dataset = dataset_of(system)
     results = []
+    cache_key = _cache_key(system)
     try:
         with engine_for(system).begin() as connection:
-            tables = _reflect(connection, dataset)
+            tables = _reflect(connection, dataset, cache_key)
             for spec in reversed(dataset.tables):
                 table = tables[spec.table]
                 condition = _condition(spec, dataset, tables, identifiers)
@@ -126,6 +147,7 @@ def erase(system, identifiers):
                         row["changed"] = connection.execute(update(table).where(condition).values(values)).rowcount
                 results.append(row)
     except SQLAlchemyError as exc:
+        _reflected.pop(cache_key, None)
         # Driver messages quote parameters (personal data): keep the class name only.
         raise ConnectorError(_l("%(system)s: database error (%(error)s); nothing was changed there.",
                                 system=system.name, error=type(exc).__name__)) from None
