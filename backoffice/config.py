@@ -22,6 +22,13 @@ def int_or_default(value, default):
         return default
 
 
+def float_or_default(value, default):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def parse_list(value, default):
     if not value:
         return list(default)
@@ -103,6 +110,7 @@ def load_config(environ=None, instance_path=None):
         # Issue 15: the retention run (daily) and the expiry of disclosure grants (hourly).
         "RETENTION_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_RETENTION_INTERVAL"), 86400),
         "GRANT_EXPIRY_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_GRANT_EXPIRY_INTERVAL"), 3600),
+        "BLOCK_EXPIRY_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_BLOCK_EXPIRY_INTERVAL"), 3600),
         # Tests only: jobs stop at named checkpoints until a release file appears in this directory.
         "JOB_PAUSE_DIR": env.get("BACKOFFICE_JOB_PAUSE_DIR") or None,
         "LANGUAGES": parse_list(env.get("BACKOFFICE_LANGUAGES"), ["en", "ru", "kk"]),
@@ -180,5 +188,13 @@ def load_config(environ=None, instance_path=None):
         "CSV_MAX_COLUMNS": int_or_default(env.get("BACKOFFICE_CSV_MAX_COLUMNS"), 200),
         "CSV_MAX_LINE_BYTES": int_or_default(env.get("BACKOFFICE_CSV_MAX_LINE_BYTES"), 65536),
         "PREFERRED_URL_SCHEME": env.get("PREFERRED_URL_SCHEME", "http"),
+        # Webhook systems of the data map (docs/jobs.md "Webhook signature").
+        "WEBHOOK_CONNECT_TIMEOUT_SECONDS": float_or_default(env.get("BACKOFFICE_WEBHOOK_CONNECT_TIMEOUT"), 3.0),
+        "WEBHOOK_READ_TIMEOUT_SECONDS": float_or_default(env.get("BACKOFFICE_WEBHOOK_READ_TIMEOUT"), 10.0),
+        "WEBHOOK_ATTEMPTS": int_or_default(env.get("BACKOFFICE_WEBHOOK_ATTEMPTS"), 3),
+        "WEBHOOK_BACKOFF_SECONDS": float_or_default(env.get("BACKOFFICE_WEBHOOK_BACKOFF"), 0.5),
+        "WEBHOOK_REPLAY_WINDOW_SECONDS": int_or_default(env.get("BACKOFFICE_WEBHOOK_REPLAY_WINDOW"), 300),
+        # Where systems send their callbacks (POST <this>/api/v1/systems/<id>/confirm).
+        "PUBLIC_URL": (env.get("BACKOFFICE_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
     }
     return config

@@ -89,8 +89,9 @@ EXPORT_CATEGORIES = {
     "consents": _l("Consents"),
     "privacy_requests": _l("Privacy requests"),
     "marketing_opt_outs": _l("Marketing opt-outs"),
-    "disclosure_grants": _l("Permissions to disclose your data"),  # issue 15: the disclosure register's history
-    "disclosures": _l("Disclosures of your data"),
+    # Policy 4.1-4.2: the register's grants (every column, how each ended) and each actual disclosure (issue 15).
+    "disclosures": _l("Disclosures to third parties (who received your data)"),
+    "disclosure_log": _l("Disclosures of your data"),
 }
 AUDIT_OBJECTS = {
     **RECORD_TYPES,
@@ -140,7 +141,7 @@ AUDIT_ACTIONS = {
     "download.refused": _l("Download refused"),
     "download.code_for_phone": _l("Download code issued for a phone call"),
 }
-JOB_KINDS = {"erasure": _l("Erasure"), "export": _l("Export package")}
+JOB_KINDS = {"erasure": _l("Erasure"), "export": _l("Export package"), "system": _l("Task in another system")}
 AUDIT_CHAIN_FAULTS = {  # services/audit.verify's reasons
     "content_changed": _l("the event's stored hash does not match its content (the event was altered)"),
     "missing_link": _l("the event does not follow the previous one (events before it were removed or altered)"),
@@ -187,8 +188,10 @@ RETENTION_ACTIONS = {
     "delete": _l("deleted"), "depersonalise": _l("kept without your personal data"), "keep": _l("kept"),
 }
 COUNTED_FROM = {"receipt": _l("receipt"), "approval": _l("approval")}
-CERTIFICATE_OUTCOMES = {"complete": _l("complete"), "partial": _l("partial")}
-EXCEPTION_REASONS = {"unflown_ticket": _l("ticket not yet flown")}
+CERTIFICATE_OUTCOMES = {"complete": _l("complete"), "partial": _l("partial"),
+                        "residual": _l("not complete: identifiers left behind")}
+EXCEPTION_REASONS = {"unflown_ticket": _l("ticket not yet flown"),
+                     "system_cannot": _l("the system cannot carry it out (recorded by a manager)")}
 SCRUB_REASONS = {
     "erased": _l("Erased client"),
     "blocked": _l("Blocked client"),

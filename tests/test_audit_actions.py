@@ -302,7 +302,8 @@ def test_an_erasure_job_run_is_audited_step_by_step(app, make_staff):
     erasure.erase_client(request.id, job_id="job-audit")
     new = db.session.execute(select(AuditEvent).where(AuditEvent.id > before).order_by(AuditEvent.id)).scalars().all()
     actions = [e.action for e in new]
-    assert actions == ["request.begin_execution", "client.erase", "request.complete"], actions
+    # The self-check after the commit is its own event (policy 5.3: the certificate's "verified" claim).
+    assert actions == ["request.begin_execution", "client.erase", "request.complete", "erasure.verified"], actions
     erase = new[1]
     assert (erase.object_type, erase.object_id, erase.request_id) == ("client", str(client.id), request.id)
     assert json.loads(erase.details)["deleted"]["communication"] >= 1

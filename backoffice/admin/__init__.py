@@ -6,9 +6,9 @@ from flask_babel import lazy_gettext as _l
 from ..config import PROJECT_ROOT
 from ..extensions import db
 from ..http_security import csp_nonce
-from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, MarketingOptOut, NoticeVersion,
-                      PrivacyRequest, RetentionRule, StaffUser)
-from ..services import consents
+from ..models import (AuditEvent, Client, DataSystem, DeadlineRule, IntegrationToken, MarketingOptOut,
+                      NoticeVersion, PrivacyRequest, RetentionRule, StaffUser)
+from ..services import consents, fanout
 from . import formatting
 from .audit import AuditEventView
 from .breaches import BreachReportView, BreachView
@@ -27,6 +27,7 @@ from .register import ProcessingRegisterView
 from .requests import PrivacyRequestView
 from .retention import DormantAccountsView, RetentionRuleView, RetentionRunsView
 from .staff import StaffUserView
+from .systems import TASK_STATUS_LABELS, DataSystemView, SystemTaskView, task_forms
 from .translations import let_project_catalogs_win
 
 
@@ -73,7 +74,13 @@ def init_admin(app):
     admin.add_view(LettersView(name=_l("Letters"), endpoint="letters"))
     admin.add_view(LetterTemplatesView(name=_l("Letter templates"), endpoint="letter_templates"))
     add_compliance_views(admin)
+    admin.add_view(DataSystemView(DataSystem, db, name=_l("Systems (data map)"), endpoint="systems"))
+    admin.add_view(SystemTaskView(name=_l("System tasks"), endpoint="systemtasks"))
     app.jinja_env.globals["consent_overview"] = consents.overview
+    app.jinja_env.globals["system_tasks"] = fanout.tasks_of
+    app.jinja_env.globals["system_task_forms"] = task_forms
+    app.jinja_env.globals["system_task_labels"] = TASK_STATUS_LABELS
+    app.jinja_env.globals["system_task_for_job"] = fanout.task_for_job
     formatting.register(app)
     register_mail_globals(app)
     app.extensions["backoffice_admin"] = admin

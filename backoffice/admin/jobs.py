@@ -11,8 +11,8 @@ from ..extensions import db
 from ..models.jobs import ExportPackage, JobRecord
 from ..models.requests import PrivacyRequest
 from ..models.staff import StaffUser
-from ..services import execution, export, jobqueue
 from .. import labels
+from ..services import execution, export, fanout, jobqueue
 from .base import ProtectedView
 
 
@@ -43,6 +43,16 @@ class JobsView(ProtectedView):
         if record is None or record.request_id is None:
             flash(_("There is no such job to retry."), "error")
             return redirect(url_for(".index"))
+        if record.kind == "system":
+            # One system of a request's fan-out: only that system is queued again (services.fanout).
+            try:
+                fanout.retry_job(record.id, current_user)
+            except fanout.TaskError as exc:
+                flash(str(exc), "error")
+            else:
+                flash(_("Request #%(id)s was queued again (job %(job)s).", id=record.request_id,
+                        job=record.id[:12]), "success")
+            return redirect(url_for(".index"))
         try:
             new_job = execution.retry_request(record.request_id, by=current_user)
         except execution.ExecutionError as exc:
@@ -59,6 +69,7 @@ class JobsView(ProtectedView):
 
 def _staff_names(certificate):
     ids = [certificate.get("requested_by_staff_id"), certificate.get("approved_by_staff_id")]
+    ids += [row.get("confirmed_by_staff_id") for row in certificate.get("systems", [])]
     rows = db.session.execute(select(StaffUser).where(StaffUser.id.in_([i for i in ids if i]))).scalars()
     return {user.id: str(user) for user in rows}
 

@@ -1,13 +1,17 @@
 """flask commands that set up the demo: demo, seed-demo."""
+import os
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from flask_migrate import upgrade
 
+from ..demo_receiver import Receiver
+from ..extensions import db
 from ..http_security import QuietRequestHandler
 from ..services import demo as demo_service
-from ..services import demo_mail
+from ..services import demo_mail, demo_systems
 from ..services.staff import StaffError
 
 
@@ -63,9 +67,22 @@ def demo_command(port, host, no_serve):
     mail = demo_mail.import_samples()  # [mail] issue 12: sample e-mails in, letters out (docs/mail.md)
     click.echo(f"Sample e-mails imported: {mail['messages']}; letters written: {mail['letters']['sent']} "
                f"(instance/outbox/ when no SMTP server is set)")
+    app = current_app._get_current_object()
+    demo_systems.configure_environment(app.config["INSTANCE_PATH"])
+    receiver_url = f"http://127.0.0.1:{demo_systems.RECEIVER_PORT}/privacy"
+    copied = demo_systems.seed_demo_systems(receiver_url)
+    db.session.commit()
+    click.echo(f"Data map: booking site under instance/booking-site.db ({copied} demo customers copied), "
+               f"mailer webhook at {receiver_url}, paper archive (manual). `flask --app wsgi systems list` shows it.")
     if no_serve:
         return
-    app = current_app._get_current_object()
+    try:
+        # The mailer answers "accepted" and confirms 2 s later through the signed callback.
+        Receiver(os.environ[demo_systems.MAILER_SECRET_ENV], mode="later", port=demo_systems.RECEIVER_PORT,
+                 auto_confirm_after=2.0).start()
+    except OSError:
+        click.echo(f"Port {demo_systems.RECEIVER_PORT} is busy: start the receiver yourself with "
+                   "`flask --app wsgi systems receiver` (same DEMO_MAILER_SECRET).")
     start_embedded = getattr(app, "start_embedded_worker", None)
     if start_embedded is not None and not app.config.get("REDIS_URL"):
         start_embedded()

@@ -33,6 +33,8 @@ PERIODIC_JOBS = (
     PeriodicJob("retention", "backoffice.jobs.compliance.apply_retention", "RETENTION_INTERVAL_SECONDS",
                 dry_run_arg="dry_run"),
     PeriodicJob("expire-grants", "backoffice.jobs.compliance.expire_grants", "GRANT_EXPIRY_INTERVAL_SECONDS"),
+    PeriodicJob("lift-expired-blocks", "backoffice.jobs.maintenance.lift_expired_blocks",
+                "BLOCK_EXPIRY_INTERVAL_SECONDS"),
 )
 
 

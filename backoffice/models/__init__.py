@@ -16,12 +16,13 @@ from .retention import RetentionRule
 from .security import LoginThrottle, RecoveryCode, RoleGrant, SearchToken, StaffSession
 from .retention_runs import RetentionRun
 from .staff import StaffUser
+from .systems import DataSystem, SystemTask
 
 __all__ = [
     "Agency", "AuditChainHead", "AuditEvent", "Booking", "BreachAffectedClient", "BreachIncident", "BreachStep",
-    "Client", "ClientAccount", "Communication", "ComplianceSetting", "Consent", "ConsentIntakeEvent",
+    "Client", "ClientAccount", "Communication", "ComplianceSetting", "Consent", "ConsentIntakeEvent", "DataSystem",
     "DeadlineRule", "DisclosureGrant", "DisclosureLog", "DownloadLink", "ExportPackage", "InboundMail",
     "IntegrationToken", "JobRecord", "Letter", "LetterTemplate", "LoginThrottle", "MailAttachment",
     "MarketingOptOut", "NoticeVersion", "PrivacyRequest", "RecoveryCode", "RequestEvent", "RetentionRule",
-    "RetentionRun", "RoleGrant", "SearchToken", "StaffSession", "StaffUser",
+    "RetentionRun", "RoleGrant", "SearchToken", "StaffSession", "StaffUser", "SystemTask",
 ]

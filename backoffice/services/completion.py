@@ -47,6 +47,9 @@ def completion_effect(req, by, outcome=None):
 
 def _carry_out(req, client, by):
     if req.type == RECTIFICATION:
+        if client.status == BLOCKED:
+            raise IllegalTransition(_l("The client's data is blocked (Law art. 1(3)): it cannot be changed "
+                                       "until the block is lifted or ends."))
         return apply_rectification(req, client)
     if req.type == BLOCKING:
         until = (req.payload or {}).get("blocked_until")

@@ -187,19 +187,12 @@ def read_grant(grant_id):
 
 
 def export_categories(client_id):
-    """The register's history for the client's access export (policy 5.4): grants with how they ended, and each
-    disclosure. Same shape as services.export's categories: (category, csv name, table query, row → dict)."""
-    grants = DisclosureGrant.__table__
+    """Each actual disclosure for the client's access export (policy 5.4), beside the grants themselves (services.export's
+    "disclosures" category carries every column of the register, so how a grant ended is there too). Same shape as
+    services.export's categories: (category, csv name, table query, row → dict)."""
     log = DisclosureLog.__table__
     return (
-        ("disclosure_grants", "disclosure_grant", select(grants).where(grants.c.client_id == client_id)
-         .order_by(grants.c.id), lambda g: {
-            "id": g.id, "recipient": g.recipient, "recipient_category": g.recipient_category,
-            "legal_basis": g.legal_basis, "data_categories": ", ".join(g.data_categories or []) or g.scope,
-            "starts_on": g.starts_on, "expires_on": g.expires_on, "created_at": g.created_at,
-            "ended_at": g.revoked_at, "ended_how": g.end_kind, "revocation_reason": g.revocation_reason,
-            "source": "privacy_request" if g.request_id else "staff_entry"}),
-        ("disclosures", "disclosure_log", select(log).where(log.c.client_id == client_id).order_by(log.c.id),
+        ("disclosure_log", "disclosure_log", select(log).where(log.c.client_id == client_id).order_by(log.c.id),
          lambda e: {
             "id": e.id, "disclosed_at": e.disclosed_at, "recipient": e.recipient,
             "recipient_category": e.recipient_category, "legal_basis": e.legal_basis, "grant_id": e.grant_id,

@@ -18,18 +18,27 @@ from ..identifiers import normalise_email, normalise_phone, try_normalise
 from ..models.base import utcnow
 from ..models.clients import BLOCKED, ERASED, Client, ClientAccount
 from ..models.consent import MARKETING, Consent
+from ..models.disclosures import DisclosureGrant
 from ..models.jobs import ExportPackage
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
-from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
+from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest, RequestEvent
 from ..models.retention import DELETE
-from . import audit, execution, letters, mail_records
+from ..models.systems import BACKOFFICE, SystemTask
+from . import audit, erasure_check, execution, fanout, letters, mail_records
 from .optouts import address_hash as keyed_hash
 from .retention import effective_rules
 
 log = logging.getLogger("backoffice.jobs")
 
 DEPERSONALISED = "[depersonalised]"
+REDACTED = "[redacted]"
+# Free text people type on a request (identity notes, comments, outcomes, reasons): redacted on erasure, while
+# who / when / which step stays (docs/jobs.md, "What erasure does to the request history").
+REQUEST_FREE_TEXT = ("outcome", "rejection_reason", "extension_reason")
+# Disclosure register (policy 4.1): the proof of a disclosure is its date, recipient category and legal basis.
+# Every other text column (recipient name, scope, ...) is personal data of the client or of a third person.
+DISCLOSURE_KEPT_TEXT = frozenset({"recipient_category", "legal_basis", "legal_reference"})
 ART_8_2 = "Law No. 94-V art. 8(2)"
 ART_1_3 = "Law No. 94-V art. 1(3)"
 
@@ -56,6 +65,7 @@ def erase_client(request_id, job_id=None, today=None):
     # One transaction: the executing step, the work and the completion commit together (a crash leaves the request
     # approved and untouched; reconcile re-queues it). Audit events join the chain at the commit, so the chain's
     # lock is held for a few statements, not the whole erasure (workers side by side do not queue on it).
+    today = today or local_today()
     with audit.appended_at_commit():
         privacy_request = execution.claim(request_id, (ERASURE, CONSENT_WITHDRAWAL))
         if privacy_request is None:
@@ -71,11 +81,20 @@ def erase_client(request_id, job_id=None, today=None):
             raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry"
                                  if client is not None else "refused: request has no client",
                                  code="blocked" if client is not None else "no_client")
+        waiting = fanout.blocking_tasks(request_id, privacy_request.type)
+        if waiting:
+            # The other systems go first (services.fanout); their settling queues this job again.
+            db.session.rollback()
+            return {"request_id": request_id, "noop": True, "waiting_on": [task.system.name for task in waiting]}
         execution.mark_executing(privacy_request, job_id)
-        summary = _erase(privacy_request, client, today or local_today(), utcnow(), job_id)
+        # Held in memory only, to check the erasure's own work after the commit; never stored or logged.
+        identifiers = erasure_check.identifiers_of(client)
+        summary = _erase(privacy_request, client, today, utcnow(), job_id)
         execution.checkpoint("erasure.before_commit")
         db.session.commit()
     _unlink(summary.pop("_files"))
+    summary["verification"] = erasure_check.verify(request_id, summary["client_id"],
+                                                   identifiers, today)
     return summary
 
 
@@ -144,6 +163,9 @@ def _erase(privacy_request, client, today, started_at, job_id):
             request_row.payload = stripped
             touched.add(request_row.id)
     depersonalised["privacy_request"] = len(touched)
+    redacted = _redact_request_free_text(client_requests)
+
+    depersonalised["disclosure_grant"] = _depersonalise_disclosures(cid, now)
 
     depersonalised["marketing_opt_out"] = _depersonalise_opt_outs(opt_out, rid)
 
@@ -157,8 +179,15 @@ def _erase(privacy_request, client, today, started_at, job_id):
     _count(update(Client).where(Client.id == cid).values(**tombstone).execution_options(synchronize_session=False))
     depersonalised["client"] = 0 if was_erased else 1
 
+    redacted += _count(update(SystemTask).where(SystemTask.request_id.in_(client_requests),
+                                                SystemTask.comment.is_not(None), SystemTask.comment != REDACTED)
+                       .values(comment=REDACTED).execution_options(synchronize_session=False))
+
     deleted = {k: v for k, v in deleted.items() if v}
     depersonalised = {k: v for k, v in depersonalised.items() if v}
+    fanout.settle_in_transaction(rid, (BACKOFFICE,), lambda task: {
+        "deleted": sum(deleted.values()), "depersonalised": sum(depersonalised.values())})
+    exceptions.extend(fanout.exceptions_for_certificate(rid))
     outcome_kind = "partial" if exceptions else "complete"
     certificate = {
         "kind": "erasure_certificate",
@@ -173,6 +202,8 @@ def _erase(privacy_request, client, today, started_at, job_id):
                                                                    {e["record_type"] for e in exceptions})
                           if name in rules],
         "opt_out_kept_as_hash": bool(opt_out["had_opted_out"]),
+        "free_text_redacted": redacted,
+        "systems": fanout.results_for_certificate(rid),
         "requested_by_staff_id": privacy_request.created_by_id,
         "approved_by_staff_id": privacy_request.approved_by_id,
         "approved_at": privacy_request.approved_at.isoformat() if privacy_request.approved_at else None,
@@ -182,9 +213,11 @@ def _erase(privacy_request, client, today, started_at, job_id):
         "started_at": started_at.isoformat(),
         "finished_at": utcnow().isoformat(),
     }
-    if exceptions:
+    if unflown:
         outcome = (f"partial: {unflown} booking(s) for flights not yet flown kept ({ART_8_2}); "
                    "everything else erased. Tell the client; a new request after the flight completes it.")
+    elif exceptions:
+        outcome = "partial: a system recorded as unable to erase (see the certificate); everything else erased"
     else:
         outcome = "erased: personal data deleted, retained records depersonalised"
     # The personal-data change itself, on the client (policy 4.3); the request's completion follows.
@@ -198,6 +231,42 @@ def _erase(privacy_request, client, today, started_at, job_id):
     db.session.expire_all()
     return {"request_id": rid, "client_id": cid, "noop": False, "outcome": outcome_kind, "deleted": deleted,
             "depersonalised": depersonalised, "_files": files}
+
+
+def _redact_request_free_text(client_requests):
+    """Free text on the client's requests and their timeline becomes [redacted]; actor, time and step stay."""
+    count = _count(update(RequestEvent).where(RequestEvent.request_id.in_(client_requests),
+                                              RequestEvent.comment.is_not(None), RequestEvent.comment != REDACTED)
+                   .values(comment=REDACTED).execution_options(synchronize_session=False))
+    for name in REQUEST_FREE_TEXT:
+        column = getattr(PrivacyRequest, name)
+        count += _count(update(PrivacyRequest).where(PrivacyRequest.id.in_(client_requests), column.is_not(None),
+                                                     column != REDACTED)
+                        .values({name: REDACTED}).execution_options(synchronize_session=False))
+    return count
+
+
+def _depersonalise_disclosures(client_id, now):
+    """Register rows stay as proof of disclosure (date, recipient category, legal basis), without any name.
+
+    Whatever text columns the register has beyond the kept ones are cleared, so columns added later are
+    covered without touching this rule.
+    """
+    table = DisclosureGrant.__table__
+    values = {}
+    for column in table.columns:
+        if column.name in DISCLOSURE_KEPT_TEXT or not isinstance(column.type, db.String):
+            continue
+        values[column.name] = None if column.nullable else DEPERSONALISED
+    if "depersonalised_at" in table.columns:
+        values["depersonalised_at"] = now
+    return _count(update(table).where(table.c.client_id == client_id, _not_all(values, table)).values(**values))
+
+
+def _not_all(values, table):
+    """Rows where some column still differs from its erased value (a re-run changes nothing)."""
+    return or_(*[table.c[name].is_not(None) if value is None else table.c[name] != value
+                 for name, value in values.items() if name != "depersonalised_at"])
 
 
 def local_today():

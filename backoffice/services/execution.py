@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models.base import utcnow
 from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, RETRYING, STARTED, JobRecord
 from ..models.requests import APPROVED, COMPLETED, EXECUTING, PrivacyRequest
-from . import audit, jobqueue, lifecycle, steps
+from . import audit, fanout, jobqueue, lifecycle, steps
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -251,6 +251,8 @@ def reconcile(now=None, stale_after=None):
             continue  # approved a moment ago: the approving request is queueing its job right now
         if record is not None and job_is_live(record, now, stale_before, state=states.get(record.id)):
             continue
+        if fanout.only_waiting_for_people(request_id):
+            continue  # a manual confirmation or a webhook callback is due, not a job
         lost_job = None
         if record is not None:
             lost_job = record.id
@@ -261,8 +263,8 @@ def reconcile(now=None, stale_after=None):
         audit.record("job.requeued", object_type="privacy_request", object_id=request_id, request_id=request_id,
                      details={"lost_job_id": lost_job})
         db.session.commit()
-        job_id = jobqueue.enqueue_request_job(request_id)
-        log.info("reconcile: request %s re-queued as job %s (lost job %s)", request_id, job_id, lost_job)
+        job_ids = fanout.dispatch(request_id, requeue=True)
+        log.info("reconcile: request %s re-queued as job(s) %s (lost job %s)", request_id, job_ids, lost_job)
         requeued.append(request_id)
     return requeued
 

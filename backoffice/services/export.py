@@ -23,11 +23,13 @@ from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import Client, ClientAccount
 from ..models.consent import PURPOSE_CLAUSES, Consent
+from ..models.disclosures import DisclosureGrant
 from ..models.jobs import ExportPackage
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import ACCESS, PrivacyRequest
-from . import audit, csvstream, disclosures, execution
+from ..models.systems import BACKOFFICE, SQL
+from . import audit, csvstream, datamap, disclosures, execution, fanout, sql_connector, summary_labels
 from .optouts import address_hash
 from .retention import effective_rules
 
@@ -84,6 +86,12 @@ def _categories(client):
             "requester_phone": r.requester_phone, "description": r.description,
             "details": json.dumps(r.payload, ensure_ascii=False) if r.payload else None, "outcome": r.outcome,
             "completed_at": r.completed_at, "source": "privacy_request"}),
+        # Policy 4.1-4.2: what was disclosed to whom. Every column the register has, so columns added later
+        # (recipient category, legal basis, revocation) reach the client without touching this line.
+        ("disclosures", "disclosure_grant", select(DisclosureGrant.__table__).where(DisclosureGrant.client_id == cid)
+         .order_by(DisclosureGrant.id), lambda g: {
+            **{key: value for key, value in g._mapping.items() if key not in ("client_id", "created_by_id")},
+            "source": "disclosure_register"}),
         ("marketing_opt_outs", "marketing_opt_out", select(MarketingOptOut.__table__).where(or_(*opt_out_match))
          .order_by(MarketingOptOut.id), lambda o: {
             "id": o.id, "email": o.email, "phone": o.phone, "channel": o.channel, "reason": o.reason,
@@ -104,7 +112,7 @@ def _write_csv(archive, name, query, to_row, columns):
         return csvstream.write(text, columns, (to_row(row).values() for row in _stream(query)))
 
 
-def _write_json(archive, client, categories, generated_at):
+def _write_json(archive, client, categories, generated_at, systems=None):
     with archive.open("data.json", "w") as raw, io.TextIOWrapper(raw, encoding="utf-8") as text:
         text.write('{"generated_at": %s, "client_id": %d, "policy": "5.4", "categories": {'
                    % (json.dumps(generated_at.isoformat()), client.id))
@@ -114,7 +122,39 @@ def _write_json(archive, client, categories, generated_at):
                 item = {key: _iso(value) for key, value in to_row(row).items()}
                 text.write(("," if position else "") + "\n" + json.dumps(item, ensure_ascii=False))
             text.write("]")
-        text.write("}}\n")
+        text.write("}")
+        # Rows held in the other systems of the data map, under each system's name (issue 11).
+        text.write(', "systems": ' + json.dumps(
+            {name: {table: [{k: _iso(v) for k, v in row.items()} for row in rows] for table, rows in tables.items()}
+             for name, tables in (systems or {}).items()}, ensure_ascii=False))
+        text.write("}\n")
+
+
+def _read_systems(client):
+    """The client's rows in every SQL system taking part in access requests: {system name: {table: rows}}."""
+    identifiers = datamap.identifiers_of(client)
+    out = {}
+    for system in datamap.systems_for(ACCESS):
+        if system.kind != SQL:
+            continue
+        try:
+            out[system.name] = sql_connector.read(system, identifiers)
+        except sql_connector.ConnectorError as exc:
+            raise execution.ExecutionError(str(exc), code="system_unavailable") from None
+    return out
+
+
+def _write_system_csvs(archive, systems):
+    counts = {}
+    for name, tables in systems.items():
+        slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+        counts[f"system:{name}"] = 0
+        for table, rows in tables.items():
+            with archive.open(f"systems/{slug}/{table}.csv", "w") as raw, \
+                    io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+                csvstream.write(text, list(rows[0].keys()) if rows else [], (row.values() for row in rows))
+            counts[f"system:{name}"] += len(rows)
+    return counts
 
 
 def _columns(to_row, query):
@@ -133,7 +173,9 @@ def render_summary(client, counts, generated_at, request_id):
     with force_locale(summary_language(client)):
         return render_template("exports/summary.html", client=client, counts=counts, generated_at=generated_at,
                                request_id=request_id, rules=effective_rules(),
-                               language=summary_language(client))
+                               language=summary_language(client), category_label=summary_labels.category,
+                               record_type_label=summary_labels.record_type,
+                               reference_label=summary_labels.legal_reference)
 
 
 def export_dir():
@@ -157,6 +199,10 @@ def build_export(request_id, job_id=None):
         return {"request_id": request_id, "noop": True}
     if privacy_request.client_id is None:
         raise execution.ExecutionError("request has no client", code="no_client")
+    waiting = fanout.blocking_tasks(request_id, ACCESS)
+    if waiting:
+        db.session.rollback()  # webhook and manual systems first (services.fanout); they queue this job again
+        return {"request_id": request_id, "noop": True, "waiting_on": [task.system.name for task in waiting]}
     execution.mark_executing(privacy_request, job_id)
     db.session.commit()
 
@@ -169,11 +215,13 @@ def build_export(request_id, job_id=None):
     # The disclosure register's history (issue 15) is kept beside the register, in services.disclosures.
     categories = _categories(client) + disclosures.export_categories(client.id)
     counts = {}
+    systems = _read_systems(client)
     try:
         with zipfile.ZipFile(part_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            _write_json(archive, client, categories, generated_at)
+            _write_json(archive, client, categories, generated_at, systems)
             for category, name, query, to_row in categories:
                 counts[category] = _write_csv(archive, name, query, to_row, _columns(to_row, query))
+            counts.update(_write_system_csvs(archive, systems))
             client = db.session.get(Client, client_id)
             archive.writestr("summary.html", render_summary(client, counts, generated_at, request_id))
         os.replace(part_path, final_path)
@@ -188,6 +236,9 @@ def build_export(request_id, job_id=None):
                                 expires_at=generated_at + dt.timedelta(days=current_app.config["EXPORT_TTL_DAYS"]))
         db.session.add(package)
         db.session.flush()
+        fanout.settle_in_transaction(request_id, (BACKOFFICE, SQL), lambda task: (
+            {"rows": counts.get(f"system:{task.system.name}", 0)} if task.system.kind == SQL
+            else {"package_id": package.id}))
         execution.mark_completed(privacy_request, f"export package #{package.id} ready, SHA-256 {digest}",
                                  details={"package_id": package.id, "sha256": digest, "size": size,
                                           "counts": counts})

@@ -25,7 +25,7 @@ from ..models.requests import (
     FAILED, IDENTITY_VERIFIED, IN_PROGRESS, MARKETING_OPT_OUT, OPEN_STATUSES, RECEIVED, REJECTED, RequestEvent,
 )
 from ..permissions import APPROVE, JOBS_RETRY, REQUESTS_HANDLE
-from . import audit, deadlines, jobqueue
+from . import audit, deadlines, fanout, jobqueue
 
 logger = logging.getLogger("backoffice.requests")
 
@@ -314,7 +314,9 @@ def optional_text(value, field):
 def enqueue_job(req, by):
     """Queue the request's job after the step committed (jobs read committed state; ids only)."""
     try:
-        return jobqueue.enqueue_request_job(req.id)
+        # Every system of the data map gets its job (services.fanout); the back-office one runs last.
+        queued = fanout.dispatch(req.id)
+        return queued[-1] if queued else None
     except Exception as exc:  # Redis down or no worker: the request stays approved and can be queued again
         db.session.rollback()
         logger.warning("request %s: job not queued (%s)", req.id, type(exc).__name__)

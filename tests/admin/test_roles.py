@@ -39,6 +39,8 @@ AREAS = {
     "notices": ({SUPPORT, MANAGER, SUPERVISOR, ADMIN}, {ADMIN}),
     "consent_record": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
     "register": ({MANAGER, SUPERVISOR, ADMIN}, {ADMIN}),
+    "systems": ({ADMIN}, {ADMIN}),  # the data map (issue 11)
+    "systemtasks": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),  # a request's per-system tasks
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
@@ -47,7 +49,10 @@ OFFERED = {
     ("requests", "create_view"), ("deadlines", "edit_view"), ("deadlines", "ajax_update"),
     ("optouts", "create_view"), ("retention", "edit_view"), ("retention", "ajax_update"),
     ("notices", "create_view"),
+    ("systems", "create_view"), ("systems", "edit_view"), ("systems", "delete_view"), ("systems", "ajax_update"),
 }
+# Pages only a manager may use (recording that a system cannot comply, retrying one system).
+MANAGER_PAGES = {("systemtasks", "cannot_view"), ("systemtasks", "retry_view")}
 # Custom pages that change data or handle recipients' data: writers only, on GET as well as POST.
 WRITE_PAGES = {
     ("optouts", "remove_view"), ("optouts", "import_view"), ("optouts", "scrub_view"),
@@ -68,6 +73,8 @@ def expected_allowed(endpoint, method, role):
     if area not in AREAS:
         raise AssertionError(f"endpoint {endpoint} is not in the role matrix test: add it")
     readers, writers = AREAS[area]
+    if (area, name) in MANAGER_PAGES:
+        return role == MANAGER
     if (area, name) in WRITE_PAGES:
         return role in writers
     if name in READ_ONLY_EXTRAS:

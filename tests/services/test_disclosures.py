@@ -86,6 +86,6 @@ def test_access_export_shows_the_history(app, make_staff):
     with zipfile.ZipFile(package.path) as archive:
         data = json.loads(archive.read("data.json"))
         assert {"disclosure_grant.csv", "disclosure_log.csv"} <= set(archive.namelist())
-    grants = data["categories"]["disclosure_grants"]
-    assert [(g["recipient"], g["ended_how"]) for g in grants] == [("Almaty Travel LLP", "client_request")]
-    assert data["categories"]["disclosures"][0]["grant_id"] == grant.id
+    grants = data["categories"]["disclosures"]
+    assert [(g["recipient"], g["end_kind"]) for g in grants] == [("Almaty Travel LLP", "client_request")]
+    assert data["categories"]["disclosure_log"][0]["grant_id"] == grant.id

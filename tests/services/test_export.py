@@ -96,3 +96,55 @@ def test_stray_files_are_removed_but_fresh_ones_kept(app):
     assert export.cleanup_expired(orphan_min_age=dt.timedelta(hours=1))["orphans"] == 0
     assert export.cleanup_expired(now=dt.datetime.utcnow() + dt.timedelta(hours=2))["orphans"] == 1
     assert not stray.exists()
+
+
+def _grant_for(client):
+    from backoffice.models.disclosures import DisclosureGrant
+
+    grant = DisclosureGrant(client_id=client.id, recipient="Daniyar Seitkali (brother)",
+                            scope="bookings of 2026", expires_on=dt.date(2030, 1, 1))
+    db.session.add(grant)
+    db.session.commit()
+    return grant
+
+
+def test_package_has_a_disclosure_register_category_in_json_csv_and_summary(app, manager):
+    client, _ = seeded_client("disclosed", 31)
+    client.preferred_language = "en"
+    _grant_for(client)
+    request = approved_request(client, "access", by=manager)
+
+    result = export.build_export(request.id)
+
+    files = _open(db.session.get(ExportPackage, result["package_id"]))
+    disclosures = json.loads(files["data.json"])["categories"]["disclosures"]
+    assert [(d["recipient"], d["scope"], d["expires_on"]) for d in disclosures] == [
+        ("Daniyar Seitkali (brother)", "bookings of 2026", "2030-01-01")]
+    assert disclosures[0]["source"] == "disclosure_register"
+    rows = list(csv.DictReader(io.StringIO(files["disclosure_grant.csv"].decode("utf-8-sig"))))
+    assert rows[0]["recipient"] == "Daniyar Seitkali (brother)"
+    assert result["counts"]["disclosures"] == 1
+    summary = files["summary.html"].decode()
+    assert "Disclosures to third parties" in summary and "1 disclosure to a person you named" in summary
+
+
+@pytest.mark.parametrize("language", ["kk", "ru"])
+def test_kazakh_and_russian_summaries_have_no_english_words(app, manager, language):
+    """Every word the client reads is in their language: categories, record types and legal references too."""
+    import re
+
+    client, _ = seeded_client("lang", 32)
+    client.preferred_language = language
+    _grant_for(client)
+    db.session.commit()
+    request = approved_request(client, "access", by=manager)
+    result = export.build_export(request.id)
+    summary = _open(db.session.get(ExportPackage, result["package_id"]))["summary.html"].decode()
+    body = re.sub(r"<style>.*?</style>", "", summary, flags=re.S)
+    visible = re.sub(r"<[^>]+>", " ", body)
+    # File names and formats, the literal data.json key to look under, the brand and the time zone are the same in
+    # every language.
+    allowed = {"data", "json", "csv", "CSV", "disclosure_grant", "disclosures", "Bek", "Air", "UTC", "ZIP"}
+    english = [word for word in re.findall(r"[A-Za-z_]{2,}", visible) if word not in allowed
+               and not re.fullmatch(r"[IVX]+", word)]
+    assert english == [], english

@@ -1,0 +1,142 @@
+"""After an erasure the service checks its own work (policy 5.3): no identifier of the client is left behind.
+
+Before deleting, `identifiers_of` takes the client's identifiers into memory (normalised e-mail, phones, IIN/BIN,
+names, document numbers, passenger names of their bookings, what requesters and grants named). They are never
+stored, logged or put in a job argument. After the commit, `verify` searches every text column of every row still
+linked to the client or to the client's requests, plus the whole of the tables that hold free text. A hit turns
+the certificate's outcome from "complete" into "residual", is audited (table and column names only) and shows as
+an alert on the request page and the certificate.
+"""
+import logging
+
+from sqlalchemy import JSON, String, Text, cast, or_, select
+
+from ..extensions import db
+from ..identifiers import normalise_email, normalise_phone, try_normalise
+from ..models.disclosures import DisclosureGrant
+from ..models.records import Booking
+from ..models.requests import PrivacyRequest
+from . import audit
+
+log = logging.getLogger("backoffice.jobs")
+
+# Columns where anyone may have typed a client's name or address about anybody: searched over the whole table, not
+# only the rows linked to the client (an unmatched request, a comment on another request, a plaintext opt-out).
+FREE_TEXT_COLUMNS = {
+    "privacy_request": ("requester_name", "requester_email", "requester_phone", "description", "outcome",
+                        "rejection_reason", "extension_reason"),
+    "request_event": ("comment",),
+    "communication": ("subject", "body"),
+    "marketing_opt_out": ("email", "phone", "reason", "removal_reason"),
+}
+# Shorter values ("Li", a 3-digit fragment) would match unrelated text; every real identifier is longer.
+MIN_LENGTH = 4
+RESIDUAL = "residual"
+
+
+def identifiers_of(client):
+    """The client's identifiers as a set of strings (in memory only)."""
+    values = {client.full_name, client.email, client.email_norm, client.phone, client.phone_e164, client.iin}
+    if client.email:
+        values.add(try_normalise(normalise_email, client.email))
+    if client.phone:
+        values.add(try_normalise(normalise_phone, client.phone))
+    for name, document in db.session.execute(
+            select(Booking.passenger_name, Booking.document_number).where(Booking.client_id == client.id)):
+        values.update((name, document))
+    for name, email, phone in db.session.execute(
+            select(PrivacyRequest.requester_name, PrivacyRequest.requester_email, PrivacyRequest.requester_phone)
+            .where(PrivacyRequest.client_id == client.id)):
+        values.update((name, email, phone))
+    values.update(db.session.execute(
+        select(DisclosureGrant.recipient).where(DisclosureGrant.client_id == client.id)).scalars())
+    return {value.strip() for value in values if value and len(value.strip()) >= MIN_LENGTH
+            and not value.startswith("[")}
+
+
+def _text_columns(table):
+    return [column for column in table.columns if isinstance(column.type, (String, Text, JSON))]
+
+
+def _linked(table, client_id, request_ids, today):
+    """The rows of `table` still linked to the client or to their requests, or None for an unlinked table."""
+    if table.name == "client":
+        return table.c.id == client_id
+    if table.name == "privacy_request":
+        return table.c.id.in_(request_ids)
+    if table.name == Booking.__tablename__:
+        # An unflown ticket is kept as it is by law (art. 8(2)) and listed in the certificate's exceptions.
+        return (table.c.client_id == client_id) & (table.c.flight_date < today)
+    conditions = []
+    if "client_id" in table.c:
+        conditions.append(table.c.client_id == client_id)
+    if "request_id" in table.c:
+        conditions.append(table.c.request_id.in_(request_ids))
+    return or_(*conditions) if conditions else None
+
+
+def _patterns(values):
+    """Each value as typed and in lower case (SQLite's LIKE folds ASCII only; PostgreSQL's folds nothing)."""
+    return sorted({form for value in values for form in (value, value.lower())})
+
+
+def _scan(statement, columns, folded, table, hits, seen):
+    """Check each fetched row (its primary key first) in Python; a row found twice is counted once."""
+    for row in db.session.execute(statement):
+        key_value, values = row[0], row[1:]
+        for column, value in zip(columns, values):
+            text = str(value).casefold() if value is not None else ""
+            if text and any(identifier in text for identifier in folded):
+                where = f"{table.name}.{column.name}"
+                if (where, key_value) not in seen:
+                    seen.add((where, key_value))
+                    hits[where] = hits.get(where, 0) + 1
+
+
+def find_residuals(client_id, identifiers, today):
+    """{"table.column": rows} for every searched column still holding an identifier, and the columns searched.
+
+    Linked rows are few (a tombstone, depersonalised bookings, the requests and their history): they are read and
+    checked here, every text column. The free-text columns are searched in SQL over the whole table, one
+    statement per table with every (column, value) pair OR-ed, excluding the linked rows already checked.
+    """
+    request_ids = select(PrivacyRequest.id).where(PrivacyRequest.client_id == client_id).scalar_subquery()
+    patterns = _patterns(identifiers)
+    folded = [value.casefold() for value in identifiers]
+    hits, checked, seen = {}, set(), set()
+    for table in db.metadata.sorted_tables:
+        columns = _text_columns(table)
+        key = list(table.primary_key.columns)[:1]
+        linked = _linked(table, client_id, request_ids, today) if columns and key else None
+        if linked is not None:
+            checked.update((table.name, column.name) for column in columns)
+            if folded:
+                _scan(select(*key, *columns).where(linked), columns, folded, table, hits, seen)
+        free = [table.c[name] for name in FREE_TEXT_COLUMNS.get(table.name, ()) if name in table.c]
+        if free and key:
+            checked.update((table.name, column.name) for column in free)
+            if patterns:
+                matches = or_(*[cast(column, Text).contains(value, autoescape=True) for column in free
+                                for value in patterns])
+                _scan(select(*key, *free).where(matches).limit(1000), free, folded, table, hits, seen)
+    return hits, len(checked)
+
+
+def verify(request_id, client_id, identifiers, today):
+    """Search for what the erasure should have removed; record the result on the certificate and audit it."""
+    hits, checked = find_residuals(client_id, identifiers, today)
+    privacy_request = db.session.get(PrivacyRequest, request_id)
+    certificate = dict(privacy_request.certificate or {})
+    residual_matches = sum(hits.values())
+    result = {"residual_matches": residual_matches, "columns_checked": checked,
+              "residual_columns": sorted(hits), "identifiers_checked": len(identifiers)}
+    certificate["verification"] = result
+    if hits:
+        certificate["outcome"] = RESIDUAL
+        log.error("erasure of request %s left identifiers in %s", request_id, ", ".join(sorted(hits)))
+    privacy_request.certificate = certificate
+    audit.record("erasure.residual_data" if hits else "erasure.verified", object_type="privacy_request",
+                 object_id=request_id, request_id=request_id,
+                 details={"columns_checked": checked, "residual_columns": sorted(hits)})
+    db.session.commit()
+    return result

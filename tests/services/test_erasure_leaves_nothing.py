@@ -1,0 +1,115 @@
+"""Erasure leaves nothing behind inside the back-office (issue 11 §1): the disclosure register, free text typed on
+the client's requests, and the erasure's own self-check."""
+import datetime as dt
+import json
+
+from sqlalchemy import select
+
+from backoffice.extensions import db
+from backoffice.models.audit import AuditEvent
+from backoffice.models.disclosures import DisclosureGrant
+from backoffice.models.requests import PrivacyRequest, RequestEvent
+from backoffice.services import erasure
+from tests.jobfactories import approved_request, seeded_client, text_hits
+
+
+def _grant(client, recipient="Aigerim Seitkali (sister)", scope="tickets booked for Aigerim Seitkali"):
+    grant = DisclosureGrant(client_id=client.id, recipient=recipient, scope=scope,
+                            expires_on=dt.date(2030, 1, 1), created_at=dt.datetime(2026, 3, 1, 9))
+    db.session.add(grant)
+    db.session.commit()
+    return grant
+
+
+def test_disclosure_register_keeps_the_date_without_any_name(app, make_staff):
+    manager = make_staff("manager")
+    client, _ = seeded_client("grant", 12)
+    grant = _grant(client)
+    privacy_request = approved_request(client, "erasure", by=manager)
+
+    erasure.erase_client(privacy_request.id)
+
+    assert text_hits("Aigerim") == []
+    row = db.session.get(DisclosureGrant, grant.id)
+    assert row is not None and row.created_at == dt.datetime(2026, 3, 1, 9)  # proof of the disclosure stays
+    assert row.recipient == erasure.DEPERSONALISED and row.scope == erasure.DEPERSONALISED
+    certificate = db.session.get(PrivacyRequest, privacy_request.id).certificate
+    assert certificate["depersonalised"]["disclosure_grant"] == 1
+
+
+def test_free_text_on_the_clients_requests_is_redacted_keeping_who_when_which_step(app, make_staff):
+    manager, support = make_staff("manager"), make_staff("support")
+    client, _ = seeded_client("notes", 13)
+    earlier = approved_request(client, "rectification", by=manager, outcome="Changed surname to Testova-Kim",
+                               rejection_reason=None, extension_reason="waiting for ID card 046236862")
+    db.session.add(RequestEvent(request_id=earlier.id, actor_id=support.id, action="verify_identity",
+                                from_status="received", to_status="identity_verified",
+                                comment="ID card …6862, seen in person", at=dt.datetime(2026, 5, 1, 10)))
+    privacy_request = approved_request(client, "erasure", by=manager)
+    db.session.add(RequestEvent(request_id=privacy_request.id, actor_id=manager.id, action="approve",
+                                from_status="awaiting_approval", to_status="approved",
+                                comment="Spoke to Zhanar on +7 701 555 12 34; ok"))
+    db.session.commit()
+
+    erasure.erase_client(privacy_request.id)
+
+    for fragment in ("6862", "Testova-Kim", "Spoke to Zhanar"):
+        assert text_hits(fragment) == [], fragment
+    identity = db.session.execute(select(RequestEvent).where(RequestEvent.request_id == earlier.id,
+                                                             RequestEvent.action == "verify_identity")).scalar_one()
+    assert (identity.actor_id, identity.at, identity.to_status) == (support.id, dt.datetime(2026, 5, 1, 10),
+                                                                   "identity_verified")
+    assert identity.comment == erasure.REDACTED
+    kept = db.session.get(PrivacyRequest, earlier.id)
+    assert kept.outcome == erasure.REDACTED and kept.extension_reason == erasure.REDACTED
+    done = db.session.get(PrivacyRequest, privacy_request.id)
+    assert done.status == "completed" and done.outcome.startswith("erased")  # the erasure's own outcome stays
+    assert done.certificate["free_text_redacted"] >= 4
+
+
+def test_certificate_says_verified_with_zero_residual_matches(app, make_staff):
+    manager = make_staff("manager")
+    client, _ = seeded_client("verified", 14)
+    _grant(client)
+    privacy_request = approved_request(client, "erasure", by=manager)
+
+    summary = erasure.erase_client(privacy_request.id)
+
+    verification = db.session.get(PrivacyRequest, privacy_request.id).certificate["verification"]
+    assert verification["residual_matches"] == 0 and verification["columns_checked"] > 20
+    assert verification["identifiers_checked"] >= 6
+    assert summary["verification"] == verification
+    assert db.session.get(PrivacyRequest, privacy_request.id).certificate["outcome"] == "complete"
+
+
+def test_an_identifier_left_elsewhere_fails_the_complete_claim_and_raises_an_alert(app, make_staff):
+    manager = make_staff("manager")
+    client, strings = seeded_client("residual", 15)
+    # A second request from the same person that was never matched to the client: erasure does not reach it.
+    stray = PrivacyRequest(type="access", status="received", requester_email=client.email,
+                           description="please send my data")
+    db.session.add(stray)
+    db.session.commit()
+    privacy_request = approved_request(client, "erasure", by=manager)
+
+    erasure.erase_client(privacy_request.id)
+
+    certificate = db.session.get(PrivacyRequest, privacy_request.id).certificate
+    assert certificate["outcome"] == "residual"
+    assert certificate["verification"]["residual_columns"] == ["privacy_request.requester_email"]
+    assert certificate["verification"]["residual_matches"] == 1
+    alert = db.session.execute(select(AuditEvent).where(AuditEvent.action == "erasure.residual_data")).scalar_one()
+    assert json.loads(alert.details)["residual_columns"] == ["privacy_request.requester_email"]
+    assert strings[1] not in (alert.details or "")
+
+
+def test_the_alert_and_verification_show_on_the_certificate_page(app, client, make_staff, auth):
+    manager = make_staff("manager")
+    subject, _ = seeded_client("page", 16)
+    db.session.add(PrivacyRequest(type="access", status="received", requester_email=subject.email))
+    db.session.commit()
+    privacy_request = approved_request(subject, "erasure", by=manager)
+    erasure.erase_client(privacy_request.id)
+    auth.login_as("manager")
+    html = client.get(f"/admin/certificates/{privacy_request.id}/").get_data(as_text=True)
+    assert "privacy_request.requester_email" in html and "alert-danger" in html
