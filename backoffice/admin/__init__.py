@@ -17,7 +17,7 @@ from .jobs import CertificateView, ExportPackageView, JobsView
 from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
-from .staff import StaffUserView
+from .staff import StaffUserView, role_label
 
 
 def init_admin(app):
@@ -40,5 +40,6 @@ def init_admin(app):
     admin.add_view(IntegrationTokenView(IntegrationToken, db, name=_l("Integration tokens"), endpoint="integrations"))
     app.jinja_env.globals["consent_overview"] = consents.overview
     formatting.register(app)
+    app.jinja_env.filters["role_label"] = role_label
     app.extensions["backoffice_admin"] = admin
     return admin

@@ -10,6 +10,13 @@ from ..models.staff import ROLES
 from ..services import audit, staff as staff_service
 from .base import RoleModelView
 
+ROLE_LABELS = {"support": _l("Support"), "manager": _l("Manager"), "supervisor": _l("Supervisor"),
+               "admin": _l("Administrator")}
+
+
+def role_label(code):
+    return ROLE_LABELS.get(code, code)
+
 
 class StaffUserView(RoleModelView):
     roles_read = STAFF_ADMIN
