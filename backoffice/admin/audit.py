@@ -18,7 +18,31 @@ from ..permissions import AUDIT_READ
 from ..extensions import db
 from ..models.audit import AuditEvent
 from ..services import audit as audit_service
+from ..services import lifecycle
 from .base import RoleModelView
+from .formatting import local_time_formatter
+
+# The audit filter offers actions by name in the page's language (issue 14), not a code to type.
+AUDIT_ACTION_LABELS = {
+    "auth.login": _l("Sign-in"), "auth.login_failed": _l("Failed sign-in"), "auth.logout": _l("Sign-out"),
+    "audit.export": _l("Audit log exported"), "audit.verify": _l("Audit chain checked"),
+    "client.read_full_record": _l("Client record viewed"), "client.erase": _l("Client erased"),
+    "consent.give": _l("Consent given"), "consent.withdraw": _l("Consent withdrawn"),
+    "deadline_rule.update": _l("Deadline rule changed"), "export.download": _l("Export package downloaded"),
+    "export.expired": _l("Export package expired"), "integration_token.create": _l("Integration token created"),
+    "integration_token.revoke": _l("Integration token revoked"), "job.requeued": _l("Job queued again"),
+    "optout.add": _l("Opt-out added"), "optout.remove": _l("Opt-out removed"), "optout.import": _l("Opt-outs imported"),
+    "optout.export_hashes": _l("Opt-out hashes exported"), "optout.scrub": _l("Campaign list scrubbed"),
+    "requests.export_csv": _l("Request list exported"), "requests.search": _l("Requests searched"),
+    "staff.create": _l("Staff account created"), "staff.update": _l("Staff account changed"),
+}
+
+
+def audit_action_options():
+    """[(code, label)] for the action filter: every request step (as 'Request: Approve'), then the others."""
+    options = [(f"request.{code}", _l("Request: %(step)s", step=label))
+               for code, label in lifecycle.ACTION_LABELS.items()]
+    return options + sorted(AUDIT_ACTION_LABELS.items(), key=lambda item: item[0])
 
 
 def _details_pretty(view, context, model, name):
@@ -40,16 +64,19 @@ class AuditEventView(RoleModelView):
                    "outcome", "ip")
     column_details_list = column_list + ("details", "prev_hash", "hash")
     column_labels = {
-        "id": _l("ID"), "at": _l("Time (UTC)"), "actor_id": _l("Actor"), "actor_roles": _l("Roles"),
+        "id": _l("ID"), "at": _l("Time (Almaty)"), "actor_id": _l("Actor"), "actor_roles": _l("Roles"),
         "action": _l("Action"), "object_type": _l("Object"), "object_id": _l("Object ID"),
         "request_id": _l("Request"), "outcome": _l("Outcome"), "ip": _l("IP address"), "details": _l("Details"),
         "prev_hash": _l("Previous hash"), "hash": _l("Hash"),
     }
-    column_formatters_detail = {"details": _details_pretty}
+    column_formatters = {"at": local_time_formatter,
+                         "action": lambda v, c, m, n: _action_label(m.action)}
+    column_formatters_detail = {"details": _details_pretty, "at": local_time_formatter,
+                                "action": lambda v, c, m, n: _action_label(m.action)}
     # Equality and ranges only, each served by an index (see models/audit.py).
     column_filters = (
         IntEqualFilter(AuditEvent.actor_id, _l("Actor")),
-        FilterEqual(AuditEvent.action, _l("Action")),
+        FilterEqual(AuditEvent.action, _l("Action"), options=audit_action_options),
         FilterEqual(AuditEvent.object_type, _l("Object")),
         FilterEqual(AuditEvent.object_id, _l("Object ID")),
         IntEqualFilter(AuditEvent.request_id, _l("Request")),
@@ -117,3 +144,8 @@ def _reason_text(reason):
         "head_mismatch": _l("the head does not point at the last event of the chain"),
     }
     return str(texts.get(reason, reason))
+
+
+def _action_label(code):
+    labels = dict(audit_action_options())
+    return f"{labels[code]} ({code})" if code in labels else code

@@ -396,7 +396,8 @@ class PrivacyRequestView(RequestListMixin, BulkDecisionMixin, RoleModelView):
         if not form.validate():
             flash(_("Please correct the highlighted fields. Nothing was saved."), "error")
             return self._render_request(req, failed=(step, form), status=400)
-        if step in CONFIRM_STEPS and request.form.get("confirmed") != "1":
+        stale = bool(form.version.data) and str(form.version.data) != str(req.version)
+        if step in CONFIRM_STEPS and request.form.get("confirmed") != "1" and not stale:
             # A real second step on the server: the same fields go back with confirmed=1; nothing is saved yet.
             return self.render("admin/request_step_confirm.html", req=req, step=step, form=form,
                                question=CONFIRM_QUESTIONS[step] % {"id": req.id},

@@ -1,8 +1,13 @@
 """Staff accounts and roles, for the admin only (policy 4.3: access is granted deliberately and audited)."""
+from flask import g, session
+from flask_admin import expose
+from flask_admin.babel import gettext as admin_gettext
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
 from ..permissions import STAFF_ADMIN
 from ..extensions import db
@@ -14,8 +19,17 @@ ROLE_LABELS = {"support": _l("Support"), "manager": _l("Manager"), "supervisor":
                "admin": _l("Administrator")}
 
 
+LANGUAGE_CHOICES = [("kk", _l("Kazakh")), ("ru", _l("Russian")), ("en", _l("English"))]
+
+
 def role_label(code):
     return ROLE_LABELS.get(code, code)
+
+
+def _check_unique_email(form, field):
+    existing = staff_service.find_by_email((field.data or "").strip())
+    if existing is not None and existing is not getattr(form, "_obj", None):
+        raise ValidationError(_l("A staff account with this e-mail already exists."))
 
 
 class StaffUserView(RoleModelView):
@@ -32,20 +46,37 @@ class StaffUserView(RoleModelView):
     column_default_sort = ("id", False)
     form_columns = ("email", "full_name", "active", "language", "role_list", "new_password")
     form_extra_fields = {
-        "role_list": SelectMultipleField(_l("Roles"), choices=[(r, r) for r in ROLES], validators=[DataRequired()]),
-        "new_password": PasswordField(_l("New password"), validators=[Optional(), Length(min=10, max=200)]),
+        "role_list": SelectMultipleField(_l("Roles"), choices=[(r, ROLE_LABELS[r]) for r in ROLES],
+                                         validators=[DataRequired()], widget=ListWidget(prefix_label=False),
+                                         option_widget=CheckboxInput()),
+        # Kept in the form when another field is wrong, so the admin does not type it twice (issue 14).
+        "new_password": PasswordField(_l("New password"), validators=[Optional(), Length(min=10, max=200)],
+                                      widget=PasswordInput(hide_value=False)),
     }
     form_args = {
         "email": {"validators": [DataRequired(), Length(max=254)]},
         "full_name": {"validators": [Length(max=200)]},
-        "language": {"validators": [Optional(), Length(max=5)]},
+        "language": {"validators": [Optional()]},
     }
+    form_choices = {"language": LANGUAGE_CHOICES}
 
     def _check_email(form, field):
         if not staff_service.is_valid_staff_email((field.data or "").strip()):
             raise ValidationError(_l("Enter a valid e-mail address."))
 
-    form_args["email"]["validators"].append(_check_email)
+    form_args["email"]["validators"].extend([_check_email, _check_unique_email])
+
+    def validate_form(self, form):
+        valid = super().validate_form(form)
+        if not valid:
+            g._staff_form_errors = [str(field.label.text) for field in form if field.errors]
+        return valid
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        response = super().create_view()
+        _explain_failure()
+        return response
 
     def on_form_prefill(self, form, id):
         user = self.get_one(id)
@@ -57,8 +88,6 @@ class StaffUserView(RoleModelView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        from flask_babel import gettext as _
-
         if not form.role_list.data:
             raise ValueError(_("Choose at least one role."))
         before = set(model.role_set) if not is_created else set()
@@ -77,3 +106,14 @@ class StaffUserView(RoleModelView):
                      object_id=model.id,
                      details={"roles_before": sorted(before), "roles_after": sorted(model.role_set),
                               "password_changed": bool(form.new_password.data)})
+
+
+def _explain_failure():
+    """Replace Flask-Admin's bare "Failed to create record." by which fields need correcting."""
+    fields = g.get("_staff_form_errors")
+    flashes = session.get("_flashes")
+    if not fields or not flashes:
+        return
+    generic = admin_gettext("Failed to create record.")
+    message = _("The account was not created. Correct: %(fields)s.", fields=", ".join(fields))
+    session["_flashes"] = [(category, message if text == generic else text) for category, text in flashes]
