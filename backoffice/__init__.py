@@ -95,6 +95,9 @@ def create_app(config=None):
     from flask_babel import get_locale
 
     app.jinja_env.globals["get_locale"] = get_locale
+    from . import labels
+
+    labels.init_app(app)
     logging.getLogger("backoffice").setLevel(logging.INFO)
     from .logging_policy import install as install_log_policy
 

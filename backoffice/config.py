@@ -91,7 +91,14 @@ def load_config(environ=None, instance_path=None):
         # A job marked started longer ago than this is taken as dead (its worker was killed) by reconcile.
         "JOB_STALE_SECONDS": int_or_default(env.get("BACKOFFICE_JOB_STALE_SECONDS"),
                                             int_or_default(env.get("BACKOFFICE_JOB_TIMEOUT"), 600) + 60),
-        "RECONCILE_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_RECONCILE_INTERVAL"), 300),
+        # Short enough that a job lost with its worker is re-queued within a minute (docs/jobs.md).
+        "RECONCILE_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_RECONCILE_INTERVAL"), 15),
+        # `flask worker`: supervised in-process worker processes, restarted after this many jobs or megabytes.
+        "WORKER_PROCESSES": int_or_default(env.get("BACKOFFICE_WORKER_PROCESSES"), os.cpu_count() or 1),
+        "WORKER_MAX_JOBS": int_or_default(env.get("BACKOFFICE_WORKER_MAX_JOBS"), 10000),
+        "WORKER_MAX_MEMORY_MB": int_or_default(env.get("BACKOFFICE_WORKER_MAX_MEMORY_MB"), 300),
+        # Processes a campaign-scrub job uses for its per-row work; unset: one per core (1 in embedded mode).
+        "SCRUB_PROCESSES": int_or_default(env.get("BACKOFFICE_SCRUB_PROCESSES"), None),
         "EXPORT_CLEANUP_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_EXPORT_CLEANUP_INTERVAL"), 3600),
         # Tests only: jobs stop at named checkpoints until a release file appears in this directory.
         "JOB_PAUSE_DIR": env.get("BACKOFFICE_JOB_PAUSE_DIR") or None,

@@ -854,6 +854,14 @@ def scrub_1m(bench):
     return Measure(project=project, repeats=3 if bench.quick else 2, warmup=False, self_timed=True, extra=extra)
 
 
+# -- production shape (issue 16): real gunicorn + worker processes over HTTP, bursts, load, memory --
+
+sys.path.insert(0, str(ROOT / "bench"))
+import prod_bench  # noqa: E402 - registers into this module's CASES (run.py runs as __main__)
+
+prod_bench.register(sys.modules[__name__])
+
+
 # ---- running and reporting -------------------------------------------------------------------------------
 
 def _median_ms(fn, repeats, setup=None, samples_out=None, warmup=True, self_timed=False):

@@ -1,14 +1,20 @@
 """Test fixtures that read like the staff's own actions: login_as("manager"), make_client(...).
 
-The database is SQLite (a fresh file per test) unless TEST_DATABASE_URL or DATABASE_URL names another;
-CI runs the whole suite once on SQLite and once on PostgreSQL + Redis.
+The database is SQLite unless TEST_DATABASE_URL or DATABASE_URL names another; CI runs the whole suite once on
+SQLite and once on PostgreSQL + Redis. The schema is built once per session: on SQLite into a template file that
+is copied for every test (a real file, so commits, triggers, other processes and threads behave as in
+production); on PostgreSQL once, with the tables emptied (TRUNCATE) before every test.
+
+Redis is used only when TEST_REDIS_URL or REDIS_URL names it; a Redis that merely happens to run is never touched.
 """
 import os
+import shutil
 import socket
 import uuid
 from urllib.parse import urlsplit
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 
 from backoffice import create_app
@@ -26,7 +32,8 @@ def _database_url():
 
 
 def redis_url():
-    return os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    """The Redis the tests may use (and flush), or None: only what the environment names explicitly."""
+    return os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or None
 
 
 def _reachable(url, default_port):
@@ -39,7 +46,12 @@ def _reachable(url, default_port):
 
 
 def require_service(name, url, port):
-    """Skip on a developer machine without the service; in CI a missing service is a failure."""
+    """Skip on a developer machine without the service; in CI a missing service is a failure.
+
+    A service no URL names (url None) is not part of this run: skip everywhere (CI's other run provides it).
+    """
+    if not url:
+        pytest.skip(f"{name} not configured for this run (the PostgreSQL + Redis run sets it: see README, Tests)")
     if _reachable(url, port):
         return
     if IN_CI:
@@ -52,12 +64,41 @@ def is_postgres():
     return url.startswith("postgres")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing():
+    """Argon2id with the smallest cost: every sign-in of the suite verifies a hash (~0.1 s each at the default
+    cost). Still the real argon2 code path; only the work factor is lowered, for tests only."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    saved = staff_service._hasher, staff_service._DUMMY_HASH
+    staff_service._hasher, staff_service._DUMMY_HASH = cheap, cheap.hash("not-a-real-password")
+    yield
+    staff_service._hasher, staff_service._DUMMY_HASH = saved
+
+
 @pytest.fixture(scope="session")
-def password_hash():
+def password_hash(_cheap_password_hashing):
     global _PASSWORD_HASH
     if _PASSWORD_HASH is None:
         _PASSWORD_HASH = staff_service.hash_password(TEST_PASSWORD)
     return _PASSWORD_HASH
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory):
+    """An SQLite file with the whole schema (tables, indexes, audit triggers), built once and copied per test."""
+    if is_postgres():
+        return None
+    folder = tmp_path_factory.mktemp("schema")
+    path = folder / "template.db"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True,
+                      "INSTANCE_PATH": str(folder / "instance"), "SECRET_KEY": "x", "BACKOFFICE_HASH_KEY": "x",
+                      "REDIS_URL": None})
+    with app.app_context():
+        db.create_all()
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +124,9 @@ def _empty_postgres_tables():
 
 
 @pytest.fixture
-def app_config(tmp_path, _postgres_schema):
+def app_config(tmp_path, _postgres_schema, _sqlite_template):
+    if _sqlite_template is not None:
+        shutil.copyfile(_sqlite_template, tmp_path / "test.db")
     config = {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
@@ -104,8 +147,6 @@ def app(app_config):
     with app.app_context():
         if is_postgres():
             _empty_postgres_tables()
-        else:
-            db.create_all()
         yield app
         db.session.remove()
         db.engine.dispose()

@@ -182,12 +182,12 @@ def _opt_out_removed(h):
 
 
 def _opt_out_import(h):
-    from backoffice.services import optouts
+    from backoffice.services import optout_import
 
     staff = h.make_staff("support")
 
     def act():
-        optouts.import_opt_outs(["email,channel", "a1@mail.kz,email", "a2@mail.kz,all"], staff)
+        optout_import.import_opt_outs(["email,channel", "a1@mail.kz,email", "a2@mail.kz,all"], staff)
     return act, dict(action="optout.import", object_type="marketing_opt_out", actor_id=staff.id, outcome="success")
 
 

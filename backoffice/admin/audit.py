@@ -14,35 +14,20 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
+from .. import labels
 from ..permissions import AUDIT_READ
-from ..extensions import db
 from ..models.audit import AuditEvent
 from ..services import audit as audit_service
 from ..services import lifecycle
 from .base import RoleModelView
 from .formatting import local_time_formatter
 
-# The audit filter offers actions by name in the page's language (issue 14), not a code to type.
-AUDIT_ACTION_LABELS = {
-    "auth.login": _l("Sign-in"), "auth.login_failed": _l("Failed sign-in"), "auth.logout": _l("Sign-out"),
-    "audit.export": _l("Audit log exported"), "audit.verify": _l("Audit chain checked"),
-    "client.read_full_record": _l("Client record viewed"), "client.erase": _l("Client erased"),
-    "consent.give": _l("Consent given"), "consent.withdraw": _l("Consent withdrawn"),
-    "deadline_rule.update": _l("Deadline rule changed"), "export.download": _l("Export package downloaded"),
-    "export.expired": _l("Export package expired"), "integration_token.create": _l("Integration token created"),
-    "integration_token.revoke": _l("Integration token revoked"), "job.requeued": _l("Job queued again"),
-    "optout.add": _l("Opt-out added"), "optout.remove": _l("Opt-out removed"), "optout.import": _l("Opt-outs imported"),
-    "optout.export_hashes": _l("Opt-out hashes exported"), "optout.scrub": _l("Campaign list scrubbed"),
-    "requests.export_csv": _l("Request list exported"), "requests.search": _l("Requests searched"),
-    "staff.create": _l("Staff account created"), "staff.update": _l("Staff account changed"),
-}
-
-
 def audit_action_options():
     """[(code, label)] for the action filter: every request step (as 'Request: Approve'), then the others."""
     options = [(f"request.{code}", _l("Request: %(step)s", step=label))
                for code, label in lifecycle.ACTION_LABELS.items()]
-    return options + sorted(AUDIT_ACTION_LABELS.items(), key=lambda item: item[0])
+    others = [(code, label) for code, label in labels.AUDIT_ACTIONS.items() if not code.startswith("request.")]
+    return options + sorted(others, key=lambda item: item[0])
 
 
 def _details_pretty(view, context, model, name):
@@ -54,6 +39,12 @@ def _details_pretty(view, context, model, name):
         text = model.details
     return Markup("<pre class='mb-0'>%s</pre>") % escape(text)
 
+
+
+def _coded(code, kind):
+    if code is None:
+        return ""
+    return Markup('<span title="{}">{}</span>').format(code, labels.label(code, kind))
 
 class AuditEventView(RoleModelView):
     roles_read = AUDIT_READ
@@ -69,10 +60,15 @@ class AuditEventView(RoleModelView):
         "request_id": _l("Request"), "outcome": _l("Outcome"), "ip": _l("IP address"), "details": _l("Details"),
         "prev_hash": _l("Previous hash"), "hash": _l("Hash"),
     }
-    column_formatters = {"at": local_time_formatter,
-                         "action": lambda v, c, m, n: _action_label(m.action)}
-    column_formatters_detail = {"details": _details_pretty, "at": local_time_formatter,
-                                "action": lambda v, c, m, n: _action_label(m.action)}
+    # The code stays in the title: the action and object filters take codes.
+    column_formatters = {
+        "action": lambda v, c, m, n: _coded(m.action, "audit_action"),
+        "object_type": lambda v, c, m, n: _coded(m.object_type, "audit_object"),
+        "outcome": lambda v, c, m, n: labels.label(m.outcome, "audit_outcome"),
+        "actor_roles": lambda v, c, m, n: labels.label(m.actor_roles, "roles"),
+    }
+    column_formatters["at"] = local_time_formatter
+    column_formatters_detail = dict(column_formatters, details=_details_pretty)
     # Equality and ranges only, each served by an index (see models/audit.py).
     column_filters = (
         IntEqualFilter(AuditEvent.actor_id, _l("Actor")),
@@ -81,7 +77,7 @@ class AuditEventView(RoleModelView):
         FilterEqual(AuditEvent.object_id, _l("Object ID")),
         IntEqualFilter(AuditEvent.request_id, _l("Request")),
         FilterEqual(AuditEvent.outcome, _l("Outcome"),
-                    options=[(o, o) for o in audit_service.OUTCOMES]),
+                    options=labels.choices("audit_outcome", audit_service.OUTCOMES)),
         DateTimeBetweenFilter(AuditEvent.at, _l("Time (UTC)")),
         DateTimeGreaterFilter(AuditEvent.at, _l("Time (UTC)")),
         DateTimeSmallerFilter(AuditEvent.at, _l("Time (UTC)")),
@@ -108,13 +104,7 @@ class AuditEventView(RoleModelView):
         """Stream the filtered log as CSV; the copy itself is audited (policy 4.3: protection against copying)."""
         conditions = self._filtered_conditions()
         filters = {k: v for k, v in request.args.items() if k.startswith("flt")}
-        try:
-            audit_service.record("audit.export", object_type="audit_log", details={"filters": filters})
-        except audit_service.AuditDetailsError:
-            # A filter value that looks like personal data is not copied into the log; its filter name is.
-            audit_service.record("audit.export", object_type="audit_log", details={"filters": sorted(filters)})
-        db.session.commit()
-        chunks = audit_service.csv_chunks(audit_service.export_statement(conditions))
+        chunks = audit_service.start_export(conditions, filters)
         return Response(stream_with_context(chunks), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=audit-log.csv",
                                  "Cache-Control": "no-store"})
@@ -122,30 +112,12 @@ class AuditEventView(RoleModelView):
     @expose("/verify/", methods=("POST",))
     def verify_view(self):
         """Run the same chain check as `flask audit-verify`, record that it ran, and show the result."""
-        result = audit_service.verify()
-        audit_service.record("audit.verify", object_type="audit_chain",
-                             outcome="success" if result.ok else "failure", details=result.as_details())
-        db.session.commit()
+        result = audit_service.verify_and_record()
         if result.ok:
             flash(_("Audit chain intact: %(n)d events verified.", n=result.checked), "success")
         else:
             flash(_("Audit chain broken at position %(position)d (event ID %(event)s): %(reason)s. "
                     "%(n)d events before it verified.", position=result.position,
                     event=result.event_id if result.event_id is not None else "-",
-                    reason=_reason_text(result.reason), n=result.checked), "error")
+                    reason=labels.label(result.reason, "chain_fault"), n=result.checked), "error")
         return redirect(self.get_url(".index_view"))
-
-
-def _reason_text(reason):
-    texts = {
-        "content_changed": _l("the event's stored hash does not match its content (the event was altered)"),
-        "missing_link": _l("the event does not follow the previous one (events before it were removed or altered)"),
-        "missing_tail": _l("the chain ends before its head (events at the end were removed)"),
-        "head_mismatch": _l("the head does not point at the last event of the chain"),
-    }
-    return str(texts.get(reason, reason))
-
-
-def _action_label(code):
-    labels = dict(audit_action_options())
-    return f"{labels[code]} ({code})" if code in labels else code

@@ -1,13 +1,12 @@
 """Client records: list, indexed search, full record (policy 5.4). No direct edits: changes go through requests."""
 from flask import flash, redirect, request
 from flask_admin import expose
-from flask_admin.model.template import EndpointLinkRowAction
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 
 from ..permissions import CLIENTS_READ
-from ..extensions import db
+from .. import labels
 from ..identifiers import mask
 from ..models.clients import CLIENT_STATUSES, Client
 from ..services import clients as client_service
@@ -18,17 +17,8 @@ def _masked(view, context, model, name):
     return escape(mask(getattr(model, name)))
 
 
-STATUS_LABELS = {"active": _l("Active"), "blocked": _l("Blocked"), "erased": _l("Erased")}
-LANGUAGE_LABELS = {"kk": _l("Kazakh"), "ru": _l("Russian"), "en": _l("English")}
-SOURCE_LABELS = {  # policy 2.1: where a personal-data row came from
-    "registration": _l("registration"), "form": _l("web form"), "service_use": _l("use of services"),
-    "staff_entry": _l("entered by staff"), "import": _l("import"), "privacy_request": _l("privacy request"),
-    "api": _l("integration API"),
-}
-
-
 def _status(view, context, model, name):
-    return STATUS_LABELS.get(model.status, model.status)
+    return labels.label(model.status, "client_status")
 
 
 class ClientView(RoleModelView):
@@ -47,8 +37,8 @@ class ClientView(RoleModelView):
     column_sortable_list = ("id", ("full_name", "name_key"), "status", "created_at")
     column_default_sort = ("id", True)
     column_filters = ("status", "preferred_language", "created_at")
-    column_choices = {"status": [(s, STATUS_LABELS[s]) for s in CLIENT_STATUSES],
-                      "preferred_language": list(LANGUAGE_LABELS.items())}
+    column_choices = {"status": labels.choices("client_status", CLIENT_STATUSES),
+                      "preferred_language": labels.choices("language")}
     # A non-empty list switches the search box on; _apply_search below replaces Flask-Admin's ILIKE scan.
     column_searchable_list = ("email_norm",)
     column_details_list = ()
@@ -77,14 +67,8 @@ class ClientView(RoleModelView):
         client = None
         if client_id is not None and self.get_one(client_id) is not None:
             client = client_service.read_full_record(client_id)
-            db.session.commit()
         if client is None:
             flash(_("That client does not exist."), "error")
             return redirect(self.get_url(".index_view"))
-        from .requests import STATUS_LABELS as REQUEST_STATUS_LABELS
-        from .requests import TYPE_LABELS as REQUEST_TYPE_LABELS
-
-        return self.render(self.details_template, model=client, client=client, status_labels=STATUS_LABELS,
-                           language_labels=LANGUAGE_LABELS, source_labels=SOURCE_LABELS,
-                           request_type_labels=REQUEST_TYPE_LABELS, request_status_labels=REQUEST_STATUS_LABELS,
+        return self.render(self.details_template, model=client, client=client,
                            return_url=self.get_url(".index_view"))

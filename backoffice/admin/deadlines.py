@@ -3,8 +3,8 @@ from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import Length, NumberRange
 
+from .. import labels
 from ..permissions import DEADLINES_ADMIN
-from ..extensions import db
 from ..models.deadlines import COUNTED_FROM
 from ..services import audit, deadlines
 from .base import RoleModelView
@@ -27,7 +27,12 @@ class DeadlineRuleView(RoleModelView):
     }
     column_default_sort = ("id", False)
     form_columns = EDITABLE
-    form_choices = {"counted_from": [(c, c) for c in COUNTED_FROM]}
+    column_formatters = {
+        "request_type": lambda v, c, m, n: labels.label(m.request_type, "request_type"),
+        "counted_from": lambda v, c, m, n: labels.label(m.counted_from, "counted_from"),
+        "legal_reference": lambda v, c, m, n: labels.legal_reference(m.legal_reference),
+    }
+    form_choices = {"counted_from": labels.choices("counted_from", COUNTED_FROM)}
     form_args = {
         "working_days": {"validators": [NumberRange(min=0, max=60)]},
         "extension_working_days": {"validators": [NumberRange(min=0, max=60)]},
@@ -36,8 +41,7 @@ class DeadlineRuleView(RoleModelView):
 
     @expose("/")
     def index_view(self):
-        if deadlines.ensure_default_rules():
-            db.session.commit()
+        deadlines.prepare_rules()
         return super().index_view()
 
     def on_model_change(self, form, model, is_created):

@@ -8,7 +8,6 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from ..permissions import STAFF_ADMIN
-from ..extensions import db
 from ..services import integrations as integration_service
 from .base import RoleModelView, SecureForm
 
@@ -36,9 +35,7 @@ class IntegrationTokenView(RoleModelView):
         if form.validate_on_submit():
             try:
                 row, token = integration_service.create_token(form.name.data, by=current_user)
-                db.session.commit()
             except integration_service.TokenError as error:
-                db.session.rollback()
                 flash(str(error), "error")
             else:
                 # Rendered, never flashed or redirected: the token must not sit in the session cookie or a URL.
@@ -54,9 +51,7 @@ class IntegrationTokenView(RoleModelView):
         if form.validate_on_submit():
             try:
                 integration_service.revoke_token(request.form.get("id", type=int), by=current_user)
-                db.session.commit()
                 flash(_("The token was revoked; the integration can no longer call the API with it."), "success")
             except integration_service.TokenError as error:
-                db.session.rollback()
                 flash(str(error), "error")
         return redirect(self.get_url(".index_view"))

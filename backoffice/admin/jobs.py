@@ -2,7 +2,6 @@
 from flask import Response, abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -13,14 +12,11 @@ from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, ExportPacka
 from ..models.requests import PrivacyRequest
 from ..models.staff import StaffUser
 from ..services import execution, export, jobqueue, live_status
+from .. import labels
 from .base import ProtectedView
 
 
-JOB_STATE_LABELS = {
-    "queued": _l("queued"), "started": _l("running"), "failed": _l("failed"), "finished": _l("finished"),
-    "scheduled": _l("scheduled"), "deferred": _l("deferred"), "retrying": _l("waiting to retry"),
-    "lost": _l("lost"), "canceled": _l("cancelled"), "stopped": _l("stopped"),
-}
+JOB_STATE_LABELS = labels.JOB_STATES
 
 
 class JobsView(ProtectedView):

@@ -18,21 +18,19 @@ from sqlalchemy import false
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from .. import labels
 from ..permissions import OPTOUTS_READ, OPTOUTS_WRITE
-from ..extensions import db
 from ..models.optouts import CHANNELS, SOURCES
-from ..services import audit
+from ..services import optout_import
 from ..services import optouts as optout_service
 from ..services import scrub as scrub_service
+from ..services import scrub_runs
 from .base import RoleModelView, SecureForm
-
-CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS"), "phone": _l("Phone calls"), "all": _l("All channels")}
-
 
 class OptOutForm(SecureForm):
     email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
-    channel = SelectField(_l("Channel"), choices=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], default="all")
+    channel = SelectField(_l("Channel"), choices=labels.choices("optout_channel", CHANNELS), default="all")
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=optout_service.MAX_REASON)])
 
 
@@ -87,14 +85,16 @@ class MarketingOptOutView(RoleModelView):
     column_formatters = {"email": _address, "phone": _address}
     column_formatters_detail = {"email": _address, "phone": _address}
     column_filters = ("channel", "source", "created_at", "removed_at")
-    column_choices = {"channel": [(c, c) for c in CHANNELS], "source": [(s, s) for s in SOURCES]}
+    column_choices = {"channel": labels.choices("optout_channel", CHANNELS),
+                      "source": labels.choices("optout_source", SOURCES)}
     column_default_sort = ("id", True)
     column_sortable_list = ("id", "created_at", "removed_at")
     # A non-empty list switches the search box on; _apply_search replaces Flask-Admin's ILIKE scan.
     column_searchable_list = ("email_hash",)
 
     # Pages that change the list or handle recipients' data: writers only, on GET as well as POST.
-    _write_pages = {"remove_view", "import_view", "scrub_view", "scrub_columns_view", "scrub_download_view",
+    _write_pages = {"remove_view", "import_view", "scrub_view", "scrub_columns_view", "scrub_progress_view",
+                    "scrub_download_view",
                     "export_hashes_view", "export_hashes_download_view"}
 
     def _handle_view(self, name, **kwargs):
@@ -127,11 +127,9 @@ class MarketingOptOutView(RoleModelView):
 
     def create_model(self, form):
         try:
-            result = optout_service.add_opt_out(form.email.data, form.phone.data, form.channel.data,
-                                                source="staff_entry", reason=form.reason.data, by=current_user)
-            db.session.commit()
+            result = optout_service.add_by_staff(form.email.data, form.phone.data, form.channel.data,
+                                                 form.reason.data, by=current_user)
         except optout_service.OptOutError as error:
-            db.session.rollback()
             flash(str(error), "error")
             return False
         if not result.created:
@@ -150,9 +148,7 @@ class MarketingOptOutView(RoleModelView):
         if form.validate_on_submit():
             try:
                 optout_service.remove_opt_out(entry.id, form.reason.data, by=current_user)
-                db.session.commit()
             except optout_service.OptOutError as error:
-                db.session.rollback()
                 flash(str(error), "error")
             else:
                 flash(_("The opt-out was removed. Marketing consent was not given back by this."), "success")
@@ -169,13 +165,10 @@ class MarketingOptOutView(RoleModelView):
         if form.validate_on_submit():
             lines = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
             try:
-                result = optout_service.import_opt_outs(lines, by=current_user)
-                db.session.commit()
-            except optout_service.ImportRefused as error:
-                db.session.rollback()
+                result = optout_import.import_opt_outs(lines, by=current_user)
+            except optout_import.ImportRefused as error:
                 refused = error
             except (UnicodeDecodeError, csv.Error):
-                db.session.rollback()
                 flash(_("The file is not a UTF-8 CSV file. Save it as CSV UTF-8 and upload it again."), "error")
         return self.render("admin/optouts/import.html", form=form, result=result, refused=refused,
                            return_url=self.get_url(".index_view"))
@@ -212,20 +205,35 @@ class MarketingOptOutView(RoleModelView):
                                            if any(w in t.lower() for w in ("phone", "mobile", "тел"))), "")
         if form.validate_on_submit():
             try:
-                result = scrub_service.run_scrub(upload_id, _column_index(form.email_column.data),
-                                                 _column_index(form.phone_column.data), form.channel.data,
-                                                 by=current_user)
-                db.session.commit()
+                scrub_runs.start(upload_id, _column_index(form.email_column.data),
+                                 _column_index(form.phone_column.data), form.channel.data, by=current_user)
             except scrub_service.ScrubError as error:
-                db.session.rollback()
                 flash(str(error), "error")
                 if not scrub_service.input_path(upload_id).exists():
                     return redirect(self.get_url(".scrub_view"))
             else:
-                return self.render("admin/optouts/scrub_result.html", result=result, upload_id=upload_id,
-                                   reasons=scrub_service.REASONS, labels=scrub_service.REASON_LABELS,
-                                   return_url=self.get_url(".index_view"))
+                return redirect(self.get_url(".scrub_progress_view", upload_id=upload_id))
         return self.render("admin/optouts/scrub_columns.html", form=form, upload_id=upload_id,
+                           return_url=self.get_url(".scrub_view"))
+
+    @expose("/scrub/<upload_id>/progress/")
+    def scrub_progress_view(self, upload_id):
+        """The scrub job's progress (the page refreshes itself), then the counts and the download link."""
+        try:
+            run = scrub_runs.state(upload_id)
+            if run["state"] == scrub_runs.DONE:
+                result = scrub_service.summary(upload_id)
+        except scrub_service.ScrubError as error:
+            flash(str(error), "error")
+            return redirect(self.get_url(".scrub_view"))
+        if run["state"] == scrub_runs.FAILED:
+            flash(_(run.get("error") or "The file is not a readable CSV file."), "error")
+            return redirect(self.get_url(".scrub_view"))
+        if run["state"] == scrub_runs.DONE:
+            return self.render("admin/optouts/scrub_result.html", result=result, upload_id=upload_id,
+                               reasons=scrub_service.REASONS, labels=labels.SCRUB_REASONS,
+                               return_url=self.get_url(".index_view"))
+        return self.render("admin/optouts/scrub_progress.html", run=run, percent=int(run["fraction"] * 100),
                            return_url=self.get_url(".scrub_view"))
 
     @expose("/scrub/<upload_id>/download/")
@@ -247,20 +255,7 @@ class MarketingOptOutView(RoleModelView):
 
     @expose("/export-hashes/download/")
     def export_hashes_download_view(self):
-        audit.record("optout.export_hashes", object_type="marketing_opt_out")
-        db.session.commit()
-
-        def generate():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\r\n")
-            for number, row in enumerate(optout_service.export_hash_rows(), start=1):
-                writer.writerow(row)
-                if number % 1000 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-
-        return Response(stream_with_context(generate()), mimetype="text/csv",
+        chunks = optout_service.start_hash_export(by=current_user)
+        return Response(stream_with_context(chunks), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=suppression-list-hashes.csv",
                                  "Cache-Control": "no-store"})

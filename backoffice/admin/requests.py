@@ -4,8 +4,6 @@ Thin over the request services: the view offers only what `lifecycle.legal_next_
 to `steps.take_step` (STEP_FIELDS maps a step's form to its fields), which enforces the lifecycle, the roles and the
 four-eyes rule again and owns the transaction.
 """
-import csv
-import io
 
 from flask import Response, abort, flash, jsonify, redirect, request, stream_with_context
 from flask_admin import expose
@@ -25,7 +23,8 @@ from ..models.clients import LANGUAGES, Client
 from ..models.optouts import CHANNELS as OPT_OUT_CHANNELS
 from ..models.requests import CHANNELS, OPEN_STATUSES, REQUEST_TYPES, STATUSES, TYPE_CLAUSES, PrivacyRequest
 from ..models.staff import StaffUser
-from ..services import deadlines, intake, lifecycle, live_status, matching, queues, steps
+from .. import labels
+from ..services import csvstream, deadlines, intake, lifecycle, live_status, matching, queues, steps
 from ..services import export as export_service
 from ..services.rectification import RECTIFIABLE_FIELDS
 from .formatting import local_time_formatter, time_left
@@ -33,25 +32,7 @@ from .base import RoleModelView, SecureForm
 from .request_bulk import BulkDecisionMixin
 from .request_list import RequestListMixin, assignee_name, client_name
 
-TYPE_LABELS = {
-    "access": _l("Access / information about processing"),
-    "rectification": _l("Rectification"),
-    "blocking": _l("Blocking"),
-    "unblocking": _l("Unblocking"),
-    "erasure": _l("Erasure"),
-    "consent_withdrawal": _l("Consent withdrawal"),
-    "marketing_opt_out": _l("Marketing opt-out"),
-    "third_party_grant": _l("Third-party access grant"),
-}
-STATUS_LABELS = {
-    "received": _l("Received"), "identity_verified": _l("Identity verified"), "in_progress": _l("In progress"),
-    "awaiting_approval": _l("Awaiting approval"), "approved": _l("Approved"), "executing": _l("Executing"),
-    "completed": _l("Completed"), "rejected": _l("Rejected"), "cancelled": _l("Cancelled"), "failed": _l("Failed"),
-}
-CHANNEL_LABELS = {
-    "email": _l("E-mail"), "letter": _l("Letter"), "e_document": _l("E-document"), "phone": _l("Phone"),
-    "in_person": _l("In person"), "web_form": _l("Web form"), "api": _l("API"),
-}
+TYPE_LABELS, STATUS_LABELS, CHANNEL_LABELS = labels.REQUEST_TYPES, labels.REQUEST_STATUSES, labels.REQUEST_CHANNELS
 # What the request page says while its job runs, and how it ends (refreshed by static/live_status.js).
 LIVE_STEP_LABELS = {"queued": _l("queued"), "running": _l("running"), "retrying": _l("waiting to retry"),
                     "lost": _l("lost, being queued again"), "done": _l("done"), "failed": _l("failed")}
@@ -506,20 +487,9 @@ class PrivacyRequestView(RequestListMixin, BulkDecisionMixin, RoleModelView):
         columns = ("id", "type", "status", "channel", "client_id", "assigned_to_id", "received_at", "due_at",
                    "extended_at", "approved_at", "completed_at")
 
-        def rows():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(columns)
-            for req in query.yield_per(500):
-                writer.writerow([_csv_value(getattr(req, c)) for c in columns])
-                if buffer.tell() > 16384:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-
+        rows = ([_csv_value(getattr(req, c)) for c in columns] for req in query.yield_per(500))
         filename = f"requests-{utcnow():%Y%m%d-%H%M}.csv"
-        return Response(stream_with_context(rows()), mimetype="text/csv",
+        return Response(stream_with_context(csvstream.text_chunks(columns, rows)), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -9,17 +9,17 @@ from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
+from .. import labels
 from ..permissions import STAFF_ADMIN
 from ..extensions import db
 from ..models.staff import ROLES
 from ..services import audit, staff as staff_service
 from .base import RoleModelView
 
-ROLE_LABELS = {"support": _l("Support"), "manager": _l("Manager"), "supervisor": _l("Supervisor"),
-               "admin": _l("Administrator")}
+ROLE_LABELS = labels.ROLES
 
 
-LANGUAGE_CHOICES = [("kk", _l("Kazakh")), ("ru", _l("Russian")), ("en", _l("English"))]
+LANGUAGE_CHOICES = labels.choices("language", ("kk", "ru", "en"))
 
 
 def role_label(code):
@@ -43,10 +43,11 @@ class StaffUserView(RoleModelView):
         "id": _l("ID"), "email": _l("E-mail"), "full_name": _l("Full name"), "roles": _l("Roles"),
         "active": _l("Active"), "last_login_at": _l("Last sign-in"), "language": _l("Language"),
     }
+    column_formatters = {"roles": lambda v, c, m, n: labels.label(m.roles, "roles")}
     column_default_sort = ("id", False)
     form_columns = ("email", "full_name", "active", "language", "role_list", "new_password")
     form_extra_fields = {
-        "role_list": SelectMultipleField(_l("Roles"), choices=[(r, ROLE_LABELS[r]) for r in ROLES],
+        "role_list": SelectMultipleField(_l("Roles"), choices=labels.choices("role", ROLES),
                                          validators=[DataRequired()], widget=ListWidget(prefix_label=False),
                                          option_widget=CheckboxInput()),
         # Kept in the form when another field is wrong, so the admin does not type it twice (issue 14).

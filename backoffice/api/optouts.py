@@ -4,10 +4,9 @@ import logging
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 
-from ..extensions import db
 from ..models.optouts import CHANNELS
-from ..services import audit, integrations, optouts
-from . import bp
+from ..services import integrations, optouts
+from .blueprint import bp
 
 log = logging.getLogger("backoffice.api")
 MAX_BODY = 4096
@@ -53,8 +52,7 @@ def create_opt_out():
     if token is None:
         return _error(401, "unauthorized", _("Missing or invalid integration token."),
                       **{"WWW-Authenticate": 'Bearer realm="backoffice"'})
-    allowed = integrations.take_rate_slot(token, current_app.config["API_RATE_LIMIT_PER_MINUTE"])
-    db.session.commit()
+    allowed = integrations.admit(token, current_app.config["API_RATE_LIMIT_PER_MINUTE"])
     if not allowed:
         return _error(429, "rate_limited", _("Too many requests for this token; try again in a minute."),
                       **{"Retry-After": "60"})
@@ -63,11 +61,5 @@ def create_opt_out():
         log.info("opt-out intake refused: token=%s reason=%s", token.id, error.get_json()["error"])
         return error
     email, phone, channel = payload
-    result = optouts.add_opt_out(email, phone, channel, source="unsubscribe_link",
-                                 reason=f"integration token #{token.id}", record_audit=False)
-    audit.record("optout.add", object_type="marketing_opt_out", object_id=result.entry.id,
-                 details={"channel": channel, "source": "unsubscribe_link", "created": result.created,
-                          "integration_token_id": token.id,
-                          "fields": [n for n, v in (("email", email), ("phone", phone)) if v]})
-    db.session.commit()
+    optouts.add_from_integration(email, phone, channel, token.id)
     return jsonify({"status": "accepted"}), 202

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from ..services.jobqueue import periodic_job_options
 
-PERIODIC_TICK_SECONDS = 60
+# Workers look at the table this often (RQ's maintenance pass); reconcile's interval is 15 s by default.
+PERIODIC_TICK_SECONDS = 5
 
 
 @dataclass(frozen=True)

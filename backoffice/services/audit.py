@@ -10,24 +10,27 @@ field as the stored string or ``null``, ASCII only (``ensure_ascii``), separator
 the previous event's hash, or 64 zeros for the first event. The database id is not covered: the order of the chain
 is the order of ``prev_hash`` links, and ids only make it cheap to walk.
 """
-import csv
 import datetime as dt
 import decimal
 import hashlib
-import io
 import json
 import re
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from flask import has_request_context, request
 from flask_login import current_user
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, scoped_session
 
 from ..extensions import db
 from ..models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
 from ..models.base import utcnow
+from . import csvstream
+from .transaction import user_action
 from .pseudonyms import keyed_hash
 
 SYSTEM = "system"        # CLI, jobs: no request
@@ -168,9 +171,7 @@ def record(action, *, object_type=None, object_id=None, request_id=None, outcome
     if ip is None and has_request_context():
         ip = request.remote_addr
 
-    last_hash, count = _lock_head(session)
     event = AuditEvent(
-        at=utcnow(),  # taken under the lock, so time never runs backwards along the chain
         actor_id=actor_id,
         actor_roles=actor_roles,
         action=action,
@@ -180,13 +181,78 @@ def record(action, *, object_type=None, object_id=None, request_id=None, outcome
         outcome=outcome,
         ip=ip,
         details=details_json,
-        prev_hash=last_hash,
     )
-    event.hash = event_hash(event)
-    session.add(event)
-    session.flush()  # the event must exist before the head may point at it (the head's trigger checks)
-    session.execute(_head.update().where(_head.c.id == 1).values(last_hash=event.hash, count=count + 1))
+    real = session() if isinstance(session, scoped_session) else session
+    if real.info.get(_DEFER):
+        # Appended by _append_deferred when the transaction commits (jobs: see appended_at_commit).
+        transaction = real.get_nested_transaction() or real.get_transaction() or real.begin()
+        real.info.setdefault(_PENDING, []).append((transaction, event))
+        real.flush()  # as an immediate append would: callers may expire the session right after recording
+        return event
+    _append(session, [event])
     return event
+
+
+def _append(session, events):
+    """Link `events` onto the chain in order, under one take of the head's lock."""
+    last_hash, count = _lock_head(session)
+    for event in events:
+        event.at = utcnow()  # taken under the lock, so time never runs backwards along the chain
+        event.prev_hash = last_hash
+        event.hash = last_hash = event_hash(event)
+        count += 1
+        session.add(event)
+        session.flush()  # the event must exist before the head may point at it (the head moves one at a time)
+        session.execute(_head.update().where(_head.c.id == 1).values(last_hash=last_hash, count=count))
+
+
+# --- appending at commit ----------------------------------------------------------------------------------------
+# The head's lock serialises every writer of the chain until its commit. A job that records events as it goes
+# would hold it for its whole transaction (an erasure: ~10 statements and the commit's fsync), so workers running
+# side by side would queue behind each other. Inside appended_at_commit() events wait in the session and are
+# linked in one go right before the commit: the lock is held for a few statements, and a rolled-back transaction
+# or savepoint takes its events with it.
+_DEFER, _PENDING = "audit_append_at_commit", "audit_pending_events"
+
+
+@contextmanager
+def appended_at_commit(session=None):
+    """Within the block, events recorded on `session` join the chain when it commits (not when recorded)."""
+    session = session or db.session
+    session = session() if isinstance(session, scoped_session) else session
+    if session.info.get(_DEFER):
+        yield  # nested (a job around a service that defers too): the outer block owns the mode
+        return
+    session.info[_DEFER] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_DEFER, None)
+        session.info.pop(_PENDING, None)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _append_deferred(session):
+    if session.in_nested_transaction():
+        return  # a savepoint is released: its events stay pending for the outer commit
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        _append(session, [item for _transaction, item in pending])
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session, previous_transaction):
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [(t, e) for t, e in pending if not _within(t, previous_transaction)]
+
+
+def _within(transaction, ancestor):
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @dataclass(frozen=True)
@@ -292,41 +358,39 @@ def chain_length(session=None):
 
 CSV_COLUMNS = ("id", "at", "actor_id", "actor_roles", "action", "object_type", "object_id", "request_id",
                "outcome", "ip", "details", "prev_hash", "hash")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value):
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat(timespec="microseconds")
-    text = str(value)
-    # Spreadsheets run cells that start like a formula; a leading apostrophe makes them plain text.
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
-
-
 def csv_chunks(statement, session=None, batch_size=2000):
     """Yield the rows of `statement` (columns in CSV_COLUMNS order) as UTF-8 CSV, a batch at a time.
 
     Streams from a server-side cursor, so memory stays flat however many events match.
     """
     session = session or db.session
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    yield buffer.getvalue().encode("utf-8")
     result = session.connection().execute(
         statement, execution_options={"stream_results": True, "yield_per": batch_size})
     try:
-        for partition in result.partitions():
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerows([_cell(v) for v in row] for row in partition)
-            yield buffer.getvalue().encode("utf-8")
+        yield from csvstream.byte_chunks(CSV_COLUMNS, result, timespec="microseconds")
     finally:
         result.close()
+
+
+@user_action
+def verify_and_record(by=None):
+    """Walk the chain (policy 4.3) and record that the check ran, with its result; committed here."""
+    result = verify()
+    record("audit.verify", object_type="audit_chain", outcome="success" if result.ok else "failure",
+           details=result.as_details(), actor=by)
+    return result
+
+
+@user_action
+def start_export(conditions, filters):
+    """Record the copy of the log (policy 4.3: protection against copying), committed before the first byte is
+    sent; returns the CSV chunks of the matching events. `filters` are the list's filter arguments: a value that
+    looks like personal data is not copied into the log, only its filter name."""
+    try:
+        record("audit.export", object_type="audit_log", details={"filters": filters})
+    except AuditDetailsError:
+        record("audit.export", object_type="audit_log", details={"filters": sorted(filters)})
+    return csv_chunks(export_statement(conditions))
 
 
 def export_statement(where=()):

@@ -8,6 +8,7 @@ from ..identifiers import checksum_ok, name_key, normalise_email, normalise_phon
 from ..models.clients import Client
 from ..models.records import Booking
 from . import audit
+from .transaction import user_action
 
 PNR_RE = re.compile(r"^[A-Z0-9]{6}$")
 # Upper bound for an indexed prefix range: every string that starts with the prefix sorts below prefix + this.
@@ -67,8 +68,9 @@ def find_clients(term, limit=20):
     return db.session.execute(select(Client).where(condition).order_by(Client.id).limit(limit)).scalars().all()
 
 
+@user_action
 def read_full_record(client_id, purpose="view"):
-    """Load a client with every personal-data record, and audit the read (policy 4.3)."""
+    """Load a client with every personal-data record, and audit the read (policy 4.3; committed here)."""
     client = db.session.get(Client, client_id)
     if client is None:
         return None

@@ -5,24 +5,17 @@ timeline. Marketing consent (3.2.2) and the suppression list agree at all times:
 an active marketing consent ⇔ no active channel-'all' opt-out matching the client's e-mail or phone.
 """
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from .. import labels
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import ERASED
 from ..models.consent import IDENTIFICATION, MARKETING, PURPOSE_CLAUSES, PURPOSES, STATISTICS, THIRD_PARTY, Consent
-from ..models.optouts import SOURCES as OPT_OUT_SOURCES
 from . import audit
 
 __all__ = ["IDENTIFICATION", "MARKETING", "STATISTICS", "THIRD_PARTY", "give_consent", "withdraw_consent",
            "timeline", "current_consents", "ConsentError"]
-
-PURPOSE_LABELS = {
-    IDENTIFICATION: _l("Identification"), MARKETING: _l("Marketing"), STATISTICS: _l("Statistics"),
-    THIRD_PARTY: _l("Transfer to third parties"),
-}
-
 
 class ConsentError(ValueError):
     """A consent change that cannot be made; the message is translated and safe to show."""
@@ -43,8 +36,8 @@ def active_consents(client_id, purpose):
 def give_consent(client, purpose, source, by=None, request_id=None):
     """Record the client's consent for a purpose (policy 3.2); idempotent while a grant is open.
 
-    Giving marketing consent again ends the client's channel-'all' opt-outs, so the two stay consistent.
-    The caller commits.
+    The record only: marketing consent is given through optouts.give_marketing_consent, which also ends the
+    client's channel-'all' opt-outs (the "marketing consent ⇔ no opt-out" rule lives there). The caller commits.
     """
     _check_purpose(purpose)
     if client.status == ERASED:
@@ -57,19 +50,14 @@ def give_consent(client, purpose, source, by=None, request_id=None):
     db.session.flush()
     audit.record("consent.give", object_type="client", object_id=client.id, request_id=request_id, actor=by,
                  details={"purpose": purpose, "consent_id": consent.id, "source": consent.source})
-    if purpose == MARKETING:
-        from . import optouts
-
-        optouts.lift_for_consent(client, by=by)
     return consent
 
 
-def withdraw_consent(client, purpose, source, by=None, request_id=None, *, add_opt_out=True):
+def withdraw_consent(client, purpose, source, by=None, request_id=None):
     """Close the client's open grant for a purpose (policy 5.3, 3.2.2); returns the closed rows.
 
-    Withdrawing marketing consent also puts the client's e-mail and phone on the suppression list
-    (channel 'all'), unless the call comes from the suppression list itself (`add_opt_out=False`).
-    The caller commits.
+    The record only: marketing consent is withdrawn through optouts.withdraw_marketing_consent, which also puts
+    the client's addresses on the suppression list. The caller commits.
     """
     _check_purpose(purpose)
     now = utcnow()
@@ -82,13 +70,6 @@ def withdraw_consent(client, purpose, source, by=None, request_id=None, *, add_o
         audit.record("consent.withdraw", object_type="client", object_id=client.id, request_id=request_id,
                      actor=by, details={"purpose": purpose, "consent_ids": [c.id for c in closed],
                                         "source": closed[0].withdrawn_source})
-    if purpose == MARKETING and add_opt_out and (client.email_norm or client.phone_e164):
-        from . import optouts
-
-        opt_out_source = source if source in OPT_OUT_SOURCES else "consent_withdrawal"
-        optouts.add_opt_out(client.email_norm, client.phone_e164, optouts.ALL, source=opt_out_source,
-                            reason="marketing consent withdrawn", by=by, request_id=request_id,
-                            withdraw_consent=False)
     return closed
 
 
@@ -108,7 +89,7 @@ def timeline(client):
     rows = db.session.execute(select(Consent).where(Consent.client_id == client.id)).scalars().all()
     events = []
     for consent in rows:
-        base = {"purpose": consent.purpose, "label": PURPOSE_LABELS.get(consent.purpose, consent.purpose),
+        base = {"purpose": consent.purpose, "label": labels.label(consent.purpose, "purpose"),
                 "clause": PURPOSE_CLAUSES.get(consent.purpose, ""), "consent_id": consent.id}
         events.append(dict(base, at=consent.given_at, event="given", source=consent.source))
         if consent.withdrawn_at is not None:
@@ -121,7 +102,7 @@ def overview(client):
     """What the client page shows: the current state per purpose (policy order) and the timeline."""
     state = current_consents(client)
     return {
-        "current": [{"purpose": p, "label": PURPOSE_LABELS[p], "clause": PURPOSE_CLAUSES[p], "consent": state[p]}
+        "current": [{"purpose": p, "label": labels.CONSENT_PURPOSES[p], "clause": PURPOSE_CLAUSES[p], "consent": state[p]}
                     for p in PURPOSES],
         "events": timeline(client),
     }

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.deadlines import FROM_APPROVAL, FROM_RECEIPT, DeadlineRule
+from .transaction import user_action
 
 DEFAULT_TIMEZONE = "Asia/Almaty"
 DEFAULT_WORKDAY_END = "18:00"
@@ -25,15 +26,15 @@ DEFAULT_WORKDAY_END = "18:00"
 # request type → (working days, counted from, legal reference, extension allowed, extension working days).
 # kz-law-notes.md: every period is a default an admin may change in the Deadline rules table.
 DEFAULT_RULES = {
-    "access": (3, FROM_RECEIPT, "Law 94-V art. 24(1)(1), 25(2)(6); refusal art. 25(2)(7)", False, 0),
-    "rectification": (1, FROM_RECEIPT, "Law 94-V art. 13, 25(2)(8)", False, 0),
-    "blocking": (1, FROM_RECEIPT, "Law 94-V art. 24(1)(3), 25(2)(8)", False, 0),
-    "unblocking": (1, FROM_RECEIPT, "Law 94-V art. 24(1)(3), 25(2)(8)", False, 0),
-    "erasure": (1, FROM_RECEIPT, "Law 94-V art. 24(1)(4), 25(2)(8)", False, 0),
-    "consent_withdrawal": (1, FROM_APPROVAL, "Law 94-V art. 24(1)(5); exceptions art. 8(2); period to confirm",
-                           True, 5),
-    "marketing_opt_out": (0, FROM_RECEIPT, "Policy 3.2.2 (immediately, no approval)", False, 0),
-    "third_party_grant": (10, FROM_RECEIPT, "Law 94-V art. 19; policy 4.1", False, 0),
+    # Legal references are keys of backoffice/labels.LEGAL_REFERENCES (shown with the laws' full titles).
+    "access": (3, FROM_RECEIPT, "law94.access", False, 0),
+    "rectification": (1, FROM_RECEIPT, "law94.rectification", False, 0),
+    "blocking": (1, FROM_RECEIPT, "law94.blocking", False, 0),
+    "unblocking": (1, FROM_RECEIPT, "law94.blocking", False, 0),
+    "erasure": (1, FROM_RECEIPT, "law94.erasure", False, 0),
+    "consent_withdrawal": (1, FROM_APPROVAL, "law94.consent_withdrawal", True, 5),
+    "marketing_opt_out": (0, FROM_RECEIPT, "policy.3_2_2", False, 0),
+    "third_party_grant": (10, FROM_RECEIPT, "law94.third_party", False, 0),
 }
 
 
@@ -119,6 +120,12 @@ def ensure_default_rules(session=None):
         except IntegrityError:
             pass  # another process seeded the same row first; theirs is identical
     return len(missing)
+
+
+@user_action
+def prepare_rules():
+    """The admin opens the rules: create the missing ones with their defaults, committed. Returns how many."""
+    return ensure_default_rules()
 
 
 def rule_for(request_type, session=None):

@@ -14,7 +14,7 @@ from ..models.records import Booking, Communication
 from ..models.requests import (
     ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, MARKETING_OPT_OUT, RECTIFICATION, THIRD_PARTY_GRANT, PrivacyRequest,
 )
-from ..models.staff import ROLES, StaffUser
+from ..models.staff import ROLES
 from . import intake, steps
 from . import staff as staff_service
 

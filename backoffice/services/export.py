@@ -4,7 +4,6 @@ Rows are streamed from the database to the ZIP on disk (`yield_per`: a server-si
 memory stays flat whatever the size. Files live under EXPORT_DIR (the instance folder by default, never static/),
 are downloadable only by staff who handle requests (every download audited), and are deleted when they expire.
 """
-import csv
 import datetime as dt
 import decimal
 import hashlib
@@ -28,14 +27,13 @@ from ..models.jobs import ExportPackage
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import ACCESS, PrivacyRequest
-from . import audit, execution
+from . import audit, csvstream, execution
 from .optouts import address_hash
 from .retention import effective_rules
 
 log = logging.getLogger("backoffice.jobs")
 STREAM_BATCH = 500
 # Spreadsheet programs run cells starting with these as formulas; a quote keeps them text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _iso(value):
@@ -101,24 +99,9 @@ def _stream(query):
     return result.scalars() if query.column_descriptions[0].get("expr") is Client else result
 
 
-def _csv_cell(value):
-    value = _iso(value)
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def _write_csv(archive, name, query, to_row, columns):
-    count = 0
     with archive.open(f"{name}.csv", "w") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
-        writer = csv.writer(text)
-        if columns:
-            writer.writerow(columns)
-        for row in _stream(query):
-            writer.writerow([_csv_cell(value) for value in to_row(row).values()])
-            count += 1
-    return count
+        return csvstream.write(text, columns, (to_row(row).values() for row in _stream(query)))
 
 
 def _write_json(archive, client, categories, generated_at):

@@ -14,6 +14,7 @@ from ..extensions import db
 from ..models.base import utcnow
 from ..models.integrations import IntegrationToken
 from . import audit
+from .transaction import user_action
 
 TOKEN_PREFIX = "bko_"
 PREFIX_SHOWN = 10
@@ -28,8 +29,10 @@ def token_hash(token):
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+@user_action
 def create_token(name, by):
-    """Create a token for one integration; returns (row, token). The token is not stored and cannot be shown again."""
+    """Create a token for one integration; returns (row, token). The token is not stored and cannot be shown again.
+    Committed here (one admin action)."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise TokenError(_("Name the integration (at most 100 characters)."))
@@ -42,7 +45,9 @@ def create_token(name, by):
     return row, token
 
 
+@user_action
 def revoke_token(token_id, by):
+    """Revoke a token at once (committed here); the integration's next call is refused."""
     row = db.session.get(IntegrationToken, token_id) if isinstance(token_id, int) else None
     if row is None:
         raise TokenError(_("That token does not exist."))
@@ -65,6 +70,13 @@ def authenticate(authorization_header):
         select(IntegrationToken).where(IntegrationToken.token_hash == token_hash(token),
                                        IntegrationToken.revoked_at.is_(None))
     ).scalar_one_or_none()
+
+
+@user_action
+def admit(token, limit_per_minute):
+    """Count this call against the token's rate limit and commit the count (also when the call is then refused);
+    True if the call may proceed."""
+    return take_rate_slot(token, limit_per_minute)
 
 
 def take_rate_slot(token, limit_per_minute, now=None):

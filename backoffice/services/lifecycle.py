@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from .. import labels
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import BLOCKED
@@ -32,12 +33,7 @@ logger = logging.getLogger("backoffice.requests")
 NEEDS_APPROVAL = frozenset({ERASURE, CONSENT_WITHDRAWAL, BLOCKING})
 
 # How staff checked the requester is the client (Law art. 10(2)); never a copy of a document (Law 44-VIII).
-IDENTITY_METHODS = {
-    "registered_email": _l("Request came from the registered e-mail"),
-    "document_seen": _l("Identity document seen (type and last 4 digits noted)"),
-    "phone_callback": _l("Call-back to the registered phone"),
-    "signed_letter": _l("Signed letter / e-document"),
-}
+IDENTITY_METHODS = labels.IDENTITY_METHODS
 
 MAX_TEXT = 2000
 STALE_MESSAGE = _l("Someone else changed this request a moment ago. Nothing was saved: "
@@ -168,32 +164,7 @@ TRANSITIONS = (
 )
 ACTIONS = tuple(dict.fromkeys(step.action for step in TRANSITIONS))
 
-ACTION_LABELS = {
-    "create": _l("Received"),
-    "verify_identity": _l("Verify identity"),
-    "start": _l("Start work"),
-    "submit_for_approval": _l("Submit for approval"),
-    "approve": _l("Approve"),
-    "release": _l("Produce export"),
-    "begin_execution": _l("Execution started"),
-    "complete": _l("Complete"),
-    "fail": _l("Failed"),
-    "retry": _l("Queue the job again"),
-    "reject": _l("Reject"),
-    "cancel": _l("Cancel"),
-    "merge_duplicate": _l("Merge into another request"),
-    "assign": _l("Assign"),
-    "extend_deadline": _l("Extend the deadline"),
-    "match_client": _l("Link to a client"),
-    "job_not_queued": _l("Job could not be queued"),
-    "duplicate_merged": _l("Duplicate merged into this request"),
-    # Names the job runner (services/execution.py, issue 4) writes on the timeline.
-    "execution_started": _l("Execution started"),
-    "execution_resumed": _l("Execution resumed"),
-    "completed": _l("Completed"),
-    "failed": _l("Failed"),
-    "retried": _l("Queued again"),
-}
+ACTION_LABELS = labels.REQUEST_ACTIONS  # the steps' and timeline events' names (backoffice/labels.py)
 
 
 def find_step(req, action):

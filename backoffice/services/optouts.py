@@ -1,25 +1,25 @@
-"""The marketing suppression list (policy 3.2.2): add, remove, match and import opt-outs.
+"""The marketing suppression list (policy 3.2.2): add, remove and match opt-outs (CSV import: optout_import.py).
 
 Matching is by keyed hash only (HMAC-SHA-256 of the normalised address), never by the plaintext columns:
 erasure (policy 5.2, 5.3) nulls the plaintext and keeps the hashes, so a person who said no is never mailed
 again, even after the airline has forgotten who they were.
 """
-import csv
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from ..models.base import utcnow
 from ..models.clients import ERASED, Client
+from ..models.consent import MARKETING
 from ..models.optouts import CHANNELS, SOURCES, MarketingOptOut
-from . import audit
+from . import audit, consents, csvstream
+from .transaction import user_action
 from .pseudonyms import keyed_hash
 
 ALL = "all"
@@ -136,7 +136,7 @@ def matching_clients(email_norm=None, phone_e164=None):
     ).scalars().all()
 
 
-def _place(email, email_hash, phone, phone_hash, channel, by_email, by_phone, **fields):
+def place_entry(email, email_hash, phone, phone_hash, channel, by_email, by_phone, **fields):
     """Merge into the active entries of this channel that already hold the e-mail / phone, or add one.
 
     Returns (entry, created). One rule for single adds and imports: same hash + channel → one entry.
@@ -178,7 +178,7 @@ def add_opt_out(email=None, phone=None, channel=ALL, source="staff_entry", reaso
 
     by_email = _active_entry(MarketingOptOut.email_hash, email_hash, channel) if email else None
     by_phone = _active_entry(MarketingOptOut.phone_hash, phone_hash, channel) if phone else None
-    entry, created = _place(email, email_hash, phone, phone_hash, channel, by_email, by_phone,
+    entry, created = place_entry(email, email_hash, phone, phone_hash, channel, by_email, by_phone,
                             source=source, reason=reason, request_id=request_id, created_by_id=getattr(by, "id", None))
 
     clients = matching_clients(email, phone)
@@ -187,11 +187,7 @@ def add_opt_out(email=None, phone=None, channel=ALL, source="staff_entry", reaso
     db.session.flush()
 
     if channel == ALL and withdraw_consent:
-        from . import consents
-
-        for client in clients:
-            consents.withdraw_consent(client, consents.MARKETING, source=source, by=by, request_id=request_id,
-                                      add_opt_out=False)
+        consent_follows_opt_out(clients, source, by=by, request_id=request_id)
     if record_audit:
         audit.record("optout.add", object_type="marketing_opt_out", object_id=entry.id, request_id=request_id,
                      actor=by,
@@ -200,11 +196,29 @@ def add_opt_out(email=None, phone=None, channel=ALL, source="staff_entry", reaso
     return OptOutResult(entry, created)
 
 
+@user_action
+@user_action
+def add_by_staff(email, phone, channel, reason, by):
+    """Staff put an address on the list (one action, committed here); see add_opt_out."""
+    return add_opt_out(email, phone, channel, source="staff_entry", reason=reason, by=by)
+
+
+@user_action
+def add_from_integration(email, phone, channel, token_id):
+    """The booking site's unsubscribe link (API): listed at once and committed; audited with the token's id."""
+    result = add_opt_out(email, phone, channel, source="unsubscribe_link", reason=f"integration token #{token_id}",
+                         record_audit=False)
+    audit.record("optout.add", object_type="marketing_opt_out", object_id=result.entry.id,
+                 details={"channel": channel, "source": "unsubscribe_link", "created": result.created,
+                          "integration_token_id": token_id,
+                          "fields": [n for n, v in (("email", email), ("phone", phone)) if v]})
+    return result
+
+
 def remove_opt_out(entry_id, reason, by):
     """Take an entry off the suppression list (soft: the row stays, with who, when and why; policy 3.2.2, 4.3).
 
-    Removing an opt-out does not give marketing consent back: only the client can do that.
-    The caller commits.
+    Removing an opt-out does not give marketing consent back: only the client can do that. Committed here.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -224,6 +238,33 @@ def remove_opt_out(entry_id, reason, by):
                  actor=by,
                  details={"channel": entry.channel})
     return entry
+
+
+# --- the rule "marketing consent ⇔ no opt-out" (policy 3.2.2): every marketing-consent change comes through here --
+
+def give_marketing_consent(client, source, by=None, request_id=None):
+    """Record the client's marketing consent and end their channel-'all' opt-outs, so the two agree.
+    The caller commits."""
+    consent = consents.give_consent(client, MARKETING, source, by=by, request_id=request_id)
+    lift_for_consent(client, by=by)
+    return consent
+
+
+def withdraw_marketing_consent(client, source, by=None, request_id=None):
+    """Close the client's marketing consent and put their e-mail and phone on the suppression list (channel
+    'all'), so the two agree. The caller commits. Returns the closed consent rows."""
+    closed = consents.withdraw_consent(client, MARKETING, source, by=by, request_id=request_id)
+    if client.email_norm or client.phone_e164:
+        add_opt_out(client.email_norm, client.phone_e164, ALL,
+                    source=source if source in SOURCES else "consent_withdrawal",
+                    reason="marketing consent withdrawn", by=by, request_id=request_id, withdraw_consent=False)
+    return closed
+
+
+def consent_follows_opt_out(clients, source, by=None, request_id=None):
+    """These clients opted out of all marketing: their marketing consent is withdrawn. The caller commits."""
+    for client in clients:
+        consents.withdraw_consent(client, MARKETING, source=source, by=by, request_id=request_id)
 
 
 def lift_for_consent(client, by=None):
@@ -289,174 +330,16 @@ def is_opted_out(email=None, phone=None, *, channel):
     return found is not None
 
 
-# --- import ----------------------------------------------------------------------------------------------------
-
-EMAIL_HEADERS = {"email", "e-mail", "email_address", "e-mail address", "email address", "mail"}
-PHONE_HEADERS = {"phone", "phone_number", "phone number", "mobile", "msisdn", "telephone"}
-MAX_ERRORS_SHOWN = 100
-
-
-@dataclass
-class RowError:
-    row: int
-    message: str
-
-
-class ImportRefused(Exception):
-    """The file has at least one bad row; nothing was imported."""
-
-    def __init__(self, errors, total_errors):
-        super().__init__(f"{total_errors} bad rows")
-        self.errors = errors
-        self.total_errors = total_errors
-
-
-@dataclass
-class ImportResult:
-    rows: int = 0
-    created: int = 0
-    merged: int = 0
-    by_channel: dict = field(default_factory=dict)
-
-
-def sniff_dialect(sample):
-    """The CSV dialect of a sample (comma, semicolon — Excel in ru/kk locales — or tab)."""
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        return csv.excel
-
-
-def _header_index(header, names):
-    for index, title in enumerate(header):
-        if title.strip().lower() in names:
-            return index
-    return None
-
-
-def validate_import(lines):
-    """Read every row and return the normalised (email, phone, channel, reason) tuples, or raise ImportRefused.
-
-    Row numbers are file lines as a spreadsheet shows them (the header is row 1). Messages name the column and
-    the problem, never the value (they are safe to show and to log).
-    """
-    lines = iter(lines)
-    first = next(lines, None)
-    if first is None:
-        raise ImportRefused([RowError(1, _("The file is empty."))], 1)
-    dialect = sniff_dialect(first)
-    reader = csv.reader(_chain(first, lines), dialect)
-    header = next(reader, [])
-    email_at = _header_index(header, EMAIL_HEADERS)
-    phone_at = _header_index(header, PHONE_HEADERS)
-    channel_at = _header_index(header, {"channel"})
-    reason_at = _header_index(header, {"reason"})
-    if email_at is None and phone_at is None:
-        raise ImportRefused([RowError(1, _("The first row must name an 'email' and/or a 'phone' column."))], 1)
-
-    rows, errors, total_errors = [], [], 0
-    for number, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-
-        def cell(index):
-            return row[index].strip() if index is not None and index < len(row) else ""
-
-        try:
-            email, phone = normalise_address(cell(email_at), cell(phone_at))
-            channel = check_channel(cell(channel_at) or ALL)
-        except OptOutError as error:
-            total_errors += 1
-            if len(errors) < MAX_ERRORS_SHOWN:
-                errors.append(RowError(number, str(error)))
-            continue
-        rows.append((email, phone, channel, cell(reason_at)[:MAX_REASON] or None))
-    if total_errors:
-        raise ImportRefused(errors, total_errors)
-    return rows
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
-
-
-def import_opt_outs(lines, by, chunk_size=2000):
-    """Import a CSV of opt-outs all-or-nothing (policy 3.2.2): every row is validated before any is stored.
-
-    Duplicates (in the file or already listed) merge into one entry per address and channel, by the same rule as
-    add_opt_out; channel-'all' rows withdraw the matching clients' marketing consent. Works in chunks with a few
-    IN queries each rather than several queries per row. One audit event carries the counts (consent withdrawals
-    are audited per client). The caller commits, or rolls back if anything raises.
-    """
-    rows = validate_import(lines)
-    result = ImportResult()
-    for start in range(0, len(rows), chunk_size):
-        _import_chunk(rows[start:start + chunk_size], by, result)
-    audit.record("optout.import", object_type="marketing_opt_out", actor=by,
-                 details={"rows": result.rows, "created": result.created, "merged": result.merged})
-    return result
-
-
-def _import_chunk(rows, by, result):
-    from . import consents
-
-    email_hash = {email: address_hash(email) for email, _, _, _ in rows if email}
-    phone_hash = {phone: address_hash(phone) for _, phone, _, _ in rows if phone}
-    held_by_email, held_by_phone = {}, {}
-    conditions = []
-    if email_hash:
-        conditions.append(MarketingOptOut.email_hash.in_(list(email_hash.values())))
-    if phone_hash:
-        conditions.append(MarketingOptOut.phone_hash.in_(list(phone_hash.values())))
-    for entry in db.session.execute(select(MarketingOptOut).where(or_(*conditions), MarketingOptOut.removed_at.is_(None))
-                                    .order_by(MarketingOptOut.id)).scalars():
-        if entry.email_hash:
-            held_by_email.setdefault((entry.email_hash, entry.channel), entry)
-        if entry.phone_hash:
-            held_by_phone.setdefault((entry.phone_hash, entry.channel), entry)
-
-    clients_by_email, clients_by_phone = {}, {}
-    client_conditions = []
-    if email_hash:
-        client_conditions.append(Client.email_norm.in_(list(email_hash)))
-    if phone_hash:
-        client_conditions.append(Client.phone_e164.in_(list(phone_hash)))
-    for client in db.session.execute(select(Client).where(or_(*client_conditions), Client.status != ERASED)
-                                     .order_by(Client.id)).scalars():
-        if client.email_norm in email_hash:
-            clients_by_email.setdefault(client.email_norm, []).append(client)
-        if client.phone_e164 in phone_hash:
-            clients_by_phone.setdefault(client.phone_e164, []).append(client)
-
-    withdraw = {}
-    for email, phone, channel, reason in rows:
-        e_hash, p_hash = email_hash.get(email), phone_hash.get(phone)
-        entry, created = _place(email, e_hash, phone, p_hash, channel,
-                                held_by_email.get((e_hash, channel)) if email else None,
-                                held_by_phone.get((p_hash, channel)) if phone else None,
-                                source="import", reason=reason, created_by_id=getattr(by, "id", None))
-        if entry.email_hash:
-            held_by_email.setdefault((entry.email_hash, channel), entry)
-        if entry.phone_hash:
-            held_by_phone.setdefault((entry.phone_hash, channel), entry)
-        matched = {c.id: c for c in clients_by_email.get(email, []) + clients_by_phone.get(phone, [])}
-        if entry.client_id is None and len(matched) == 1:
-            entry.client_id = next(iter(matched))
-        if channel == ALL:
-            withdraw.update(matched)
-        result.rows += 1
-        result.created += created
-        result.merged += not created
-        result.by_channel[channel] = result.by_channel.get(channel, 0) + 1
-    db.session.flush()
-    for client in withdraw.values():
-        consents.withdraw_consent(client, consents.MARKETING, source="import", by=by, add_opt_out=False)
-
-
 # --- export of hashes ------------------------------------------------------------------------------------------
 
 EXPORT_HEADER = ("type", "hmac_sha256", "channel", "added_on")
+
+
+@user_action
+def start_hash_export(by=None):
+    """Record the export of the list as hashes (committed before the first byte); returns the CSV chunks."""
+    audit.record("optout.export_hashes", object_type="marketing_opt_out", actor=by)
+    return csvstream.byte_chunks(None, export_hash_rows())
 
 
 def export_hash_rows(batch_size=5000):
@@ -476,8 +359,3 @@ def export_hash_rows(batch_size=5000):
         if phone_hash:
             yield ("phone", phone_hash, channel, day)
 
-
-SOURCE_LABELS = {
-    "privacy_request": _l("Privacy request"), "unsubscribe_link": _l("Unsubscribe link"),
-    "staff_entry": _l("Staff entry"), "import": _l("Import"), "consent_withdrawal": _l("Consent withdrawal"),
-}

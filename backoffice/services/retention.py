@@ -23,17 +23,16 @@ class Rule:
         return asdict(self)
 
 
+# Legal references are keys of backoffice/labels.LEGAL_REFERENCES (shown in the reader's language).
 DEFAULT_RULES = (
-    Rule("booking", 5, "Law of the RK on accounting and financial reporting, art. 11 (tickets, invoices, payments)",
-         DEPERSONALISE),
-    Rule("privacy_request", 5, "Law No. 94-V art. 25(2): proof that the request was handled", DEPERSONALISE),
-    Rule("client", 0, "Policy 5.3; Law No. 94-V art. 24(1)(5): the row stays as a tombstone without personal data",
-         DEPERSONALISE),
-    Rule("marketing_opt_out", 0, "Policy 3.2.2: the opt-out survives as keyed hashes only", DEPERSONALISE),
-    Rule("client_account", 0, "Policy 5.3: the site account is deleted", DELETE),
-    Rule("communication", 0, "Policy 5.3: no retention duty", DELETE),
-    Rule("consent", 0, "Policy 5.3: no retention duty", DELETE),
-    Rule("export_package", 0, "Policy 5.4: export files are deleted", DELETE),
+    Rule("booking", 5, "accounting.art11", DEPERSONALISE),
+    Rule("privacy_request", 5, "law94.request_proof", DEPERSONALISE),
+    Rule("client", 0, "law94.client_tombstone", DEPERSONALISE),
+    Rule("marketing_opt_out", 0, "policy.opt_out_hash", DEPERSONALISE),
+    Rule("client_account", 0, "policy.account_deleted", DELETE),
+    Rule("communication", 0, "policy.no_retention", DELETE),
+    Rule("consent", 0, "policy.no_retention", DELETE),
+    Rule("export_package", 0, "policy.export_deleted", DELETE),
 )
 RECORD_TYPES = tuple(rule.record_type for rule in DEFAULT_RULES)
 

@@ -34,7 +34,7 @@ def test_certificate_view_and_download_by_role(client, login_as, certificate_req
         assert "job-cert" in page.get_data(as_text=True)
         assert download.headers["Content-Disposition"].startswith("attachment")
         body = download.get_data(as_text=True)
-        assert "communication" in body and not any(value in body for value in strings)
+        assert "Communications" in body and not any(value in body for value in strings)
 
 
 @pytest.fixture

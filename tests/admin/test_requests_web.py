@@ -88,7 +88,7 @@ def test_access_request_up_to_the_export_job(desk, queue):
     desk.as_("support")
     rid = desk.create(type="access", requester_email="Dana@Mail.kz", description="What do you hold about me?")
     page = desk.page(rid)
-    assert f"#{subject.id}" in page and "Law 94-V art. 24(1)(1)" in page and "working days" in page
+    assert f"#{subject.id}" in page and "No. 94-V of 21 May 2013" in page and "art. 24(1)(1)" in page and "working days" in page
     assert desk.offered(rid) == {"verify_identity", "reject", "cancel", "assign"}
     desk.step(rid, "release", expect=409)  # not before the identity check
     desk.step(rid, "verify_identity", method="registered_email")

@@ -33,7 +33,7 @@ OFFERED = {
 # Custom pages that change data or handle recipients' data: writers only, on GET as well as POST.
 WRITE_PAGES = {
     ("optouts", "remove_view"), ("optouts", "import_view"), ("optouts", "scrub_view"),
-    ("optouts", "scrub_columns_view"), ("optouts", "scrub_download_view"), ("optouts", "export_hashes_view"),
+    ("optouts", "scrub_columns_view"), ("optouts", "scrub_progress_view"), ("optouts", "scrub_download_view"), ("optouts", "export_hashes_view"),
     ("optouts", "export_hashes_download_view"),
     ("integrations", "new_token_view"), ("integrations", "revoke_view"),
 }

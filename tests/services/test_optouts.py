@@ -11,7 +11,7 @@ from backoffice.models.audit import AuditEvent
 from backoffice.models.clients import ERASED
 from backoffice.models.consent import Consent
 from backoffice.models.optouts import MarketingOptOut
-from backoffice.services import consents, optouts
+from backoffice.services import consents, optout_import, optouts
 from tests.factories import make_client
 
 
@@ -72,7 +72,7 @@ def test_opt_out_of_all_withdraws_marketing_consent_and_channel_opt_out_does_not
 
 def test_withdrawing_marketing_consent_adds_an_opt_out_and_giving_it_lifts_it(app):
     anna = make_client(email="anna@mail.kz", phone="+7 701 555 12 34")
-    consents.withdraw_consent(anna, "marketing", source="privacy_request")
+    optouts.withdraw_marketing_consent(anna, source="privacy_request")
     db.session.commit()
     assert optouts.is_opted_out("anna@mail.kz", channel="email")
     assert optouts.is_opted_out(phone="+77015551234", channel="sms")
@@ -80,7 +80,7 @@ def test_withdrawing_marketing_consent_adds_an_opt_out_and_giving_it_lifts_it(ap
     assert entry.source == "privacy_request" and entry.channel == "all" and entry.client_id == anna.id
 
     optouts.add_opt_out("anna@mail.kz", None, "sms")  # a channel-specific "no" survives new consent
-    consents.give_consent(anna, "marketing", source="form")
+    optouts.give_marketing_consent(anna, source="form")
     db.session.commit()
     assert marketing_open(anna)
     assert not optouts.is_opted_out("anna@mail.kz", channel="email")
@@ -90,9 +90,9 @@ def test_withdrawing_marketing_consent_adds_an_opt_out_and_giving_it_lifts_it(ap
 
 def test_consent_history_keeps_every_grant(app):
     anna = make_client(consents=("marketing",))
-    consents.withdraw_consent(anna, "marketing", source="staff_entry")
-    consents.give_consent(anna, "marketing", source="form")
-    consents.give_consent(anna, "marketing", source="form")  # idempotent while open
+    optouts.withdraw_marketing_consent(anna, source="staff_entry")
+    optouts.give_marketing_consent(anna, source="form")
+    optouts.give_marketing_consent(anna, source="form")  # idempotent while open
     db.session.commit()
     events = consents.timeline(anna)
     assert [(e["purpose"], e["event"]) for e in events] == [
@@ -142,8 +142,8 @@ def _csv(text):
 
 def test_import_with_one_bad_row_imports_nothing_and_names_the_row(app):
     data = "email,phone,channel\nanna@mail.kz,,all\nboris@mail.kz,,sms\nnot-an-address,,all\n,,\n,+7 701 555 12 34,fax\n"
-    with pytest.raises(optouts.ImportRefused) as refused:
-        optouts.import_opt_outs(_csv(data), by=None)
+    with pytest.raises(optout_import.ImportRefused) as refused:
+        optout_import.import_opt_outs(_csv(data), by=None)
     db.session.rollback()
     assert [e.row for e in refused.value.errors] == [4, 6]
     assert "E-mail" in refused.value.errors[0].message and "not-an-address" not in refused.value.errors[0].message
@@ -155,7 +155,7 @@ def test_import_merges_duplicates_and_counts(app):
     db.session.commit()
     data = "E-mail;Phone;Channel;Reason\nANNA@mail.kz;;all;\nboris@mail.kz;;;unsubscribed\nboris@mail.kz;;all;\n" \
            ";8 701 555 12 34;sms;\n"
-    result = optouts.import_opt_outs(_csv(data), by=None)
+    result = optout_import.import_opt_outs(_csv(data), by=None)
     db.session.commit()
     assert (result.rows, result.created, result.merged) == (4, 2, 2)
     assert count(MarketingOptOut) == 3
@@ -163,8 +163,8 @@ def test_import_merges_duplicates_and_counts(app):
 
 
 def test_import_without_address_columns_is_refused(app):
-    with pytest.raises(optouts.ImportRefused) as refused:
-        optouts.import_opt_outs(_csv("name,channel\nAnna,all\n"), by=None)
+    with pytest.raises(optout_import.ImportRefused) as refused:
+        optout_import.import_opt_outs(_csv("name,channel\nAnna,all\n"), by=None)
     assert refused.value.errors[0].row == 1
 
 
@@ -196,7 +196,7 @@ def test_import_links_clients_and_withdraws_marketing_consent_like_a_single_add(
     boris = make_client(email="boris@mail.kz", phone="+7 702 555 12 34")
     data = ("email,phone,channel\nanna@mail.kz,,all\n,+77015551234,all\nboris@mail.kz,,sms\n"
             "anna@mail.kz,8 701 555 12 34,all\n")
-    result = optouts.import_opt_outs(_csv(data), by=None, chunk_size=2)
+    result = optout_import.import_opt_outs(_csv(data), by=None, chunk_size=2)
     db.session.commit()
     assert (result.created, result.merged) == (3, 1)
     entries = db.session.execute(select(MarketingOptOut).order_by(MarketingOptOut.id)).scalars().all()
