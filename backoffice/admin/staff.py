@@ -1,6 +1,5 @@
 """Staff accounts and roles, for the admin only (policy 4.3: access is granted deliberately and audited)."""
 from flask import g, session
-from flask_admin import expose
 from flask_admin.babel import gettext as admin_gettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -73,11 +72,10 @@ class StaffUserView(RoleModelView):
             g._staff_form_errors = [str(field.label.text) for field in form if field.errors]
         return valid
 
-    @expose("/new/", methods=("GET", "POST"))
-    def create_view(self):
-        response = super().create_view()
+    def render(self, template, **kwargs):
+        # Flask-Admin flashes its bare message just before rendering the form again: name the fields instead.
         _explain_failure()
-        return response
+        return super().render(template, **kwargs)
 
     def on_form_prefill(self, form, id):
         user = self.get_one(id)
