@@ -26,7 +26,7 @@ from .optouts import MarketingOptOutView
 from .register import ProcessingRegisterView
 from .requests import PrivacyRequestView
 from .retention import DormantAccountsView, RetentionRuleView, RetentionRunsView
-from .staff import StaffUserView
+from .staff import StaffUserView, role_label
 from .systems import TASK_STATUS_LABELS, DataSystemView, SystemTaskView, task_forms
 from .translations import let_project_catalogs_win
 
@@ -83,5 +83,6 @@ def init_admin(app):
     app.jinja_env.globals["system_task_for_job"] = fanout.task_for_job
     formatting.register(app)
     register_mail_globals(app)
+    app.jinja_env.filters["role_label"] = role_label
     app.extensions["backoffice_admin"] = admin
     return admin

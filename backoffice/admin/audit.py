@@ -18,7 +18,16 @@ from .. import labels
 from ..permissions import AUDIT_READ
 from ..models.audit import AuditEvent
 from ..services import audit as audit_service
+from ..services import lifecycle
 from .base import RoleModelView
+from .formatting import local_time_formatter
+
+def audit_action_options():
+    """[(code, label)] for the action filter: every request step (as 'Request: Approve'), then the others."""
+    options = [(f"request.{code}", _l("Request: %(step)s", step=label))
+               for code, label in lifecycle.ACTION_LABELS.items()]
+    others = [(code, label) for code, label in labels.AUDIT_ACTIONS.items() if not code.startswith("request.")]
+    return options + sorted(others, key=lambda item: item[0])
 
 
 def _details_pretty(view, context, model, name):
@@ -46,7 +55,7 @@ class AuditEventView(RoleModelView):
                    "outcome", "ip")
     column_details_list = column_list + ("details", "prev_hash", "hash")
     column_labels = {
-        "id": _l("ID"), "at": _l("Time (UTC)"), "actor_id": _l("Actor"), "actor_roles": _l("Roles"),
+        "id": _l("ID"), "at": _l("Time (Almaty)"), "actor_id": _l("Actor"), "actor_roles": _l("Roles"),
         "action": _l("Action"), "object_type": _l("Object"), "object_id": _l("Object ID"),
         "request_id": _l("Request"), "outcome": _l("Outcome"), "ip": _l("IP address"), "details": _l("Details"),
         "prev_hash": _l("Previous hash"), "hash": _l("Hash"),
@@ -58,11 +67,12 @@ class AuditEventView(RoleModelView):
         "outcome": lambda v, c, m, n: labels.label(m.outcome, "audit_outcome"),
         "actor_roles": lambda v, c, m, n: labels.label(m.actor_roles, "roles"),
     }
+    column_formatters["at"] = local_time_formatter
     column_formatters_detail = dict(column_formatters, details=_details_pretty)
     # Equality and ranges only, each served by an index (see models/audit.py).
     column_filters = (
         IntEqualFilter(AuditEvent.actor_id, _l("Actor")),
-        FilterEqual(AuditEvent.action, _l("Action")),
+        FilterEqual(AuditEvent.action, _l("Action"), options=audit_action_options),
         FilterEqual(AuditEvent.object_type, _l("Object")),
         FilterEqual(AuditEvent.object_id, _l("Object ID")),
         IntEqualFilter(AuditEvent.request_id, _l("Request")),

@@ -1,5 +1,5 @@
 """Jobs, erasure certificates and export packages (policy 5.2–5.4): thin views over services.execution/export."""
-from flask import Response, abort, flash, redirect, send_file, url_for
+from flask import Response, abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from ..permissions import CERTIFICATES_READ, EXPORTS_DOWNLOAD, JOBS_READ, JOBS_RETRY, has_any
 from ..extensions import db
-from ..models.jobs import ExportPackage, JobRecord
+from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, ExportPackage, JobRecord
 from ..models.requests import PrivacyRequest
 from ..models.staff import StaffUser
 from .. import labels
-from ..services import execution, export, fanout, jobqueue
+from ..services import execution, export, fanout, jobqueue, live_status
 from .base import ProtectedView
 
 
@@ -32,8 +32,22 @@ class JobsView(ProtectedView):
         except RedisError:
             counts = None
             flash(_("The job queue (Redis) cannot be reached; the list below comes from the database."), "error")
-        return self.render("admin/jobs/index.html", records=execution.open_jobs(), counts=counts,
-                           may_retry=has_any(JOBS_RETRY), state_labels=JOB_STATE_LABELS)
+        status = request.args.get("status") or None
+        kind = request.args.get("kind") or None
+        records = execution.open_jobs()
+        live = [r for r in records if r.status in OPEN_JOB_STATUSES]
+        return self.render("admin/jobs/index.html", records=records, counts=counts,
+                           may_retry=has_any(JOBS_RETRY), state_labels=JOB_STATE_LABELS,
+                           history=execution.finished_jobs(status=status, kind=kind), kinds=execution.job_kinds(),
+                           history_statuses=(FINISHED, FAILED, LOST), chosen_status=status, chosen_kind=kind,
+                           live_ids=",".join(r.id for r in live),
+                           fingerprint=[[r.id, r.status] for r in live])
+
+    @expose("/status.json")
+    def status_json(self):
+        """The state of the listed jobs (ids from the page), polled by static/live_status.js; ids and codes only."""
+        ids = [i for i in (request.args.get("ids") or "").split(",") if i][:200]
+        return jsonify(live_status.jobs_status(ids))
 
     @expose("/retry/<job_id>", methods=["POST"])
     def retry(self, job_id):

@@ -5,7 +5,7 @@ to `steps.take_step` (STEP_FIELDS maps a step's form to its fields), which enfor
 four-eyes rule again and owns the transaction.
 """
 
-from flask import Response, abort, flash, redirect, request, stream_with_context
+from flask import Response, abort, flash, jsonify, redirect, request, stream_with_context
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
@@ -16,7 +16,7 @@ from markupsafe import Markup
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..permissions import CERTIFICATES_READ, EXPORTS_DOWNLOAD, REQUESTS_HANDLE, REQUESTS_READ, has_any
+from ..permissions import APPROVE, CERTIFICATES_READ, EXPORTS_DOWNLOAD, REQUESTS_HANDLE, REQUESTS_READ, has_any
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import LANGUAGES, Client
@@ -24,33 +24,36 @@ from ..models.optouts import CHANNELS as OPT_OUT_CHANNELS
 from ..models.requests import CHANNELS, OPEN_STATUSES, REQUEST_TYPES, STATUSES, TYPE_CLAUSES, PrivacyRequest
 from ..models.staff import StaffUser
 from .. import labels
-from ..services import csvstream, deadlines, intake, lifecycle, matching, queues, steps
+from ..services import csvstream, deadlines, intake, lifecycle, live_status, matching, queues, steps
 from ..services import export as export_service
 from ..services.rectification import RECTIFIABLE_FIELDS
-from .formatting import local_time_formatter
+from .formatting import local_time_formatter, time_left
 from .base import RoleModelView, SecureForm
+from .request_bulk import BulkDecisionMixin
+from .request_list import RequestListMixin, assignee_name, client_name
 
 TYPE_LABELS, STATUS_LABELS, CHANNEL_LABELS = labels.REQUEST_TYPES, labels.REQUEST_STATUSES, labels.REQUEST_CHANNELS
+# What the request page says while its job runs, and how it ends (refreshed by static/live_status.js).
+LIVE_STEP_LABELS = {"queued": _l("queued"), "running": _l("running"), "retrying": _l("waiting to retry"),
+                    "lost": _l("lost, being queued again"), "done": _l("done"), "failed": _l("failed")}
+LIVE_STEP_MESSAGES = {
+    "queued": _l("Queued: the job starts as soon as a worker is free."),
+    "running": _l("Running: this page updates itself."),
+    "retrying": _l("The job failed and will be tried again automatically."),
+    "lost": _l("The job was lost; the system queues it again within minutes."),
+    "done": _l("Done."),
+    "failed": _l("Failed: the job stopped with an error. A manager can retry it from Jobs, where the error is "
+                 "shown; if it fails again, contact the administrator."),
+}
 NO_DATA_REPLY = _l("We have checked our records and hold no personal data about you.")
-
-
-def format_time_left(due_at, now=None):
-    """'3 d 4 h left' / 'overdue by 5 h' for lists and the request page."""
-    state = deadlines.time_left(due_at, now)
-    if state is None:
-        return ""
-    late, delta = state
-    hours = int(delta.total_seconds() // 3600)
-    text = _("%(d)s d %(h)s h", d=hours // 24, h=hours % 24) if hours >= 24 else _("%(h)s h", h=hours)
-    return _("overdue by %(t)s", t=text) if late else _("%(t)s left", t=text)
 
 
 def _time_left_formatter(view, context, model, name):
     if not model.is_open or model.due_at is None:
         return ""
-    text = format_time_left(model.due_at)
-    css = "text-danger font-weight-bold" if model.due_at < utcnow() else ""
-    return Markup('<span class="{}">{}</span>').format(css, text)
+    urgency = queues.urgency(model)
+    css = {"overdue": "overdue", "due_soon": "due-soon"}.get(urgency, "")
+    return Markup('<span class="{}">{}</span>').format(css, time_left(model.due_at))
 
 
 class OverdueFilter(BaseSQLAFilter):
@@ -117,6 +120,7 @@ class RequestCreateForm(SecureForm):
     expires_on = StringField(_l("Third-party grant: expires on (YYYY-MM-DD)"), validators=[Optional(), Length(max=10)])
     opt_out_channel = SelectField(_l("Marketing opt-out: channel"),
                                   choices=[(c, c) for c in OPT_OUT_CHANNELS], default="all")
+    client_id = HiddenField()
 
     def payload(self):
         changes = {f: getattr(self, f"new_{f}").data for f in RECTIFIABLE_FIELDS}
@@ -196,6 +200,14 @@ STEP_FIELDS = {
     "match_client": (MatchForm, lambda f: {"client": _client(f.client_id)}),
 }
 STEP_BUTTON_CLASS = {"approve": "btn-success", "reject": "btn-danger", "cancel": "btn-outline-danger"}
+# Steps that decide or end a request (approving an erasure erases): the page asks again before taking them.
+CONFIRM_STEPS = frozenset({"approve", "reject", "cancel", "merge_duplicate"})
+CONFIRM_QUESTIONS = {
+    "approve": _l("Approve request #%(id)s? It is then carried out (an erasure cannot be undone)."),
+    "reject": _l("Reject request #%(id)s? It is closed without being carried out."),
+    "cancel": _l("Cancel request #%(id)s? It is closed without being carried out."),
+    "merge_duplicate": _l("Close request #%(id)s as a duplicate?"),
+}
 
 
 class BulkAssignForm(SecureForm):
@@ -203,26 +215,31 @@ class BulkAssignForm(SecureForm):
     assignee = SelectField(_l("Assign to"), validators=[DataRequired()])
 
 
-class PrivacyRequestView(RoleModelView):
+class PrivacyRequestView(RequestListMixin, BulkDecisionMixin, RoleModelView):
     roles_read = REQUESTS_READ
     roles_write = REQUESTS_HANDLE
     allow_create = True
     action_roles = {"assign_to_me": REQUESTS_HANDLE, "assign_to_colleague": REQUESTS_HANDLE,
-                    "export_selected": REQUESTS_READ}
+                    "export_selected": REQUESTS_READ, "approve_selected": APPROVE, "reject_selected": APPROVE}
+    type_labels = TYPE_LABELS
+    status_labels = STATUS_LABELS
     form = RequestCreateForm
     list_template = "admin/request_list.html"
     create_template = "admin/request_create.html"
 
-    column_list = ("id", "type", "status", "received_at", "due_at", "time_left", "client_id", "assigned_to")
+    column_list = ("id", "type", "client", "assigned_to", "status", "received_at", "due_at", "time_left")
     column_labels = {
         "id": _l("ID"), "type": _l("Type"), "status": _l("Status"), "received_at": _l("Received (Almaty)"),
-        "due_at": _l("Due (Almaty)"), "client_id": _l("Client"), "assigned_to": _l("Assigned to"),
+        "due_at": _l("Due (Almaty)"), "client_id": _l("Client"), "client": _l("Client"),
+        "assigned_to": _l("Assigned to"),
         "time_left": _l("Time left"), "channel": _l("Channel"), "assigned_to_id": _l("Assigned to (staff id)"),
     }
     column_formatters = {
         "received_at": local_time_formatter,
         "due_at": local_time_formatter,
         "time_left": _time_left_formatter,
+        "client": client_name,
+        "assigned_to": assignee_name,
         "type": lambda v, c, m, n: TYPE_LABELS.get(m.type, m.type),
         "status": lambda v, c, m, n: STATUS_LABELS.get(m.status, m.status),
     }
@@ -239,7 +256,7 @@ class PrivacyRequestView(RoleModelView):
                       "channel": [(c, CHANNEL_LABELS[c]) for c in CHANNELS]}
     column_sortable_list = ("id", "received_at", "due_at", "status", "type")
     column_default_sort = ("id", True)
-    column_select_related_list = (PrivacyRequest.assigned_to,)
+    column_select_related_list = (PrivacyRequest.assigned_to, PrivacyRequest.client)
 
     # --- create ---------------------------------------------------------------------------------------------------
 
@@ -247,7 +264,19 @@ class PrivacyRequestView(RoleModelView):
     def _new_request_fields(form):
         return dict(type=form.type.data, channel=form.channel.data, requester_name=form.requester_name.data,
                     requester_email=form.requester_email.data, requester_phone=form.requester_phone.data,
-                    identifier=form.identifier.data, description=form.description.data, payload=form.payload())
+                    identifier=form.identifier.data, description=form.description.data, payload=form.payload(),
+                    client=_preselected_client(form.client_id.data))
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        if request.method == "GET" and _preselected_client(request.args.get("client_id")) is not None:
+            form.client_id.data = request.args.get("client_id")
+        return form
+
+    def render(self, template, **kwargs):
+        if template == self.create_template and "form" in kwargs:
+            kwargs["preselected_client"] = _preselected_client(kwargs["form"].client_id.data)
+        return super().render(template, **kwargs)
 
     def validate_form(self, form):
         valid = super().validate_form(form)
@@ -302,7 +331,9 @@ class PrivacyRequestView(RoleModelView):
             form.duplicate_of.choices = [(str(d.id), f"#{d.id} ({STATUS_LABELS[d.status]})")
                                          for d in matching.find_duplicates(req)]
         elif step == "match_client":
-            form.client_id.choices = [(str(c.id), f"#{c.id}") for c in matching.find_candidates(req)]
+            form.client_id.choices = [
+                (str(c.id), f"#{c.id} {c.full_name or ''} ({', '.join(str(MATCH_LABELS[m]) for m in matched)})")
+                for c, matched in matching.explain_candidates(req, matching.find_candidates(req))]
 
     def _render_request(self, req, failed=None, status=200):
         forms = self._step_forms(req, failed)
@@ -314,10 +345,13 @@ class PrivacyRequestView(RoleModelView):
         page = self.render(
             "admin/request_details.html", req=req, model=req, forms=forms, rule=rule,
             labels=lifecycle.ACTION_LABELS, type_labels=TYPE_LABELS, status_labels=STATUS_LABELS,
-            clause=TYPE_CLAUSES.get(req.type), time_left=format_time_left(req.due_at) if req.is_open else "",
+            clause=TYPE_CLAUSES.get(req.type), time_left=time_left(req.due_at) if req.is_open else "",
             overdue=bool(req.is_open and req.due_at and req.due_at < utcnow()),
             duplicates=matching.find_duplicates(req), erasure_blocked=lifecycle.erasure_blocked(req),
-            candidates=matching.find_candidates(req) if req.client_id is None else [],
+            candidates=(matching.explain_candidates(req, matching.find_candidates(req))
+                        if req.client_id is None else []), match_labels=MATCH_LABELS,
+            not_offered=_why_not_offered(req), live=live_status.request_status(req),
+            live_labels=LIVE_STEP_LABELS, live_messages=LIVE_STEP_MESSAGES, channel_labels=CHANNEL_LABELS,
             identity_methods=lifecycle.IDENTITY_METHODS, button_class=STEP_BUTTON_CLASS,
             show_certificate=bool(req.certificate) and has_any(CERTIFICATES_READ),
             export_packages=export_service.packages_for(req.id) if has_any(EXPORTS_DOWNLOAD) else [],
@@ -343,6 +377,14 @@ class PrivacyRequestView(RoleModelView):
         if not form.validate():
             flash(_("Please correct the highlighted fields. Nothing was saved."), "error")
             return self._render_request(req, failed=(step, form), status=400)
+        stale = bool(form.version.data) and str(form.version.data) != str(req.version)
+        if step in CONFIRM_STEPS and request.form.get("confirmed") != "1" and not stale:
+            # A real second step on the server: the same fields go back with confirmed=1; nothing is saved yet.
+            return self.render("admin/request_step_confirm.html", req=req, step=step, form=form,
+                               question=CONFIRM_QUESTIONS[step] % {"id": req.id},
+                               label=lifecycle.ACTION_LABELS.get(step, step),
+                               button_class=STEP_BUTTON_CLASS.get(step, "btn-primary"),
+                               return_url=self.get_url(".details_view", id=req.id))
         try:
             steps.take_step(req, step, current_user._get_current_object(), expected_version=form.version.data or None,
                             **to_fields(form))
@@ -357,6 +399,18 @@ class PrivacyRequestView(RoleModelView):
         else:
             flash(_("Saved: %(step)s.", step=lifecycle.ACTION_LABELS.get(step, step)), "success")
         return redirect(self.get_url(".details_view", id=req.id))
+
+    @expose("/status/")
+    def status_view(self):
+        """The request's status and its job's step as JSON, polled by static/live_status.js (no personal data)."""
+        req = self.get_one(request.args.get("id"))
+        if req is None:
+            return jsonify({"error": _("That request does not exist.")}), 404
+        data = live_status.request_status(req)
+        data.update(status_label=str(STATUS_LABELS.get(req.status, req.status)),
+                    step_label=str(LIVE_STEP_LABELS.get(data["step"], "")),
+                    message=str(LIVE_STEP_MESSAGES.get(data["step"], "")))
+        return jsonify(data)
 
     # --- bulk actions ---------------------------------------------------------------------------------------------
 
@@ -453,3 +507,34 @@ def _attach_errors(form, error):
         if target is not None:
             target.errors = list(target.errors or []) + [str(message)]
 
+
+
+MATCH_LABELS = {"email": _l("e-mail"), "phone": _l("phone"), "iin": _l("IIN"), "pnr": _l("PNR")}
+
+
+def _preselected_client(value):
+    """The client a request is created for from the client's page (`?client_id=`), or None."""
+    try:
+        key = int(value) if value else None
+    except (TypeError, ValueError):
+        return None
+    client = db.session.get(Client, key) if key is not None and 0 < key < 2 ** 31 else None
+    return client if client is not None and client.status != "erased" else None
+
+
+def _why_not_offered(req):
+    """{step: reason} for the decision steps a manager looks for but may not take here (e.g. four-eyes)."""
+    if not has_any(APPROVE):
+        return {}
+    reasons = {}
+    for action in ("approve",):
+        step = lifecycle.find_step(req, action)
+        if step is None:
+            continue
+        allowed, reason = lifecycle.may_take(step, req, current_user._get_current_object())
+        if not allowed:
+            reasons[action] = str(reason)
+        elif lifecycle.erasure_blocked(req):
+            reasons[action] = str(_l("The client is blocked: their data must not be destroyed until the block is "
+                                     "lifted (Law art. 1(3))."))
+    return reasons

@@ -2,14 +2,16 @@
 
 The view renders and maps each button to one call of services/staff.py, which owns the rules and the commit.
 """
-from flask import abort, current_app, flash, redirect, request
+from flask import abort, current_app, flash, g, redirect, request, session
 from flask_admin import expose
+from flask_admin.babel import gettext as admin_gettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 from wtforms import SelectMultipleField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import labels
 from ..models.staff import ROLES
@@ -36,6 +38,22 @@ def _sign_in_state(view, context, model, name):
     return Markup("<br>").join(escape(note) for note in notes)
 
 
+ROLE_LABELS = labels.ROLES
+
+
+LANGUAGE_CHOICES = labels.choices("language", ("kk", "ru", "en"))
+
+
+def role_label(code):
+    return ROLE_LABELS.get(code, code)
+
+
+def _check_unique_email(form, field):
+    existing = staff_service.find_by_email((field.data or "").strip())
+    if existing is not None and existing is not getattr(form, "_obj", None):
+        raise ValidationError(_l("A staff account with this e-mail already exists."))
+
+
 class StaffUserView(RoleModelView):
     roles_read = STAFF_ADMIN
     roles_write = STAFF_ADMIN
@@ -55,19 +73,33 @@ class StaffUserView(RoleModelView):
     column_default_sort = ("id", False)
     form_columns = ("email", "full_name", "active", "language", "role_list")
     form_extra_fields = {
-        "role_list": SelectMultipleField(_l("Roles"), choices=labels.choices("role", ROLES), validators=[DataRequired()]),
+        "role_list": SelectMultipleField(_l("Roles"), choices=labels.choices("role", ROLES),
+                                         validators=[DataRequired()], widget=ListWidget(prefix_label=False),
+                                         option_widget=CheckboxInput()),
     }
     form_args = {
         "email": {"validators": [DataRequired(), Length(max=254)]},
         "full_name": {"validators": [Length(max=200)]},
-        "language": {"validators": [Optional(), Length(max=5)]},
+        "language": {"validators": [Optional()]},
     }
+    form_choices = {"language": LANGUAGE_CHOICES}
 
     def _check_email(form, field):
         if not staff_service.is_valid_staff_email((field.data or "").strip()):
             raise ValidationError(_l("Enter a valid e-mail address."))
 
-    form_args["email"]["validators"].append(_check_email)
+    form_args["email"]["validators"].extend([_check_email, _check_unique_email])
+
+    def validate_form(self, form):
+        valid = super().validate_form(form)
+        if not valid:
+            g._staff_form_errors = [str(field.label.text) for field in form if field.errors]
+        return valid
+
+    def render(self, template, **kwargs):
+        # Flask-Admin flashes its bare message just before rendering the form again: name the fields instead.
+        _explain_failure()
+        return super().render(template, **kwargs)
 
     def on_form_prefill(self, form, id):
         user = self.get_one(id)
@@ -138,3 +170,14 @@ class StaffUserView(RoleModelView):
 
     def grants(self, user):
         return staff_service.grants_of(user)
+
+
+def _explain_failure():
+    """Replace Flask-Admin's bare "Failed to create record." by which fields need correcting."""
+    fields = g.get("_staff_form_errors")
+    flashes = session.get("_flashes")
+    if not fields or not flashes:
+        return
+    generic = admin_gettext("Failed to create record.")
+    message = _("The account was not created. Correct: %(fields)s.", fields=", ".join(fields))
+    session["_flashes"] = [(category, message if text == generic else text) for category, text in flashes]

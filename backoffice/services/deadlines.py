@@ -173,3 +173,27 @@ def time_left(due_at, now=None):
     if due_at < now:
         return True, now - due_at
     return False, due_at - now
+
+
+def working_days_between(start_day, end_day):
+    """Working days after `start_day` up to and including `end_day` (0 when end_day <= start_day)."""
+    count, day = 0, start_day
+    while day < end_day:
+        day = next_working_day(day)
+        if day <= end_day:
+            count += 1
+    return count
+
+
+def working_days_left(due_at, now=None):
+    """(overdue?, whole working days) between today in Asia/Almaty and the deadline's day; None without one.
+
+    Not overdue and 0 days: due by the end of today. Overdue and 0: the deadline passed earlier today.
+    """
+    if due_at is None:
+        return None
+    now = now or utcnow()
+    today, due_day = local_date(now), local_date(due_at)
+    if due_at < now:
+        return True, working_days_between(due_day, today)
+    return False, working_days_between(today, due_day)

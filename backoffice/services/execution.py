@@ -275,3 +275,19 @@ def open_jobs(limit=200):
         select(JobRecord).where(JobRecord.status.in_((*OPEN_JOB_STATUSES, FAILED, LOST)))
         .order_by(JobRecord.enqueued_at.desc()).limit(limit)
     ).scalars().all()
+
+
+def finished_jobs(status=None, kind=None, limit=100):
+    """The Jobs view's history: finished, failed and lost jobs, newest first, optionally of one status or kind."""
+    statuses = (FINISHED, FAILED, LOST)
+    query = select(JobRecord).where(JobRecord.status.in_((status,) if status in statuses else statuses))
+    if kind:
+        query = query.where(JobRecord.kind == kind[:20])
+    return db.session.execute(
+        query.order_by(JobRecord.ended_at.is_(None), JobRecord.ended_at.desc(), JobRecord.enqueued_at.desc())
+        .limit(limit)).scalars().all()
+
+
+def job_kinds():
+    """The kinds of job the history can be filtered by."""
+    return sorted(db.session.execute(select(JobRecord.kind).distinct()).scalars())

@@ -80,3 +80,29 @@ def merge_effect(req, into, by):
                                     from_status=into.status, to_status=into.status, comment=f"#{r.id}"))
         return {"into": into.id}
     return effect
+
+
+def explain_candidates(req, clients):
+    """[(client, ['email'|'phone'|'iin'|'pnr', ...])]: which of the requester's identifiers each candidate matched,
+    so a handler choosing between several clients sees why each was offered."""
+    ident = (req.payload or {}).get("identifier") or {}
+    kind, value = ident.get("kind"), ident.get("value")
+    emails = {v for v in (req.requester_email, value if kind == "email" else None) if v}
+    phones = {v for v in (req.requester_phone, value if kind == "phone" else None) if v}
+    by_pnr = set()
+    if kind == "pnr" and clients:
+        by_pnr = set(db.session.execute(select(Booking.client_id).where(
+            Booking.pnr == value, Booking.client_id.in_([c.id for c in clients]))).scalars())
+    result = []
+    for client in clients:
+        matched = []
+        if client.email_norm and client.email_norm in emails:
+            matched.append("email")
+        if client.phone_e164 and client.phone_e164 in phones:
+            matched.append("phone")
+        if kind == "iin" and client.iin == value:
+            matched.append("iin")
+        if client.id in by_pnr:
+            matched.append("pnr")
+        result.append((client, matched))
+    return result

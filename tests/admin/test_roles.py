@@ -61,6 +61,10 @@ WRITE_PAGES = {
     ("integrations", "new_token_view"), ("integrations", "revoke_view"),
     ("disclosures", "new_view"), ("disclosures", "log_view"),
 }
+# Decisions on a page of requests: managers only (issue 14).
+APPROVER_PAGES = {("requests", "bulk_decide_view")}
+# Reads that are POSTed so that the search term stays out of URLs: every reader of the area.
+READ_POSTS = {("requests", "search_view")}
 # The JSON API authenticates integrations by bearer token only: a staff session opens nothing there.
 API_PREFIX = "api."
 READ_ONLY_EXTRAS = {"export"}  # Flask-Admin's built-in export is switched off everywhere (it loads whole tables)
@@ -77,6 +81,10 @@ def expected_allowed(endpoint, method, role):
         return role == MANAGER
     if (area, name) in WRITE_PAGES:
         return role in writers
+    if (area, name) in APPROVER_PAGES:
+        return role == MANAGER
+    if (area, name) in READ_POSTS:
+        return role in readers
     if name in READ_ONLY_EXTRAS:
         return False
     if name in WRITE_METHODS:
