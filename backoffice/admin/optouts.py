@@ -24,7 +24,7 @@ from ..models.optouts import CHANNELS, SOURCES
 from ..services import optout_import
 from ..services import optouts as optout_service
 from ..services import scrub as scrub_service
-from ..services import scrub_runs
+from ..services import scrub_runs, scrub_uploads
 from .base import RoleModelView, SecureForm
 
 class OptOutForm(SecureForm):
@@ -180,7 +180,7 @@ class MarketingOptOutView(RoleModelView):
         form = CsvUploadForm()
         if form.validate_on_submit():
             try:
-                upload_id = scrub_service.store_upload(form.file.data)
+                upload_id = scrub_uploads.store_upload(form.file.data)
             except scrub_service.ScrubError as error:
                 flash(str(error), "error")
             else:
@@ -190,7 +190,7 @@ class MarketingOptOutView(RoleModelView):
     @expose("/scrub/<upload_id>/", methods=("GET", "POST"))
     def scrub_columns_view(self, upload_id):
         try:
-            columns = scrub_service.header(upload_id)
+            columns = scrub_uploads.header(upload_id)
         except scrub_service.ScrubError as error:
             flash(str(error), "error")
             return redirect(self.get_url(".scrub_view"))
@@ -209,7 +209,7 @@ class MarketingOptOutView(RoleModelView):
                                  _column_index(form.phone_column.data), form.channel.data, by=current_user)
             except scrub_service.ScrubError as error:
                 flash(str(error), "error")
-                if not scrub_service.input_path(upload_id).exists():
+                if not scrub_uploads.input_path(upload_id).exists():
                     return redirect(self.get_url(".scrub_view"))
             else:
                 return redirect(self.get_url(".scrub_progress_view", upload_id=upload_id))
@@ -222,7 +222,7 @@ class MarketingOptOutView(RoleModelView):
         try:
             run = scrub_runs.state(upload_id)
             if run["state"] == scrub_runs.DONE:
-                result = scrub_service.summary(upload_id)
+                result = scrub_uploads.summary(upload_id)
         except scrub_service.ScrubError as error:
             flash(str(error), "error")
             return redirect(self.get_url(".scrub_view"))
@@ -239,7 +239,7 @@ class MarketingOptOutView(RoleModelView):
     @expose("/scrub/<upload_id>/download/")
     def scrub_download_view(self, upload_id):
         try:
-            chunks = scrub_service.stream_output(upload_id)
+            chunks = scrub_uploads.stream_output(upload_id)
         except scrub_service.ScrubError as error:
             flash(str(error), "error")
             return redirect(self.get_url(".scrub_view"))

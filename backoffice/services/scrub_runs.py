@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models.staff import StaffUser
-from . import jobqueue, multicore, scrub
+from . import jobqueue, multicore, scrub, scrub_uploads
 
 SCRUB_JOB = "backoffice.jobs.scrub.scrub_campaign_list"
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -23,7 +23,7 @@ PROGRESS_EVERY_SECONDS = 1.0
 
 
 def state_path(upload_id):
-    return scrub._path(upload_id, ".run.json")
+    return scrub_uploads._path(upload_id, ".run.json")
 
 
 def _write_state(upload_id, **state):
@@ -48,7 +48,7 @@ def start(upload_id, email_column, phone_column, channel, by):
         raise scrub.ScrubError(_("Choose the e-mail column, the phone column, or both."))
     if channel not in scrub.CAMPAIGN_CHANNELS:
         raise scrub.ScrubError(_("Choose the campaign's channel."))
-    columns = scrub.header(upload_id)
+    columns = scrub_uploads.header(upload_id)
     for index in (email_column, phone_column):
         if index is not None and not 0 <= index < len(columns):
             raise scrub.ScrubError(_("Choose a column of the file."))
@@ -56,7 +56,7 @@ def start(upload_id, email_column, phone_column, channel, by):
         return  # a second click while it runs
     _write_state(upload_id, state=QUEUED, email_column=email_column, phone_column=phone_column, channel=channel,
                  by=by.id if by is not None else None, rows=0, fraction=0.0,
-                 size=scrub.input_path(upload_id).stat().st_size)
+                 size=scrub_uploads.input_path(upload_id).stat().st_size)
     try:
         jobqueue.enqueue_token_job(SCRUB_JOB, upload_id)
     except jobqueue.QueueUnavailable:
@@ -83,7 +83,7 @@ def execute(upload_id):
     _write_state(upload_id, **dict(run, state=RUNNING))
     by = db.session.get(StaffUser, run["by"]) if run.get("by") else None
     try:
-        result = scrub.run_scrub(upload_id, run["email_column"], run["phone_column"], run["channel"], by=by,
+        result = scrub_uploads.run_scrub(upload_id, run["email_column"], run["phone_column"], run["channel"], by=by,
                                  processes=multicore.default_processes(current_app.config), progress=progress)
     except scrub.ScrubError as error:
         db.session.rollback()
@@ -97,6 +97,6 @@ def execute(upload_id):
 
 def _bytes_per_row(upload_id):
     """Average bytes per row at the head of the file (for the progress fraction only)."""
-    with open(scrub.input_path(upload_id), "rb") as handle:
+    with open(scrub_uploads.input_path(upload_id), "rb") as handle:
         head = handle.read(256 * 1024)
     return len(head) / max(head.count(b"\n"), 1)

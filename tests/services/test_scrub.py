@@ -11,7 +11,7 @@ from backoffice.extensions import db
 from backoffice.identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from backoffice.models.audit import AuditEvent
 from backoffice.models.clients import BLOCKED, ERASED
-from backoffice.services import consents, optouts, scrub
+from backoffice.services import consents, optouts, scrub, scrub_uploads
 from tests.factories import make_client
 
 
@@ -146,16 +146,16 @@ class Upload:
 
 
 def test_uploaded_file_is_kept_under_a_random_id_and_deleted_after_download(people):
-    upload_id = scrub.store_upload(Upload(LIST.replace(",", ";").encode("utf-8-sig")))
-    assert scrub.header(upload_id) == ["name", "e-mail", "mobile", "note"]
-    result = scrub.run_scrub(upload_id, 1, None, "email")
+    upload_id = scrub_uploads.store_upload(Upload(LIST.replace(",", ";").encode("utf-8-sig")))
+    assert scrub_uploads.header(upload_id) == ["name", "e-mail", "mobile", "note"]
+    result = scrub_uploads.run_scrub(upload_id, 1, None, "email")
     db.session.commit()
-    assert not scrub.input_path(upload_id).exists()
-    assert scrub.summary(upload_id).kept == result.kept == 3
-    body = b"".join(scrub.stream_output(upload_id)).decode()
+    assert not scrub_uploads.input_path(upload_id).exists()
+    assert scrub_uploads.summary(upload_id).kept == result.kept == 3
+    body = b"".join(scrub_uploads.stream_output(upload_id)).decode()
     assert body.splitlines()[0] == "name;e-mail;mobile;note"
     assert len(body.splitlines()) == 4
-    assert list(scrub.scrub_folder().iterdir()) == []
+    assert list(scrub_uploads.scrub_folder().iterdir()) == []
     event = db.session.query(AuditEvent).filter_by(action="optout.scrub").one()
     assert "mail.kz" not in event.details and json.loads(event.details)["kept"] == 3
 
@@ -163,13 +163,13 @@ def test_uploaded_file_is_kept_under_a_random_id_and_deleted_after_download(peop
 def test_upload_ids_cannot_name_other_files(app):
     for bad in ("../secret_key", "abc", "0" * 31 + "/", None):
         with pytest.raises(scrub.ScrubError):
-            scrub.input_path(bad)
+            scrub_uploads.input_path(bad)
 
 
 def test_a_file_that_is_not_utf8_is_refused_and_removed(app):
     with pytest.raises(scrub.ScrubError):
-        scrub.store_upload(Upload("имя;почта\n".encode("cp1251")))
-    assert list(scrub.scrub_folder().iterdir()) == []
+        scrub_uploads.store_upload(Upload("имя;почта\n".encode("cp1251")))
+    assert list(scrub_uploads.scrub_folder().iterdir()) == []
 
 
 def test_scrub_in_worker_processes_gives_the_same_file_as_in_process(app):

@@ -1,0 +1,188 @@
+"""A campaign list's files under instance/scrub/ (policy 3.2.2; Law art. 12: nothing leaves instance/): the upload,
+its header, the scrub run over it (services.scrub decides the rows), the counts, the download and the purge of stale
+files. Ids are random hex, never a name from the client's file.
+"""
+import csv
+import json
+import os
+import re
+import secrets
+import time
+from collections import Counter
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from . import audit, csv_limits
+from .optout_import import sniff_dialect
+from .scrub import CAMPAIGN_CHANNELS, ScrubError, ScrubResult, scrub_rows
+
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+SAMPLE_BYTES = 64 * 1024
+
+
+def scrub_folder():
+    folder = Path(current_app.instance_path) / "scrub"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _path(upload_id, suffix):
+    if not isinstance(upload_id, str) or not _UPLOAD_ID.fullmatch(upload_id):
+        raise ScrubError(_("This scrub file does not exist any more. Upload the list again."))
+    return scrub_folder() / f"{upload_id}{suffix}"
+
+
+def input_path(upload_id):
+    return _path(upload_id, ".in.csv")
+
+
+def output_path(upload_id):
+    return _path(upload_id, ".out.csv")
+
+
+def summary_path(upload_id):
+    return _path(upload_id, ".json")
+
+
+def store_upload(file_storage):
+    """Save an uploaded CSV under a new random id (the only thing that ever appears in a URL); return the id."""
+    purge_stale()
+    upload_id = secrets.token_hex(16)
+    path = input_path(upload_id)
+    file_storage.save(str(path))
+    try:
+        os.chmod(path, 0o600)
+    except OSError:
+        pass
+    try:
+        header(upload_id)
+    except ScrubError:
+        delete_files(upload_id)
+        raise
+    return upload_id
+
+
+def _open_text(path):
+    return open(path, newline="", encoding="utf-8-sig", errors="strict")
+
+
+def _dialect(path):
+    with _open_text(path) as handle:
+        try:
+            sample = handle.read(SAMPLE_BYTES)
+        except UnicodeDecodeError:
+            raise ScrubError(_("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.")) from None
+    if not sample.strip():
+        raise ScrubError(_("The file is empty."))
+    first_lines = "\n".join(sample.splitlines()[:20])
+    return sniff_dialect(first_lines)
+
+
+def header(upload_id):
+    """The first row of the uploaded file (the column names staff choose from), within the CSV bounds.
+
+    Only the first line is read, at most CSV_MAX_LINE_BYTES of it, so a hostile header (a million columns)
+    is refused at once instead of becoming a page of a million choices.
+    """
+    path = input_path(upload_id)
+    if not path.exists():
+        raise ScrubError(_("This scrub file does not exist any more. Upload the list again."))
+    dialect = _dialect(path)
+    with _open_text(path) as handle:
+        try:
+            first = next(csv_limits.bounded_lines(handle), "")
+            row = next(csv.reader([first], dialect), None)
+            if row:
+                csv_limits.check_columns(row)
+        except csv_limits.CsvLimitError as error:
+            raise ScrubError(str(error)) from None
+        except (UnicodeDecodeError, csv.Error):
+            row = None
+    if not row:
+        raise ScrubError(_("The file has no header row."))
+    return row
+
+
+def run_scrub(upload_id, email_column, phone_column, channel, by=None, processes=1, progress=None):
+    """Scrub an uploaded list into its output file, delete the input, keep the counts; audited with counts only.
+
+    The caller commits (the audit event). Runs as a job (services/scrub_runs.py), never inside a web request.
+    """
+    if email_column is None and phone_column is None:
+        raise ScrubError(_("Choose the e-mail column, the phone column, or both."))
+    if channel not in CAMPAIGN_CHANNELS:
+        raise ScrubError(_("Choose the campaign's channel."))
+    columns = header(upload_id)
+    for index in (email_column, phone_column):
+        if index is not None and not 0 <= index < len(columns):
+            raise ScrubError(_("Choose a column of the file."))
+    source, target = input_path(upload_id), output_path(upload_id)
+    dialect = _dialect(source)
+    try:
+        with _open_text(source) as incoming, open(target, "w", newline="", encoding="utf-8") as outgoing:
+            os.chmod(target, 0o600)
+            result = scrub_rows(csv.reader(incoming, dialect),
+                                csv.writer(outgoing, delimiter=dialect.delimiter, quotechar=dialect.quotechar or '"',
+                                           lineterminator="\r\n"),
+                                email_column, phone_column, channel, processes=processes, progress=progress)
+    except UnicodeDecodeError:
+        delete_files(upload_id)
+        raise ScrubError(_("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.")) from None
+    except csv.Error:
+        delete_files(upload_id)
+        raise ScrubError(_("The file is not a readable CSV file.")) from None
+    source.unlink(missing_ok=True)
+    summary_path(upload_id).write_text(json.dumps(result.as_dict()))
+    audit.record("optout.scrub", object_type="campaign_list", actor=by,
+                 details={"channel": channel, "rows": result.rows, "kept": result.kept,
+                          "removed": dict(result.removed)})
+    return result
+
+
+def summary(upload_id):
+    path = summary_path(upload_id)
+    if not path.exists() or not output_path(upload_id).exists():
+        raise ScrubError(_("This scrub file does not exist any more. Upload the list again."))
+    data = json.loads(path.read_text())
+    return ScrubResult(rows=data["rows"], kept=data["kept"], removed=Counter(data["removed"]),
+                       seconds=data["seconds"])
+
+
+def delete_files(upload_id):
+    for path in (input_path(upload_id), output_path(upload_id), summary_path(upload_id)):
+        path.unlink(missing_ok=True)
+
+
+def purge_stale(now=None):
+    """Delete scrub files older than SCRUB_FILE_TTL_MINUTES (lists abandoned half-way)."""
+    ttl = current_app.config.get("SCRUB_FILE_TTL_MINUTES", 60) * 60
+    now = now or time.time()
+    for path in scrub_folder().iterdir():
+        try:
+            if now - path.stat().st_mtime > ttl:
+                path.unlink()
+        except OSError:
+            continue
+
+
+def stream_output(upload_id, chunk_size=256 * 1024):
+    """Yield the scrubbed file in chunks, then delete it and its summary (used once)."""
+    path = output_path(upload_id)
+    if not path.exists():
+        raise ScrubError(_("This scrub file does not exist any more. Upload the list again."))
+    handle = open(path, "rb")
+
+    def generate():
+        try:
+            while True:
+                chunk = handle.read(chunk_size)
+                if not chunk:
+                    break
+                yield chunk
+        finally:
+            handle.close()
+            delete_files(upload_id)
+
+    return generate()
