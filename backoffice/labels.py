@@ -91,6 +91,7 @@ AUDIT_OBJECTS = {
     "integration_token": _l("Integration tokens"),
     "campaign_list": _l("Campaign list"),
     "audit_log": _l("Audit log"),
+    "statistics": _l("Statistics"),
 }
 AUDIT_ACTIONS = {
     "auth.login": _l("Signed in"),
@@ -116,6 +117,9 @@ AUDIT_ACTIONS = {
     "requests.export_csv": _l("Request list exported"),
     "staff.create": _l("Staff account created"),
     "staff.update": _l("Staff account changed"),
+    "statistics.download": _l("Statistics downloaded"),
+    "certificate.download": _l("Erasure certificate downloaded"),
+    "summary.download": _l("Access summary downloaded"),
 }
 JOB_KINDS = {"erasure": _l("Erasure"), "export": _l("Export package")}
 AUDIT_CHAIN_FAULTS = {  # services/audit.verify's reasons

@@ -18,6 +18,7 @@ from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
 from .staff import StaffUserView
+from .statistics import StatisticsView
 
 
 def init_admin(app):
@@ -37,6 +38,7 @@ def init_admin(app):
     admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
     admin.add_view(CertificateView(name=_l("Erasure certificates"), endpoint="certificates"))
     admin.add_view(ExportPackageView(name=_l("Export packages"), endpoint="exports"))
+    admin.add_view(StatisticsView(name=_l("Statistics"), endpoint="statistics"))
     admin.add_view(IntegrationTokenView(IntegrationToken, db, name=_l("Integration tokens"), endpoint="integrations"))
     app.jinja_env.globals["consent_overview"] = consents.overview
     formatting.register(app)
