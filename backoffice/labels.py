@@ -119,6 +119,7 @@ AUDIT_ACTIONS = {
     "staff.update": _l("Staff account changed"),
     "statistics.download": _l("Statistics downloaded"),
     "certificate.download": _l("Erasure certificate downloaded"),
+    "certificate.verify": _l("Erasure certificate checked"),
     "summary.download": _l("Access summary downloaded"),
 }
 JOB_KINDS = {"erasure": _l("Erasure"), "export": _l("Export package")}
