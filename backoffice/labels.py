@@ -76,7 +76,7 @@ RECORD_TYPES = {
 }
 # Categories of an export package (data.json's sections, summary.html's table).
 EXPORT_CATEGORIES = {
-    "identity": _l("Identity"),
+    "identity": _l("Identity data"),
     "site_account": _l("Site account"),
     "bookings": _l("Bookings"),
     "communications": _l("Communications"),
@@ -179,74 +179,134 @@ SCRUB_REASONS = {
     "no_valid_address": _l("No valid e-mail or phone in the chosen columns"),
 }
 
-_LAW_94 = {
-    "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their protection\"",
-    "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан Республикасының Заңы",
-    "ru": "Закон Республики Казахстан от 21 мая 2013 года № 94-V «О персональных данных и их защите»",
-}
-_LAW_ACCOUNTING = {
-    "en": "Law of the Republic of Kazakhstan No. 234-III of 28 February 2007 \"On accounting and financial "
-          "reporting\"",
-    "kk": "«Бухгалтерлік есеп пен қаржылық есептілік туралы» 2007 жылғы 28 ақпандағы № 234-III Қазақстан "
-          "Республикасының Заңы",
-    "ru": "Закон Республики Казахстан от 28 февраля 2007 года № 234-III «О бухгалтерском учете и финансовой "
-          "отчетности»",
-}
-_POLICY = {"en": "Privacy policy", "kk": "Құпиялық саясаты", "ru": "Политика конфиденциальности"}
-
-
-def _law94(en, kk, ru):
-    return {"en": f"{_LAW_94['en']}, {en}", "kk": f"{_LAW_94['kk']}, {kk}", "ru": f"{_LAW_94['ru']}, {ru}"}
-
-
-def _policy(clause, en="", kk="", ru=""):
-    return {"en": f"{_POLICY['en']}, clause {clause}{en}", "kk": f"{_POLICY['kk']}, {clause}-тармақ{kk}",
-            "ru": f"{_POLICY['ru']}, п. {clause}{ru}"}
-
-
-# key → text per language. Keys are what the database stores (migration house01 turned the seeded English texts
-# into these keys); LEGACY_LEGAL_TEXTS maps the old seeded texts to their keys for rows written before it.
+# key → text per language, exactly as docs/glossary.md gives them: full official titles, citations in the Law's
+# own form («…Заңының 24-бабы 1-тармағының 5) тармақшасы», «подпункт 5) пункта 1 статьи 24 Закона …»,
+# «п. 5.3 Политики»). Keys are what the database stores (migration house01 turned the seeded English texts into
+# these keys); LEGACY_LEGAL_TEXTS maps the old seeded texts to their keys for rows written before it.
 LEGAL_REFERENCES = {
-    "law94.access": _law94("art. 24(1)(1), 25(2)(6); refusal art. 25(2)(7)",
-                           "24-бап 1-т. 1) тт., 25-бап 2-т. 6) тт.; бас тарту — 25-бап 2-т. 7) тт.",
-                           "ст. 24 п. 1 пп. 1), ст. 25 п. 2 пп. 6); отказ — ст. 25 п. 2 пп. 7)"),
-    "law94.rectification": _law94("art. 13, 25(2)(8)", "13-бап, 25-бап 2-т. 8) тт.", "ст. 13, ст. 25 п. 2 пп. 8)"),
-    "law94.blocking": _law94("art. 24(1)(3), 25(2)(8)", "24-бап 1-т. 3) тт., 25-бап 2-т. 8) тт.",
-                             "ст. 24 п. 1 пп. 3), ст. 25 п. 2 пп. 8)"),
-    "law94.erasure": _law94("art. 24(1)(4), 25(2)(8)", "24-бап 1-т. 4) тт., 25-бап 2-т. 8) тт.",
-                            "ст. 24 п. 1 пп. 4), ст. 25 п. 2 пп. 8)"),
-    "law94.consent_withdrawal": _law94(
-        "art. 24(1)(5); exceptions art. 8(2); period to confirm",
-        "24-бап 1-т. 5) тт.; ерекшеліктер — 8-бап 2-т.; мерзімі нақтылануы тиіс",
-        "ст. 24 п. 1 пп. 5); исключения — ст. 8 п. 2; срок уточняется"),
-    "law94.third_party": _law94("art. 19; privacy policy, clause 4.1", "19-бап; Құпиялық саясатының 4.1-тармағы",
-                                "ст. 19; п. 4.1 Политики конфиденциальности"),
-    "law94.art8_2": _law94("art. 8(2)", "8-бап 2-т.", "ст. 8 п. 2"),
-    "law94.art1_3": _law94("art. 1(3)", "1-бап 3) тт.", "ст. 1 пп. 3)"),
-    "law94.request_proof": _law94("art. 25(2): proof that the request was handled",
-                                  "25-бап 2-т.: өтініштің орындалғанының дәлелі",
-                                  "ст. 25 п. 2: подтверждение исполнения запроса"),
+    "law94.access": {
+        "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their "
+              "protection\", art. 24(1)(1), 25(2)(6); refusal art. 25(2)(7)",
+        "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан "
+              "Республикасы Заңының 24-бабы 1-тармағының 1) тармақшасы, 25-бабы 2-тармағының 6) "
+              "тармақшасы; бас тарту — 25-бабы 2-тармағының 7) тармақшасы",
+        "ru": "подпункт 1) пункта 1 статьи 24, подпункт 6) пункта 2 статьи 25 Закона Республики "
+              "Казахстан от 21 мая 2013 года № 94-V «О персональных данных и их защите»; отказ — "
+              "подпункт 7) пункта 2 статьи 25",
+    },
+    "law94.rectification": {
+        "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their "
+              "protection\", art. 13, 25(2)(8)",
+        "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан "
+              "Республикасы Заңының 13-бабы, 25-бабы 2-тармағының 8) тармақшасы",
+        "ru": "статья 13, подпункт 8) пункта 2 статьи 25 Закона Республики Казахстан от 21 мая 2013 "
+              "года № 94-V «О персональных данных и их защите»",
+    },
+    "law94.blocking": {
+        "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their "
+              "protection\", art. 24(1)(3), 25(2)(8)",
+        "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан "
+              "Республикасы Заңының 24-бабы 1-тармағының 3) тармақшасы, 25-бабы 2-тармағының 8) "
+              "тармақшасы",
+        "ru": "подпункт 3) пункта 1 статьи 24, подпункт 8) пункта 2 статьи 25 Закона Республики "
+              "Казахстан от 21 мая 2013 года № 94-V «О персональных данных и их защите»",
+    },
+    "law94.erasure": {
+        "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their "
+              "protection\", art. 24(1)(4), 25(2)(8)",
+        "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан "
+              "Республикасы Заңының 24-бабы 1-тармағының 4) тармақшасы, 25-бабы 2-тармағының 8) "
+              "тармақшасы",
+        "ru": "подпункт 4) пункта 1 статьи 24, подпункт 8) пункта 2 статьи 25 Закона Республики "
+              "Казахстан от 21 мая 2013 года № 94-V «О персональных данных и их защите»",
+    },
+    "law94.consent_withdrawal": {
+        "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their "
+              "protection\", art. 24(1)(5); exceptions art. 8(2); period to confirm",
+        "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан "
+              "Республикасы Заңының 24-бабы 1-тармағының 5) тармақшасы; ерекшеліктер — 8-бабының "
+              "2-тармағы; мерзімі нақтылануы тиіс",
+        "ru": "подпункт 5) пункта 1 статьи 24 Закона Республики Казахстан от 21 мая 2013 года № 94-V "
+              "«О персональных данных и их защите»; исключения — пункт 2 статьи 8; срок уточняется",
+    },
+    "law94.third_party": {
+        "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their "
+              "protection\", art. 19; privacy policy, clause 4.1",
+        "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан "
+              "Республикасы Заңының 19-бабы; Құпиялық саясатының 4.1-тармағы",
+        "ru": "статья 19 Закона Республики Казахстан от 21 мая 2013 года № 94-V «О персональных данных "
+              "и их защите»; п. 4.1 Политики конфиденциальности",
+    },
+    "law94.art8_2": {
+        "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their "
+              "protection\", art. 8(2)",
+        "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан "
+              "Республикасы Заңының 8-бабының 2-тармағы",
+        "ru": "пункт 2 статьи 8 Закона Республики Казахстан от 21 мая 2013 года № 94-V «О персональных "
+              "данных и их защите»",
+    },
+    "law94.art1_3": {
+        "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their "
+              "protection\", art. 1(3)",
+        "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан "
+              "Республикасы Заңының 1-бабының 3) тармақшасы",
+        "ru": "подпункт 3) статьи 1 Закона Республики Казахстан от 21 мая 2013 года № 94-V «О "
+              "персональных данных и их защите»",
+    },
+    "law94.request_proof": {
+        "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their "
+              "protection\", art. 25(2): proof that the request was handled",
+        "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан "
+              "Республикасы Заңының 25-бабының 2-тармағы: өтініштің орындалғанын растау",
+        "ru": "пункт 2 статьи 25 Закона Республики Казахстан от 21 мая 2013 года № 94-V «О "
+              "персональных данных и их защите»: подтверждение исполнения запроса",
+    },
     "law94.client_tombstone": {
-        "en": f"{_POLICY['en']}, clause 5.3; {_LAW_94['en']}, art. 24(1)(5): the row stays as a tombstone without "
-              "personal data",
-        "kk": f"{_POLICY['kk']}, 5.3-тармақ; {_LAW_94['kk']}, 24-бап 1-т. 5) тт.: жазба дербес деректерсіз қалады",
-        "ru": f"{_POLICY['ru']}, п. 5.3; {_LAW_94['ru']}, ст. 24 п. 1 пп. 5): запись остаётся без персональных "
-              "данных",
+        "en": "Privacy policy, clause 5.3; Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 "
+              "\"On personal data and their protection\", art. 24(1)(5): the row stays as a tombstone "
+              "without personal data",
+        "kk": "Құпиялық саясатының 5.3-тармағы; «Дербес деректер және оларды қорғау туралы» 2013 жылғы "
+              "21 мамырдағы № 94-V Қазақстан Республикасы Заңының 24-бабы 1-тармағының 5) тармақшасы: "
+              "клиент жазбасы дербес деректерсіз сақталады",
+        "ru": "п. 5.3 Политики конфиденциальности; подпункт 5) пункта 1 статьи 24 Закона Республики "
+              "Казахстан от 21 мая 2013 года № 94-V «О персональных данных и их защите»: запись "
+              "клиента сохраняется без персональных данных",
     },
     "accounting.art11": {
-        "en": f"{_LAW_ACCOUNTING['en']}, art. 11 (tickets, invoices, payments)",
-        "kk": f"{_LAW_ACCOUNTING['kk']}, 11-бап (билеттер, шот-фактуралар, төлемдер)",
-        "ru": f"{_LAW_ACCOUNTING['ru']}, ст. 11 (билеты, счета-фактуры, платежи)",
+        "en": "Law of the Republic of Kazakhstan No. 234-III of 28 February 2007 \"On accounting and "
+              "financial reporting\", art. 11 (tickets, invoices, payments)",
+        "kk": "«Бухгалтерлік есеп пен қаржылық есептілік туралы» 2007 жылғы 28 ақпандағы № 234-III "
+              "Қазақстан Республикасы Заңының 11-бабы (билеттер, шот-фактуралар, төлемдер)",
+        "ru": "статья 11 Закона Республики Казахстан от 28 февраля 2007 года № 234-III «О "
+              "бухгалтерском учете и финансовой отчетности» (билеты, счета-фактуры, платежи)",
     },
-    "policy.3_2_2": _policy("3.2.2", " (immediately, no approval)", " (бірден, бекітусіз)", " (сразу, без утверждения)"),
-    "policy.opt_out_hash": _policy("3.2.2", ": the opt-out survives as keyed hashes only",
-                                   ": бас тарту тек кілтті хештер түрінде сақталады",
-                                   ": отказ сохраняется только в виде хешей с ключом (HMAC)"),
-    "policy.account_deleted": _policy("5.3", ": the site account is deleted", ": сайттағы есептік жазба жойылады",
-                                      ": учётная запись на сайте уничтожается"),
-    "policy.no_retention": _policy("5.3", ": no retention duty", ": сақтау міндеті жоқ", ": обязанности хранения нет"),
-    "policy.export_deleted": _policy("5.4", ": export files are deleted", ": экспорт файлдары жойылады",
-                                     ": файлы выгрузки удаляются"),
+    "policy.3_2_2": {
+        "en": "Privacy policy, clause 3.2.2 (immediately, no approval)",
+        "kk": "Құпиялық саясатының 3.2.2-тармағы (бірден, бекітусіз)",
+        "ru": "п. 3.2.2 Политики конфиденциальности (сразу, без утверждения)",
+    },
+    "policy.opt_out_hash": {
+        "en": "Privacy policy, clause 3.2.2: the opt-out survives as keyed hashes only",
+        "kk": "Құпиялық саясатының 3.2.2-тармағы: таратудан бас тарту тек кілтті хештер (HMAC) түрінде "
+              "сақталады",
+        "ru": "п. 3.2.2 Политики конфиденциальности: отказ от рассылки сохраняется только в виде хешей "
+              "с ключом (HMAC)",
+    },
+    "policy.account_deleted": {
+        "en": "Privacy policy, clause 5.3: the site account is deleted",
+        "kk": "Құпиялық саясатының 5.3-тармағы: сайттағы есептік жазба жойылады",
+        "ru": "п. 5.3 Политики конфиденциальности: учётная запись на сайте уничтожается",
+    },
+    "policy.no_retention": {
+        "en": "Privacy policy, clause 5.3: no retention duty",
+        "kk": "Құпиялық саясатының 5.3-тармағы: сақтау міндеті жоқ",
+        "ru": "п. 5.3 Политики конфиденциальности: обязанности хранения нет",
+    },
+    "policy.export_deleted": {
+        "en": "Privacy policy, clause 5.4: export files are deleted",
+        "kk": "Құпиялық саясатының 5.4-тармағы: экспорт файлдары жойылады",
+        "ru": "п. 5.4 Политики конфиденциальности: файлы выгрузки уничтожаются",
+    },
 }
 LEGACY_LEGAL_TEXTS = {
     "Law 94-V art. 24(1)(1), 25(2)(6); refusal art. 25(2)(7)": "law94.access",

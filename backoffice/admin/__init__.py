@@ -19,15 +19,17 @@ from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
 from .staff import StaffUserView
 from .statistics import StatisticsView
+from .translations import let_project_catalogs_win
 
 
 def init_admin(app):
+    # Admin(translations_path=...) would put our catalogs BEFORE Flask-Admin's bundled ones, which then win.
+    let_project_catalogs_win(PROJECT_ROOT / "backoffice" / "translations")
     admin = Admin(
         app,
         name=_l("Bek Air privacy"),
         index_view=HomeView(name=_l("Home"), url="/admin", endpoint="admin"),
         theme=Bootstrap4Theme(base_template="admin/backoffice_base.html", fluid=True),
-        translations_path=str(PROJECT_ROOT / "backoffice" / "translations"),
     )
     admin.add_view(PrivacyRequestView(PrivacyRequest, db, name=_l("Requests"), endpoint="requests"))
     admin.add_view(ClientView(Client, db, name=_l("Clients"), endpoint="clients"))
