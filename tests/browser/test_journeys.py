@@ -110,3 +110,72 @@ def test_statistics_page(visit, language):
         manager.page.click("#chart-erasures a.btn")
     assert open(info.value.path(), encoding="utf-8").readline().count(",") >= 1
     _no_violations(manager)
+
+
+def _filter_arg(app, endpoint, column, value):
+    view = next(v for v in app.extensions["backoffice_admin"]._views if v.endpoint == endpoint)
+    with app.test_request_context():
+        for key, (_index, flt) in view._filter_args.items():
+            kind = type(flt).__name__.lower()
+            if getattr(flt.column, "key", None) == column and "equal" in kind and "not" not in kind:
+                return f"flt0_{key}={value}"
+    raise LookupError(column)
+
+
+@pytest.mark.parametrize("language", ["en", "kk", "ru"])
+def test_supervisor_filters_the_audit_log_and_checks_the_chain(visit, live_app, language):
+    supervisor = visit(f"supervisor@{DEMO}", language)
+    supervisor.go("/admin/audit/?" + _filter_arg(live_app, "audit", "action", "auth.login"))
+    rows = supervisor.page.locator("table.model-list tbody tr")
+    assert rows.count() >= 1
+    supervisor.page.click("form[action$='/verify/'] button, form[action*='verify'] button")
+    supervisor.page.wait_for_load_state()
+    supervisor.axe()
+    assert supervisor.page.locator(".alert-success").count() == 1, supervisor.page.inner_text(".container-fluid")
+    _no_violations(supervisor)
+
+
+@pytest.mark.parametrize("language", ["en", "kk", "ru"])
+def test_admin_sees_a_bad_e_mail_refused(visit, live_app, language):
+    from backoffice.models.staff import StaffUser
+
+    admin = visit(f"admin@{DEMO}", language)
+    admin.go("/admin/staff/new/")
+    admin.page.fill("#email", "not-an-e-mail")
+    admin.page.fill("#full_name", "Browser Test")
+    admin.page.fill("#new_password", "a-long-enough-password")
+    roles = admin.page.locator("[name=role_list]")
+    if roles.first.evaluate("e => e.tagName") == "SELECT":
+        roles.first.select_option("support")
+    else:
+        admin.page.check("[name=role_list][value=support]")
+    admin.page.locator("form.admin-form [type=submit]").first.click()
+    admin.page.wait_for_load_state()
+    admin.axe()
+    assert "/admin/staff/new/" in admin.page.url
+    errors = admin.page.locator(".invalid-feedback, .help-block, .alert-danger")
+    assert errors.count() >= 1, admin.page.inner_text("form.admin-form")
+    with live_app.app_context():
+        assert db.session.execute(select(StaffUser).where(StaffUser.email == "not-an-e-mail")).first() is None
+    _no_violations(admin)
+
+
+def test_support_downloads_an_export_and_its_summary(visit, live_app):
+    from backoffice.models.requests import APPROVED
+    from backoffice.services import export
+
+    client_id, _phone, _iin = _a_client(live_app)
+    with live_app.app_context():
+        request = PrivacyRequest(type="access", channel="email", status=APPROVED, client_id=client_id)
+        db.session.add(request)
+        db.session.commit()
+        package_id = export.build_export(request.id)["package_id"]
+    support = visit(f"support@{DEMO}", "kk")
+    support.go("/admin/exports/")
+    with support.page.expect_download() as info:
+        support.page.click(f"a[href$='/admin/exports/{package_id}/download']")
+    assert open(info.value.path(), "rb").read(2) == b"PK"
+    with support.page.expect_download() as info:
+        support.page.click(f"a[href*='/admin/exports/{package_id}/summary?format=pdf']")
+    assert open(info.value.path(), "rb").read(5) == b"%PDF-"
+    _no_violations(support)
