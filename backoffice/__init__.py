@@ -79,6 +79,10 @@ def create_app(config=None):
 
     app.register_blueprint(api_bp)
 
+    from .public import bp as download_bp
+
+    app.register_blueprint(download_bp)
+
     from .admin import init_admin
 
     init_admin(app)
@@ -86,6 +90,10 @@ def create_app(config=None):
     from .jobs.embedded import init_jobs
 
     init_jobs(app)
+
+    from .services.letter_triggers import init_app as init_letter_triggers
+
+    init_letter_triggers(app)
 
     from .cli import register_cli
 

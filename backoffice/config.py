@@ -91,7 +91,14 @@ def load_config(environ=None, instance_path=None):
         # A job marked started longer ago than this is taken as dead (its worker was killed) by reconcile.
         "JOB_STALE_SECONDS": int_or_default(env.get("BACKOFFICE_JOB_STALE_SECONDS"),
                                             int_or_default(env.get("BACKOFFICE_JOB_TIMEOUT"), 600) + 60),
-        "RECONCILE_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_RECONCILE_INTERVAL"), 300),
+        # Short enough that a job lost with its worker is re-queued within a minute (docs/jobs.md).
+        "RECONCILE_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_RECONCILE_INTERVAL"), 15),
+        # `flask worker`: supervised in-process worker processes, restarted after this many jobs or megabytes.
+        "WORKER_PROCESSES": int_or_default(env.get("BACKOFFICE_WORKER_PROCESSES"), os.cpu_count() or 1),
+        "WORKER_MAX_JOBS": int_or_default(env.get("BACKOFFICE_WORKER_MAX_JOBS"), 10000),
+        "WORKER_MAX_MEMORY_MB": int_or_default(env.get("BACKOFFICE_WORKER_MAX_MEMORY_MB"), 300),
+        # Processes a campaign-scrub job uses for its per-row work; unset: one per core (1 in embedded mode).
+        "SCRUB_PROCESSES": int_or_default(env.get("BACKOFFICE_SCRUB_PROCESSES"), None),
         "EXPORT_CLEANUP_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_EXPORT_CLEANUP_INTERVAL"), 3600),
         # Tests only: jobs stop at named checkpoints until a release file appears in this directory.
         "JOB_PAUSE_DIR": env.get("BACKOFFICE_JOB_PAUSE_DIR") or None,
@@ -118,5 +125,30 @@ def load_config(environ=None, instance_path=None):
         "SCRUB_FILE_TTL_MINUTES": int_or_default(env.get("BACKOFFICE_SCRUB_FILE_TTL_MINUTES"), 60),
         "API_RATE_LIMIT_PER_MINUTE": int_or_default(env.get("BACKOFFICE_API_RATE_LIMIT"), 120),
         "FLASK_ADMIN_FLUID_LAYOUT": True,
+        # The e-mail channel (policy 5.3; docs/mail.md): the intake mailbox (IMAP) and letters to clients (SMTP).
+        "MAIL_IMAP_HOST": env.get("BACKOFFICE_IMAP_HOST") or None,
+        "MAIL_IMAP_PORT": int_or_default(env.get("BACKOFFICE_IMAP_PORT"), 993),
+        "MAIL_IMAP_TLS": env.get("BACKOFFICE_IMAP_TLS", "ssl").strip().lower(),  # ssl | starttls | none
+        "MAIL_IMAP_USER": env.get("BACKOFFICE_IMAP_USER") or None,
+        "MAIL_IMAP_PASSWORD": env.get("BACKOFFICE_IMAP_PASSWORD") or None,
+        "MAIL_IMAP_FOLDER": env.get("BACKOFFICE_IMAP_FOLDER", "INBOX"),
+        "MAIL_IMAP_PROCESSED_FOLDER": env.get("BACKOFFICE_IMAP_PROCESSED_FOLDER", "Processed"),
+        "MAIL_POLL_BATCH": max(int_or_default(env.get("BACKOFFICE_MAIL_POLL_BATCH"), 100), 1),
+        "MAIL_POLL_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_MAIL_POLL_INTERVAL"), 120),
+        "MAIL_ATTACHMENT_MAX_BYTES": int_or_default(env.get("BACKOFFICE_MAIL_ATTACHMENT_MAX_MB"), 5) * 1024 * 1024,
+        "MAIL_MAX_AGE_DAYS": int_or_default(env.get("BACKOFFICE_MAIL_MAX_AGE_DAYS"), 30),
+        "MAIL_SMTP_HOST": env.get("BACKOFFICE_SMTP_HOST") or None,
+        "MAIL_SMTP_PORT": int_or_default(env.get("BACKOFFICE_SMTP_PORT"), 587),
+        "MAIL_SMTP_TLS": env.get("BACKOFFICE_SMTP_TLS", "starttls").strip().lower(),  # starttls | ssl | none
+        "MAIL_SMTP_USER": env.get("BACKOFFICE_SMTP_USER") or None,
+        "MAIL_SMTP_PASSWORD": env.get("BACKOFFICE_SMTP_PASSWORD") or None,
+        "MAIL_FROM": env.get("BACKOFFICE_MAIL_FROM", "privacy@bekair.kz"),
+        # Where clients reach the public download page (the link in the access completion letter).
+        "MAIL_PUBLIC_BASE_URL": env.get("BACKOFFICE_PUBLIC_URL", "http://127.0.0.1:5000"),
+        "MAIL_OUTBOX_DIR": env.get("BACKOFFICE_OUTBOX_DIR") or str(instance_path / "outbox"),
+        "MAIL_SEND_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_MAIL_SEND_INTERVAL"), 60),
+        "MAIL_RETRY_SECONDS": [int_or_default(v, 300) for v in parse_list(env.get("BACKOFFICE_MAIL_RETRY_SECONDS"),
+                                                                          ["60", "300", "1800", "7200"])],
+        "MAIL_TIMEOUT_SECONDS": int_or_default(env.get("BACKOFFICE_MAIL_TIMEOUT"), 30),
     }
     return config

@@ -55,6 +55,7 @@ REQUEST_ACTIONS = {
     "completed": _l("Completed"),
     "failed": _l("Failed"),
     "retried": _l("Queued again"),
+    "letter_sent": _l("Letter sent to the client"),  # [mail] issue 12
 }
 IDENTITY_METHODS = {
     "registered_email": _l("Request came from the registered e-mail"),
@@ -73,6 +74,11 @@ RECORD_TYPES = {
     "marketing_opt_out": _l("Marketing opt-outs"),
     "export_package": _l("Export packages"),
     "disclosure_grant": _l("Disclosure register (policy 4.1)"),
+    # [mail] issue 12: the client's e-mails and our letters (erased with the client)
+    "inbound_mail": _l("E-mails from the client"),
+    "mail_attachment": _l("E-mail attachments"),
+    "letter": _l("Letters to the client"),
+    "download_link": _l("Download links"),
 }
 # Categories of an export package (data.json's sections, summary.html's table).
 EXPORT_CATEGORIES = {
@@ -92,6 +98,7 @@ AUDIT_OBJECTS = {
     "campaign_list": _l("Campaign list"),
     "audit_log": _l("Audit log"),
     "statistics": _l("Statistics"),
+    "letter_template": _l("Letter templates"),  # [mail] issue 12
 }
 AUDIT_ACTIONS = {
     "auth.login": _l("Signed in"),
@@ -121,6 +128,20 @@ AUDIT_ACTIONS = {
     "certificate.download": _l("Erasure certificate downloaded"),
     "certificate.verify": _l("Erasure certificate checked"),
     "summary.download": _l("Access summary downloaded"),
+    # [mail] issue 12: the e-mail channel
+    "mail.receive": _l("E-mail received"),
+    "mail.read": _l("E-mail viewed"),
+    "mail.attachment_read": _l("E-mail attachment downloaded"),
+    "mail.triage_request": _l("Request created from an e-mail"),
+    "mail.triage_dismiss": _l("E-mail dismissed"),
+    "letter.send": _l("Letter sent"),
+    "letter.read": _l("Letter viewed"),
+    "letter.resend": _l("Letter sent again"),
+    "letter_template.update": _l("Letter template changed"),
+    "download.public": _l("Export downloaded by the client"),
+    "download.code_wrong": _l("Wrong download code"),
+    "download.refused": _l("Download refused"),
+    "download.code_for_phone": _l("Download code issued for a phone call"),
 }
 JOB_KINDS = {"erasure": _l("Erasure"), "export": _l("Export package")}
 AUDIT_CHAIN_FAULTS = {  # services/audit.verify's reasons

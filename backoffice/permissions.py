@@ -27,6 +27,10 @@ CERTIFICATES_READ = {MANAGER, SUPERVISOR}
 STATISTICS_READ = {MANAGER, SUPERVISOR}
 # Export packages hold everything about a client: only roles that handle requests may download (not supervisors).
 EXPORTS_DOWNLOAD = {SUPPORT, MANAGER}
+# The e-mail channel (issue 12): received messages and letters are read by those who handle requests;
+# the admin edits the letter templates (no client data in them).
+MAIL_HANDLE = {SUPPORT, MANAGER}
+LETTER_TEMPLATES_ADMIN = {ADMIN}
 
 
 def has_any(roles):

@@ -879,6 +879,13 @@ for _key in ("requests_by_type", "completion_time", "on_time", "overdue", "rejec
 def statistics_page(bench):
     return bench.page("manager", "/admin/statistics/")
 
+# -- production shape (issue 16): real gunicorn + worker processes over HTTP, bursts, load, memory --
+
+sys.path.insert(0, str(ROOT / "bench"))
+import prod_bench  # noqa: E402 - registers into this module's CASES (run.py runs as __main__)
+
+prod_bench.register(sys.modules[__name__])
+
 
 # ---- running and reporting -------------------------------------------------------------------------------
 

@@ -126,7 +126,7 @@ def _peak_rss_since_reset_mb():
     return float("nan")
 
 
-def run_scrub(database_url, instance, csv_path, email_column, phone_column, channel):
+def run_scrub(database_url, instance, csv_path, email_column, phone_column, channel, processes=1):
     """The measured part: runs in its own process; prints one result line."""
     from backoffice.extensions import db
     from backoffice.services import scrub
@@ -142,15 +142,17 @@ def run_scrub(database_url, instance, csv_path, email_column, phone_column, chan
         with open(csv_path, newline="", encoding="utf-8") as incoming, \
                 open(out_path, "w", newline="", encoding="utf-8") as outgoing:
             result = scrub.scrub_rows(csv.reader(incoming), csv.writer(outgoing), email_column, phone_column,
-                                      channel)
+                                      channel, processes=processes)
         seconds = time.perf_counter() - started
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = (usage.ru_utime - cpu_before.ru_utime) + (usage.ru_stime - cpu_before.ru_stime)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker processes, once they have exited
+        cpu = (usage.ru_utime - cpu_before.ru_utime) + (usage.ru_stime - cpu_before.ru_stime) \
+            + children.ru_utime + children.ru_stime
         peak_mb = usage.ru_maxrss / 1024
         scrub_peak = f"{_peak_rss_since_reset_mb():.0f}" if reset else "n/a"
         os.unlink(out_path)
     print(f"RESULT rows={result.rows} kept={result.kept} removed={dict(result.removed)} seconds={seconds:.2f} "
-          f"rows_per_s={result.rows / seconds:,.0f} cpu_seconds={cpu:.2f} load={os.getloadavg()[0]:.1f} "
+          f"rows_per_s={result.rows / seconds:,.0f} processes={processes} cpu_seconds={cpu:.2f} load={os.getloadavg()[0]:.1f} "
           f"rss_before_mb={rss_before:.0f} peak_rss_during_scrub_mb={scrub_peak} peak_rss_process_mb={peak_mb:.0f}")
 
 
@@ -165,13 +167,15 @@ def main():
     parser.add_argument("--instance", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--columns", default="email,phone", help="email, phone or email,phone")
     parser.add_argument("--channel", default="email")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="worker processes for the per-row work (default: one per core; 1 = in-process)")
     args = parser.parse_args()
     columns = {"email": 2, "phone": 3}
     chosen = [c.strip() for c in args.columns.split(",") if c.strip()]
 
     if args.phase == "scrub":
         run_scrub(args.database_url, args.instance, args.csv, columns["email"] if "email" in chosen else None,
-                  columns["phone"] if "phone" in chosen else None, args.channel)
+                  columns["phone"] if "phone" in chosen else None, args.channel, args.processes)
         return
 
     workdir = tempfile.mkdtemp(prefix="scrub-bench-")
@@ -188,7 +192,8 @@ def main():
           f"{made['consents']:,} marketing consents, {made['opt_outs']:,} opt-outs in "
           f"{time.perf_counter() - started:.1f} s on {args.db}")
     command = [sys.executable, __file__, "--phase", "scrub", "--database-url", database_url, "--csv", csv_path,
-               "--instance", workdir, "--columns", args.columns, "--channel", args.channel]
+               "--instance", workdir, "--columns", args.columns, "--channel", args.channel,
+               "--processes", str(args.processes)]
     try:
         subprocess.run(command, check=True)
     finally:

@@ -14,6 +14,9 @@ from .clients import ClientView
 from .deadlines import DeadlineRuleView
 from .home import HomeView
 from .jobs import CertificateView, ExportPackageView, JobsView
+from .letters import LettersView, LetterTemplatesView
+from .letters import register as register_mail_globals
+from .mail import MailView
 from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
 from .requests import PrivacyRequestView
@@ -42,7 +45,11 @@ def init_admin(app):
     admin.add_view(ExportPackageView(name=_l("Export packages"), endpoint="exports"))
     admin.add_view(StatisticsView(name=_l("Statistics"), endpoint="statistics"))
     admin.add_view(IntegrationTokenView(IntegrationToken, db, name=_l("Integration tokens"), endpoint="integrations"))
+    admin.add_view(MailView(name=_l("Mail triage"), endpoint="mail"))
+    admin.add_view(LettersView(name=_l("Letters"), endpoint="letters"))
+    admin.add_view(LetterTemplatesView(name=_l("Letter templates"), endpoint="letter_templates"))
     app.jinja_env.globals["consent_overview"] = consents.overview
     formatting.register(app)
+    register_mail_globals(app)
     app.extensions["backoffice_admin"] = admin
     return admin

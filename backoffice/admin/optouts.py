@@ -24,6 +24,7 @@ from ..models.optouts import CHANNELS, SOURCES
 from ..services import optout_import
 from ..services import optouts as optout_service
 from ..services import scrub as scrub_service
+from ..services import scrub_runs
 from .base import RoleModelView, SecureForm
 
 class OptOutForm(SecureForm):
@@ -92,7 +93,8 @@ class MarketingOptOutView(RoleModelView):
     column_searchable_list = ("email_hash",)
 
     # Pages that change the list or handle recipients' data: writers only, on GET as well as POST.
-    _write_pages = {"remove_view", "import_view", "scrub_view", "scrub_columns_view", "scrub_download_view",
+    _write_pages = {"remove_view", "import_view", "scrub_view", "scrub_columns_view", "scrub_progress_view",
+                    "scrub_download_view",
                     "export_hashes_view", "export_hashes_download_view"}
 
     def _handle_view(self, name, **kwargs):
@@ -203,18 +205,35 @@ class MarketingOptOutView(RoleModelView):
                                            if any(w in t.lower() for w in ("phone", "mobile", "тел"))), "")
         if form.validate_on_submit():
             try:
-                result = scrub_service.run_scrub(upload_id, _column_index(form.email_column.data),
-                                                 _column_index(form.phone_column.data), form.channel.data,
-                                                 by=current_user)
+                scrub_runs.start(upload_id, _column_index(form.email_column.data),
+                                 _column_index(form.phone_column.data), form.channel.data, by=current_user)
             except scrub_service.ScrubError as error:
                 flash(str(error), "error")
                 if not scrub_service.input_path(upload_id).exists():
                     return redirect(self.get_url(".scrub_view"))
             else:
-                return self.render("admin/optouts/scrub_result.html", result=result, upload_id=upload_id,
-                                   reasons=scrub_service.REASONS, labels=labels.SCRUB_REASONS,
-                                   return_url=self.get_url(".index_view"))
+                return redirect(self.get_url(".scrub_progress_view", upload_id=upload_id))
         return self.render("admin/optouts/scrub_columns.html", form=form, upload_id=upload_id,
+                           return_url=self.get_url(".scrub_view"))
+
+    @expose("/scrub/<upload_id>/progress/")
+    def scrub_progress_view(self, upload_id):
+        """The scrub job's progress (the page refreshes itself), then the counts and the download link."""
+        try:
+            run = scrub_runs.state(upload_id)
+            if run["state"] == scrub_runs.DONE:
+                result = scrub_service.summary(upload_id)
+        except scrub_service.ScrubError as error:
+            flash(str(error), "error")
+            return redirect(self.get_url(".scrub_view"))
+        if run["state"] == scrub_runs.FAILED:
+            flash(_(run.get("error") or "The file is not a readable CSV file."), "error")
+            return redirect(self.get_url(".scrub_view"))
+        if run["state"] == scrub_runs.DONE:
+            return self.render("admin/optouts/scrub_result.html", result=result, upload_id=upload_id,
+                               reasons=scrub_service.REASONS, labels=labels.SCRUB_REASONS,
+                               return_url=self.get_url(".index_view"))
+        return self.render("admin/optouts/scrub_progress.html", run=run, percent=int(run["fraction"] * 100),
                            return_url=self.get_url(".scrub_view"))
 
     @expose("/scrub/<upload_id>/download/")

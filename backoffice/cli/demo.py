@@ -6,6 +6,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from ..services import demo as demo_service
+from ..services import demo_mail
 
 
 def upgrade_schema():
@@ -46,6 +47,9 @@ def demo_command(port, host, no_serve):
     staff, added = demo_service.seed_demo(password)
     _print_logins(staff, password)
     click.echo(f"Demo clients added: {added}")
+    mail = demo_mail.import_samples()  # [mail] issue 12: sample e-mails in, letters out (docs/mail.md)
+    click.echo(f"Sample e-mails imported: {mail['messages']}; letters written: {mail['letters']['sent']} "
+               f"(instance/outbox/ when no SMTP server is set)")
     if no_serve:
         return
     app = current_app._get_current_object()

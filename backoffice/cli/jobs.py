@@ -1,10 +1,14 @@
 """flask commands for the job system: worker, reconcile, cleanup-exports."""
+import gc
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from ..extensions import db
+from ..jobs import lifeline
 from ..jobs.base import bind_worker_app
+from ..jobs.pool import SupervisedPool
 from ..jobs.rq_worker import BackofficeSimpleWorker, BackofficeWorker
 from ..services import execution, export
 from ..services.jobqueue import redis_connection, rq_queue
@@ -14,19 +18,35 @@ from ..services.jobqueue import redis_connection, rq_queue
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
 @click.option("--with-scheduler/--without-scheduler", default=True, show_default=True,
               help="Also run RQ's scheduler (needed for retry intervals).")
-@click.option("--fork/--no-fork", default=True, show_default=True,
-              help="Fork a work horse per job (isolation; ~0.1 s per job) or run jobs in the worker process "
-                   "(bulk erasures: ~4x the throughput; a crashing job takes the worker down, so supervise it).")
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="Worker processes under one supervisor (default BACKOFFICE_WORKER_PROCESSES: one per core).")
+@click.option("--fork/--no-fork", default=None,
+              help="Instead of the supervised pool: --fork forks a work horse per job (RQ's classic worker, "
+                   "~10x slower); --no-fork runs one unsupervised in-process worker (debugging).")
 @with_appcontext
-def worker_command(burst, with_scheduler, fork):
-    """Run an RQ worker on REDIS_URL's queue (production; run one or more)."""
+def worker_command(burst, with_scheduler, processes, fork):
+    """Run RQ workers on REDIS_URL's queue (production; one or more per machine, on any number of machines)."""
     app = current_app._get_current_object()
     if not app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set. Without Redis, jobs run inside `flask --app wsgi demo`.")
     bind_worker_app(app)
+    if fork is None:
+        pool = SupervisedPool(app, [rq_queue(app)], connection=redis_connection(app),
+                              num_workers=processes or app.config["WORKER_PROCESSES"],
+                              max_jobs=app.config["WORKER_MAX_JOBS"], max_memory_mb=app.config["WORKER_MAX_MEMORY_MB"],
+                              with_scheduler=with_scheduler)
+        pool.start(burst=burst, logging_level="INFO")
+        return
+    if processes not in (None, 1):
+        raise click.ClickException("--processes needs the supervised pool (drop --fork/--no-fork).")
+    lifeline.install()  # the work horses and RQ's scheduler die with this process
     # The work horses are forked from here: no pooled database connection may cross the fork.
     for engine in db.engines.values():
         engine.dispose()
+    # A horse's first full garbage collection would walk (and so copy) every page of the app's heap: ~150 ms
+    # per job. Frozen objects are left out of collections (bench/worker_profile.py).
+    gc.collect()
+    gc.freeze()
     worker_class = BackofficeWorker if fork else BackofficeSimpleWorker
     worker = worker_class([rq_queue(app)], connection=redis_connection(app), backoffice_config=dict(app.config))
     worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")

@@ -17,7 +17,7 @@ from rq import get_current_job
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..extensions import db
-from ..services import execution
+from ..services import audit, execution
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -99,7 +99,8 @@ def run_request_job(kind, request_id, service):
     """Run `service(request_id, job_id=...)` for a request job; failures end in JobRecord and request state."""
     app = job_app()
     context = current_context()
-    with app.app_context():
+    # Events join the audit chain when each transaction commits: workers side by side do not queue on its lock.
+    with app.app_context(), audit.appended_at_commit():
         if context.job_id:
             execution.job_started(context.job_id)
         try:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from ..services.jobqueue import periodic_job_options
 
-PERIODIC_TICK_SECONDS = 60
+# Workers look at the table this often (RQ's maintenance pass); reconcile's interval is 15 s by default.
+PERIODIC_TICK_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class PeriodicJob:
 PERIODIC_JOBS = (
     PeriodicJob("reconcile-requests", "backoffice.jobs.maintenance.reconcile", "RECONCILE_INTERVAL_SECONDS"),
     PeriodicJob("cleanup-exports", "backoffice.jobs.maintenance.cleanup_exports", "EXPORT_CLEANUP_INTERVAL_SECONDS"),
+    PeriodicJob("poll-mailbox", "backoffice.jobs.mail.poll_mailbox", "MAIL_POLL_INTERVAL_SECONDS"),
+    PeriodicJob("send-letters", "backoffice.jobs.mail.send_letters", "MAIL_SEND_INTERVAL_SECONDS"),
 )
 
 

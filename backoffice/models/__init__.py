@@ -6,6 +6,7 @@ from .deadlines import DeadlineRule
 from .disclosures import DisclosureGrant
 from .jobs import ExportPackage, JobRecord
 from .integrations import IntegrationToken
+from .mail import DownloadLink, InboundMail, Letter, LetterTemplate, MailAttachment
 from .optouts import MarketingOptOut
 from .records import Booking, Communication
 from .requests import PrivacyRequest, RequestEvent
@@ -14,6 +15,7 @@ from .staff import StaffUser
 
 __all__ = [
     "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent",
-    "DeadlineRule", "DisclosureGrant", "ExportPackage", "IntegrationToken", "JobRecord", "MarketingOptOut",
+    "DeadlineRule", "DisclosureGrant", "DownloadLink", "ExportPackage", "InboundMail", "IntegrationToken", "JobRecord", "Letter",
+    "LetterTemplate", "MailAttachment", "MarketingOptOut",
     "PrivacyRequest", "RequestEvent", "RetentionRule", "StaffUser",
 ]

@@ -16,12 +16,15 @@ import hashlib
 import json
 import re
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from flask import has_request_context, request
 from flask_login import current_user
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, scoped_session
 
 from ..extensions import db
 from ..models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
@@ -168,9 +171,7 @@ def record(action, *, object_type=None, object_id=None, request_id=None, outcome
     if ip is None and has_request_context():
         ip = request.remote_addr
 
-    last_hash, count = _lock_head(session)
     event = AuditEvent(
-        at=utcnow(),  # taken under the lock, so time never runs backwards along the chain
         actor_id=actor_id,
         actor_roles=actor_roles,
         action=action,
@@ -180,13 +181,78 @@ def record(action, *, object_type=None, object_id=None, request_id=None, outcome
         outcome=outcome,
         ip=ip,
         details=details_json,
-        prev_hash=last_hash,
     )
-    event.hash = event_hash(event)
-    session.add(event)
-    session.flush()  # the event must exist before the head may point at it (the head's trigger checks)
-    session.execute(_head.update().where(_head.c.id == 1).values(last_hash=event.hash, count=count + 1))
+    real = session() if isinstance(session, scoped_session) else session
+    if real.info.get(_DEFER):
+        # Appended by _append_deferred when the transaction commits (jobs: see appended_at_commit).
+        transaction = real.get_nested_transaction() or real.get_transaction() or real.begin()
+        real.info.setdefault(_PENDING, []).append((transaction, event))
+        real.flush()  # as an immediate append would: callers may expire the session right after recording
+        return event
+    _append(session, [event])
     return event
+
+
+def _append(session, events):
+    """Link `events` onto the chain in order, under one take of the head's lock."""
+    last_hash, count = _lock_head(session)
+    for event in events:
+        event.at = utcnow()  # taken under the lock, so time never runs backwards along the chain
+        event.prev_hash = last_hash
+        event.hash = last_hash = event_hash(event)
+        count += 1
+        session.add(event)
+        session.flush()  # the event must exist before the head may point at it (the head moves one at a time)
+        session.execute(_head.update().where(_head.c.id == 1).values(last_hash=last_hash, count=count))
+
+
+# --- appending at commit ----------------------------------------------------------------------------------------
+# The head's lock serialises every writer of the chain until its commit. A job that records events as it goes
+# would hold it for its whole transaction (an erasure: ~10 statements and the commit's fsync), so workers running
+# side by side would queue behind each other. Inside appended_at_commit() events wait in the session and are
+# linked in one go right before the commit: the lock is held for a few statements, and a rolled-back transaction
+# or savepoint takes its events with it.
+_DEFER, _PENDING = "audit_append_at_commit", "audit_pending_events"
+
+
+@contextmanager
+def appended_at_commit(session=None):
+    """Within the block, events recorded on `session` join the chain when it commits (not when recorded)."""
+    session = session or db.session
+    session = session() if isinstance(session, scoped_session) else session
+    if session.info.get(_DEFER):
+        yield  # nested (a job around a service that defers too): the outer block owns the mode
+        return
+    session.info[_DEFER] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_DEFER, None)
+        session.info.pop(_PENDING, None)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _append_deferred(session):
+    if session.in_nested_transaction():
+        return  # a savepoint is released: its events stay pending for the outer commit
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        _append(session, [item for _transaction, item in pending])
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session, previous_transaction):
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [(t, e) for t, e in pending if not _within(t, previous_transaction)]
+
+
+def _within(transaction, ancestor):
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
 from ..models.retention import DELETE
-from . import audit, execution
+from . import audit, execution, letters, mail_records
 from .optouts import address_hash as keyed_hash
 from .retention import effective_rules
 
@@ -53,36 +53,28 @@ def erase_client(request_id, job_id=None, today=None):
 
     Returns a small summary (ids and counts). Raises ErasureRefused for a blocked client (art. 1(3)).
     """
-    privacy_request = execution.claim(request_id, (ERASURE, CONSENT_WITHDRAWAL))
-    if privacy_request is None:
-        return {"request_id": request_id, "noop": True}
-    client = db.session.get(Client, privacy_request.client_id) if privacy_request.client_id else None
-    if erasure_blocker(client) is not None:
-        db.session.rollback()
-        # The stored reason is a fixed English sentence (it lands in the database and the Jobs view);
-        # erasure_blocker() gives the translated one for pages.
-        raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry"
-                             if client is not None else "refused: request has no client",
-                             code="blocked" if client is not None else "no_client")
-    execution.mark_executing(privacy_request, job_id)
-    db.session.commit()
-    started_at = utcnow()
-
-    # One transaction from here to commit.
-    privacy_request = execution.lock_request(request_id)
-    if privacy_request.status == COMPLETED:
-        db.session.rollback()
-        return {"request_id": request_id, "noop": True}
-    client = db.session.execute(
-        select(Client).where(Client.id == privacy_request.client_id).with_for_update(of=Client)
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    if client.status == BLOCKED:
-        db.session.rollback()
-        raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry", code="blocked")
-    summary = _erase(privacy_request, client, today or local_today(), started_at, job_id)
-    execution.checkpoint("erasure.before_commit")
-    db.session.commit()
+    # One transaction: the executing step, the work and the completion commit together (a crash leaves the request
+    # approved and untouched; reconcile re-queues it). Audit events join the chain at the commit, so the chain's
+    # lock is held for a few statements, not the whole erasure (workers side by side do not queue on it).
+    with audit.appended_at_commit():
+        privacy_request = execution.claim(request_id, (ERASURE, CONSENT_WITHDRAWAL))
+        if privacy_request is None:
+            return {"request_id": request_id, "noop": True}
+        client = db.session.execute(
+            select(Client).where(Client.id == privacy_request.client_id).with_for_update(of=Client)
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none() if privacy_request.client_id else None
+        if erasure_blocker(client) is not None:
+            db.session.rollback()
+            # The stored reason is a fixed English sentence (it lands in the database and the Jobs view);
+            # erasure_blocker() gives the translated one for pages.
+            raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry"
+                                 if client is not None else "refused: request has no client",
+                                 code="blocked" if client is not None else "no_client")
+        execution.mark_executing(privacy_request, job_id)
+        summary = _erase(privacy_request, client, today or local_today(), utcnow(), job_id)
+        execution.checkpoint("erasure.before_commit")
+        db.session.commit()
     _unlink(summary.pop("_files"))
     return summary
 
@@ -129,6 +121,10 @@ def _erase(privacy_request, client, today, started_at, job_id):
     files = db.session.execute(
         select(ExportPackage.path).where(ExportPackage.request_id.in_(client_requests),
                                          ExportPackage.deleted_at.is_(None))).scalars().all()
+    # [mail] issue 12: the client's e-mails, their attachments and our letters go too (services/mail_records.py).
+    mail_deleted, mail_files, notify_address = mail_records.erase_client_mail(client, privacy_request)
+    deleted.update(mail_deleted)
+    files = files + mail_files
     deleted["export_package"] = _count(
         update(ExportPackage).where(ExportPackage.request_id.in_(client_requests), ExportPackage.deleted_at.is_(None))
         .values(deleted_at=now).execution_options(synchronize_session=False))
@@ -195,6 +191,7 @@ def _erase(privacy_request, client, today, started_at, job_id):
     audit.record("client.erase", object_type="client", object_id=cid, request_id=rid,
                  details={"deleted": deleted, "depersonalised": depersonalised, "outcome": outcome_kind,
                           "job_id": job_id})
+    letters.queue_erasure_completion(privacy_request, certificate, notify_address)  # [mail] issue 12
     execution.mark_completed(privacy_request, outcome, certificate=certificate,
                              details={"deleted": deleted, "depersonalised": depersonalised,
                                       "outcome": outcome_kind})

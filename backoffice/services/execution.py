@@ -96,6 +96,16 @@ def mark_completed(privacy_request, outcome, details=None, certificate=None):
         if certificate is not None:
             r.certificate = certificate
     _system_step(privacy_request, "complete", comment=outcome, details=details, effect=effect)
+    _finish_record(privacy_request.job_id)
+
+
+def _finish_record(job_id):
+    """The job's record says finished in the same commit as the work (job_finished then has nothing to write)."""
+    record = db.session.get(JobRecord, job_id) if job_id else None
+    if record is not None and record.status != FINISHED:
+        record.status = FINISHED
+        record.error = None
+        record.ended_at = utcnow()
 
 
 def mark_failed(request_id, error):
@@ -152,10 +162,10 @@ def job_started(job_id):
 
 def job_finished(job_id):
     record = db.session.get(JobRecord, job_id)
-    if record is not None:
-        record.status = FINISHED
-        record.error = None
-        record.ended_at = utcnow()
+    if record is None or record.status == FINISHED:
+        db.session.rollback()  # marked in the work's own commit (mark_completed), or a no-op re-run
+        return
+    _finish_record(job_id)
     db.session.commit()
 
 
@@ -189,16 +199,24 @@ def checkpoint(name):
 
 # --- Reconcile ----------------------------------------------------------------------------------------------
 
-def _latest_record(request_id):
-    return db.session.execute(
-        select(JobRecord).where(JobRecord.request_id == request_id)
-        .order_by(JobRecord.enqueued_at.desc(), JobRecord.id.desc()).limit(1)
-    ).scalar_one_or_none()
+def _latest_records(request_ids, chunk=1000):
+    """{request id: its latest JobRecord} for many requests (a few IN queries, newest first)."""
+    latest = {}
+    for start in range(0, len(request_ids), chunk):
+        for record in db.session.execute(
+                select(JobRecord).where(JobRecord.request_id.in_(request_ids[start:start + chunk]))
+                .order_by(JobRecord.enqueued_at.desc(), JobRecord.id.desc())).scalars():
+            latest.setdefault(record.request_id, record)
+    return latest
 
 
-def job_is_live(record, now, stale_before):
+_UNKNOWN = object()
+
+
+def job_is_live(record, now, stale_before, state=_UNKNOWN):
     """Is someone going to finish this job? Waiting jobs are; started ones only while recent and their worker lives."""
-    state = jobqueue.job_state(record.id)
+    if state is _UNKNOWN:
+        state = jobqueue.job_state(record.id)
     if state in ("queued", "scheduled", "deferred"):
         return True
     if state == "started":
@@ -222,12 +240,16 @@ def reconcile(now=None, stale_after=None):
         .order_by(PrivacyRequest.id)
     ).all()
     grace_start = now - dt.timedelta(seconds=ENQUEUE_GRACE_SECONDS)
+    # Every open request's latest record and its queue state in a few statements and one Redis round trip: with
+    # a burst of thousands waiting, reconcile runs every 15 s and must not cost a query per request.
+    records = _latest_records([request_id for request_id, _updated in candidates])
+    states = jobqueue.job_states(record.id for record in records.values())
     requeued = []
     for request_id, updated_at in candidates:
-        record = _latest_record(request_id)
+        record = records.get(request_id)
         if record is None and updated_at >= grace_start:
             continue  # approved a moment ago: the approving request is queueing its job right now
-        if record is not None and job_is_live(record, now, stale_before):
+        if record is not None and job_is_live(record, now, stale_before, state=states.get(record.id)):
             continue
         lost_job = None
         if record is not None:

@@ -6,6 +6,7 @@ Every request job gets a JobRecord row *before* it is pushed, so the database kn
 fails or Redis later loses it; `services.execution.reconcile` then queues it again.
 """
 import logging
+import re
 import uuid
 
 from flask import current_app
@@ -111,6 +112,29 @@ def enqueue(func_path, *ids, job_id=None, kind=None, request_id=None):
     return job_id
 
 
+class QueueUnavailable(Exception):
+    """Redis could not be reached (a job without a JobRecord cannot wait for reconcile)."""
+
+
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def enqueue_token_job(func_path, token):
+    """Queue `func_path(token)` for work on an uploaded file named by its random id (hex; never personal data).
+
+    No JobRecord: the file's own state (e.g. services/scrub_runs.py) is the record. Raises QueueUnavailable.
+    """
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        raise TypeError("file jobs take a random upload id only")
+    job_id = uuid.uuid4().hex
+    try:
+        _push(func_path, (token,), job_id)
+    except RedisError as exc:
+        log.warning("file job %s not pushed: %s", job_id, type(exc).__name__)
+        raise QueueUnavailable() from None
+    return job_id
+
+
 def enqueue_request_job(request_id):
     """Queue the job that carries out an approved request (erasure 5.2/5.3, export 5.4); store its id."""
     privacy_request = db.session.get(PrivacyRequest, request_id)
@@ -142,6 +166,18 @@ def job_state(job_id):
     return worker.state(job_id) if worker is not None else None
 
 
+def job_states(job_ids):
+    """{job id: state or None} for many jobs in one Redis round trip (reconcile looks at every open request)."""
+    job_ids = list(job_ids)
+    if not current_app.config.get("REDIS_URL"):
+        return {job_id: job_state(job_id) for job_id in job_ids}
+    pipeline = redis_connection().pipeline(transaction=False)
+    for job_id in job_ids:
+        pipeline.hget(Job.key_for(job_id), "status")
+    return {job_id: (value.decode() if isinstance(value, bytes) else value)
+            for job_id, value in zip(job_ids, pipeline.execute())}
+
+
 LIVE_STATES = {"queued", "scheduled", "deferred", "started"}
 
 
@@ -168,7 +204,11 @@ def worker_alive(job_id):
         return False
     if not job.worker_name:
         return True
-    return Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection) is not None
+    # A worker's key lapses LIVENESS_SECONDS after its last heartbeat (jobs/rq_worker.py); a worker whose death
+    # was registered (by itself, or by its supervisor when it crashed) keeps its key a minute longer, marked.
+    key = Worker.redis_worker_namespace_prefix + job.worker_name
+    exists, death = connection.pipeline().exists(key).hget(key, "death").execute()
+    return bool(exists) and death is None
 
 
 def registry_counts():

@@ -24,8 +24,7 @@ from ..identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from ..models.clients import BLOCKED, ERASED, Client
 from ..models.consent import MARKETING, Consent
 from ..models.optouts import MarketingOptOut
-from . import audit
-from .transaction import user_action
+from . import audit, multicore
 from .optout_import import sniff_dialect
 from .optouts import channels_covering, hasher
 
@@ -286,11 +285,14 @@ class _Answers:
         return None
 
 
-def scrub_rows(reader, writer, email_column=None, phone_column=None, channel="email", batch_size=BATCH_SIZE):
+def scrub_rows(reader, writer, email_column=None, phone_column=None, channel="email", batch_size=BATCH_SIZE,
+               processes=1, progress=None):
     """Copy rows from a csv reader to a csv writer, header first, minus the rows marketing must not reach.
 
     `email_column` / `phone_column` are column indexes (at least one). Returns a ScrubResult with counts by reason.
-    Works in batches of `batch_size` rows; memory does not grow with the file.
+    Works in batches of `batch_size` rows; memory does not grow with the file. With `processes` > 1 the rows are
+    normalised, hashed and looked up in that many worker processes (services/multicore.py). `progress(rows)` is
+    called after each batch.
     """
     if email_column is None and phone_column is None:
         raise ScrubError(_("Choose the e-mail column, the phone column, or both."))
@@ -303,11 +305,6 @@ def scrub_rows(reader, writer, email_column=None, phone_column=None, channel="em
         raise ScrubError(_("The file is empty."))
     writer.writerow(header)
 
-    def column_keys(batch, index, key):
-        if index is None:
-            return [None] * len(batch)
-        return [key(row[index]) if index < len(row) else None for row in batch]
-
     def batches():
         batch = []
         for row in reader:
@@ -319,11 +316,11 @@ def scrub_rows(reader, writer, email_column=None, phone_column=None, channel="em
         if batch:
             yield batch
 
-    def decide(batch, email_keys, phone_keys, answers):
+    decided = (_decide_in_processes(batches(), email_column, phone_column, channel, processes) if processes > 1
+               else _decide_in_process(batches(), email_column, phone_column, channel))
+    for batch, reasons in decided:
         kept = []
-        reason = answers.reason
-        for row, email, phone in zip(batch, email_keys, phone_keys):
-            why = reason(email, phone)
+        for row, why in zip(batch, reasons):
             if why is None:
                 kept.append(row)
             else:
@@ -331,27 +328,73 @@ def scrub_rows(reader, writer, email_column=None, phone_column=None, channel="em
         writer.writerows(kept)
         result.kept += len(kept)
         result.rows += len(batch)
+        if progress is not None:
+            progress(result.rows)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
 
-    # Two stages in step: while a lookup thread queries the database for one batch, this thread reads and
-    # normalises the next (the drivers release the GIL while the database works). At most two batches in memory.
+
+def _cells(batch, index):
+    if index is None:
+        return [None] * len(batch)
+    return [row[index] if index < len(row) else None for row in batch]
+
+
+def _keys(values, key):
+    return [key(value) if value is not None else None for value in values]
+
+
+def _decide_in_process(batches, email_column, phone_column, channel):
+    """Yield (batch, reasons): this thread reads and normalises the next batch while a lookup thread queries the
+    database for the previous one (the drivers release the GIL while the database works)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrub-lookup") as pool:
         lookup = pool.submit(_Lookup, channel, db.engine, hasher()).result()
         try:
             pending = None
-            for batch in batches():
-                email_keys = column_keys(batch, email_column, email_key)
-                phone_keys = column_keys(batch, phone_column, phone_key)
-                emails, phones = set(email_keys) - {None}, set(phone_keys) - {None}
-                submitted = (batch, email_keys, phone_keys, pool.submit(lookup.run, emails, phones))
+            for batch in batches:
+                email_keys, phone_keys = _keys(_cells(batch, email_column), email_key), \
+                    _keys(_cells(batch, phone_column), phone_key)
+                submitted = (batch, email_keys, phone_keys,
+                             pool.submit(lookup.run, set(email_keys) - {None}, set(phone_keys) - {None}))
                 if pending is not None:
-                    decide(*pending[:3], pending[3].result())
+                    yield pending[0], _reasons_of(*pending[1:3], pending[3].result())
                 pending = submitted
             if pending is not None:
-                decide(*pending[:3], pending[3].result())
+                yield pending[0], _reasons_of(*pending[1:3], pending[3].result())
         finally:
             pool.submit(lookup.close).result()
-    result.seconds = round(time.perf_counter() - started, 3)
-    return result
+
+
+def _reasons_of(email_keys, phone_keys, answers):
+    reason = answers.reason
+    return [reason(email, phone) for email, phone in zip(email_keys, phone_keys)]
+
+
+# Set in the parent right before the worker processes fork; each worker builds its own lookup from it.
+_fork_state = {}
+
+
+def _start_worker_process():
+    engine = _fork_state["engine"]
+    engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+    _fork_state["lookup"] = _Lookup(_fork_state["channel"], engine, _fork_state["hash_one"])
+
+
+def _reasons_in_worker(emails, phones):
+    """In a worker process: one reason (None = keep) per row from the batch's raw e-mail and phone cells."""
+    email_keys, phone_keys = _keys(emails, email_key), _keys(phones, phone_key)
+    return _reasons_of(email_keys, phone_keys,
+                       _fork_state["lookup"].run(set(email_keys) - {None}, set(phone_keys) - {None}))
+
+
+def _decide_in_processes(batches, email_column, phone_column, channel, processes):
+    """Yield (batch, reasons) with the per-row work in `processes` forked worker processes."""
+    _fork_state.update(engine=db.engine, channel=channel, hash_one=hasher())
+    try:
+        work = ((batch, (_cells(batch, email_column), _cells(batch, phone_column))) for batch in batches)
+        yield from multicore.ordered_map(_reasons_in_worker, work, processes, initializer=_start_worker_process)
+    finally:
+        _fork_state.clear()
 
 
 # --- the uploaded file, kept under a random id in the instance folder --------------------------------------------
@@ -434,10 +477,11 @@ def header(upload_id):
     return row
 
 
-@user_action
-def run_scrub(upload_id, email_column, phone_column, channel, by=None):
-    """Scrub an uploaded list into its output file, delete the input, keep the counts; audited with counts only
-    (committed here)."""
+def run_scrub(upload_id, email_column, phone_column, channel, by=None, processes=1, progress=None):
+    """Scrub an uploaded list into its output file, delete the input, keep the counts; audited with counts only.
+
+    The caller commits (the audit event). Runs as a job (services/scrub_runs.py), never inside a web request.
+    """
     if email_column is None and phone_column is None:
         raise ScrubError(_("Choose the e-mail column, the phone column, or both."))
     if channel not in CAMPAIGN_CHANNELS:
@@ -454,7 +498,7 @@ def run_scrub(upload_id, email_column, phone_column, channel, by=None):
             result = scrub_rows(csv.reader(incoming, dialect),
                                 csv.writer(outgoing, delimiter=dialect.delimiter, quotechar=dialect.quotechar or '"',
                                            lineterminator="\r\n"),
-                                email_column, phone_column, channel)
+                                email_column, phone_column, channel, processes=processes, progress=progress)
     except UnicodeDecodeError:
         delete_files(upload_id)
         raise ScrubError(_("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.")) from None

@@ -78,8 +78,14 @@ def test_scrub_flow_upload_pick_columns_download_once(client, login_as, app):
     upload_id = re.search(r"/scrub/([0-9a-f]{32})/", columns_url).group(1)
     page = client.get(columns_url).get_data(as_text=True)
     assert "Email" in page
-    page = client.post(columns_url, data={"email_column": "1", "phone_column": "", "channel": "email"}
-                       ).get_data(as_text=True)
+    response = client.post(columns_url, data={"email_column": "1", "phone_column": "", "channel": "email"})
+    assert response.status_code == 302  # the scrub is a job: the request only queues it
+    progress_url = response.headers["Location"]
+    assert progress_url.endswith(f"/scrub/{upload_id}/progress/")
+    page = client.get(progress_url).get_data(as_text=True)
+    assert "Waiting for a worker" in page and 'http-equiv="refresh"' in page
+    assert app.extensions["embedded_worker"].drain() == 1
+    page = client.get(progress_url).get_data(as_text=True)
     assert "Rows kept" in page and "No marketing consent" in page
     download = client.get(f"/admin/optouts/scrub/{upload_id}/download/")
     assert download.status_code == 200

@@ -23,6 +23,10 @@ AREAS = {
     "statistics": ({MANAGER, SUPERVISOR}, set()),  # aggregated, depersonalised (policy 3.2.3)
     "exports": ({SUPPORT, MANAGER}, set()),  # export packages hold everything about a client: no supervisor download
     "integrations": ({ADMIN}, {ADMIN}),
+    # [mail] issue 12: received messages and letters for those who handle requests; templates for the admin.
+    "mail": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
+    "letters": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
+    "letter_templates": ({ADMIN}, {ADMIN}),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
@@ -34,14 +38,15 @@ OFFERED = {
 # Custom pages that change data or handle recipients' data: writers only, on GET as well as POST.
 WRITE_PAGES = {
     ("optouts", "remove_view"), ("optouts", "import_view"), ("optouts", "scrub_view"),
-    ("optouts", "scrub_columns_view"), ("optouts", "scrub_download_view"), ("optouts", "export_hashes_view"),
+    ("optouts", "scrub_columns_view"), ("optouts", "scrub_progress_view"), ("optouts", "scrub_download_view"), ("optouts", "export_hashes_view"),
     ("optouts", "export_hashes_download_view"),
     ("integrations", "new_token_view"), ("integrations", "revoke_view"),
 }
 # The JSON API authenticates integrations by bearer token only: a staff session opens nothing there.
 API_PREFIX = "api."
 READ_ONLY_EXTRAS = {"export"}  # Flask-Admin's built-in export is switched off everywhere (it loads whole tables)
-PUBLIC = {"auth.login", "auth.set_language", "auth.root", "static", "admin.static", "_debug_toolbar.static"}
+PUBLIC = {"auth.login", "auth.set_language", "auth.root", "static", "admin.static", "_debug_toolbar.static",
+          "download.page"}  # [mail] issue 12: the clients' export download page (token + one-time code)
 
 
 def expected_allowed(endpoint, method, role):

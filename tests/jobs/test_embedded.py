@@ -140,9 +140,10 @@ def test_manager_retry_sends_a_failed_request_back(app, worker, manager):
 
 
 def test_periodic_table_runs_reconcile_and_cleanup(app, worker):
-    assert worker.run_due_periodic(now=0.0) == ["reconcile-requests", "cleanup-exports"]
+    everything = ["reconcile-requests", "cleanup-exports", "poll-mailbox", "send-letters"]  # [mail] issue 12
+    assert worker.run_due_periodic(now=0.0) == everything
     assert worker.run_due_periodic(now=1.0) == []
-    assert worker.run_due_periodic(now=10_000.0) == ["reconcile-requests", "cleanup-exports"]
+    assert worker.run_due_periodic(now=10_000.0) == everything
 
 
 def test_jobs_take_ids_only(app):

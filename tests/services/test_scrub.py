@@ -170,3 +170,28 @@ def test_a_file_that_is_not_utf8_is_refused_and_removed(app):
     with pytest.raises(scrub.ScrubError):
         scrub.store_upload(Upload("имя;почта\n".encode("cp1251")))
     assert list(scrub.scrub_folder().iterdir()) == []
+
+
+def test_scrub_in_worker_processes_gives_the_same_file_as_in_process(app):
+    """processes=2 (the job's default on a 2-core worker) keeps exactly the rows, in order, that one process keeps."""
+    make_client(email="keep1@mail.kz", phone="+7 701 555 00 01")
+    make_client(email="keep2@mail.kz", phone="+7 701 555 00 02")
+    make_client(email="noconsent@mail.kz", phone="+7 701 555 00 03", consents=("identification",))
+    blocked = make_client(email="blocked@mail.kz", phone="+7 701 555 00 04")
+    blocked.status = BLOCKED
+    db.session.commit()
+    optouts.add_opt_out("keep2@mail.kz", None, "email")
+    db.session.commit()
+    rows = ["name,email,phone"] + [
+        f"r{n},{email},{phone}" for n, (email, phone) in enumerate(
+            [("keep1@mail.kz", ""), ("KEEP2@mail.kz", ""), ("noconsent@mail.kz", ""), ("", "8 701 555 00 01"),
+             ("blocked@mail.kz", "+77015550004"), ("stranger@mail.kz", ""), ("not-an-address", "")] * 5)]
+    text = "\n".join(rows) + "\n"
+    outputs = []
+    for processes in (1, 2):
+        out = io.StringIO()
+        result = scrub.scrub_rows(csv.reader(io.StringIO(text)), csv.writer(out, lineterminator="\n"),
+                                  email_column=1, phone_column=2, batch_size=4, processes=processes)
+        outputs.append((out.getvalue(), result.rows, result.kept, dict(result.removed)))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1] == 35 and outputs[0][2] == 10  # keep1 by e-mail and by phone, five times each
