@@ -2,14 +2,19 @@
 import logging
 from pathlib import Path
 
-from flask import Flask, has_request_context, render_template, request, session
+from flask import Flask, g, has_request_context, render_template, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from . import http_security
+from .auth import bp as auth_bp
+from .auth.account import bp as account_bp
+from .auth.account import gate_forced_change
 from .config import PROJECT_ROOT, load_config
 from .extensions import babel, csrf, db, login_manager, migrate
+from .services import sessions
 
 
 def select_locale():
@@ -64,20 +69,23 @@ def create_app(config=None):
 
     @login_manager.user_loader
     def load_user(user_id):
-        from .models.staff import StaffUser
+        # The signed cookie only names a server-side session; an ended or expired one signs nobody in.
+        return sessions.load(session.get("sid"), user_id)
 
-        try:
-            return db.session.get(StaffUser, int(user_id))
-        except (TypeError, ValueError):
-            return None
-
-    from .auth import bp as auth_bp
+    @app.before_request
+    def _load_user_from_this_request():
+        # The user comes from this request's session record, even where one app context serves several
+        # requests (the test client inside a pushed context): never from a previous request's cache.
+        g.pop("_login_user", None)
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
+    app.before_request(gate_forced_change)
+    http_security.install(app)
 
-    from .api import bp as api_bp
+    from .api import init_api
 
-    app.register_blueprint(api_bp)
+    init_api(app)
 
     from .public import bp as download_bp
 
@@ -133,6 +141,13 @@ def _register_error_pages(app):
     @app.errorhandler(405)
     def method_not_allowed(error):
         return render_error(405, _l("Not allowed"), _l("This address does not accept this kind of request."))
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        description = getattr(error, "description", None)
+        if not isinstance(description, str) or description.startswith("The browser (or proxy)"):
+            description = _l("The request could not be understood: check the address and the form values.")
+        return render_error(400, _l("Bad request"), description)
 
     @app.errorhandler(413)
     def too_large(error):

@@ -100,6 +100,9 @@ def load_config(environ=None, instance_path=None):
         # Processes a campaign-scrub job uses for its per-row work; unset: one per core (1 in embedded mode).
         "SCRUB_PROCESSES": int_or_default(env.get("BACKOFFICE_SCRUB_PROCESSES"), None),
         "EXPORT_CLEANUP_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_EXPORT_CLEANUP_INTERVAL"), 3600),
+        # Issue 15: the retention run (daily) and the expiry of disclosure grants (hourly).
+        "RETENTION_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_RETENTION_INTERVAL"), 86400),
+        "GRANT_EXPIRY_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_GRANT_EXPIRY_INTERVAL"), 3600),
         # Tests only: jobs stop at named checkpoints until a release file appears in this directory.
         "JOB_PAUSE_DIR": env.get("BACKOFFICE_JOB_PAUSE_DIR") or None,
         "LANGUAGES": parse_list(env.get("BACKOFFICE_LANGUAGES"), ["en", "ru", "kk"]),
@@ -150,5 +153,32 @@ def load_config(environ=None, instance_path=None):
         "MAIL_RETRY_SECONDS": [int_or_default(v, 300) for v in parse_list(env.get("BACKOFFICE_MAIL_RETRY_SECONDS"),
                                                                           ["60", "300", "1800", "7200"])],
         "MAIL_TIMEOUT_SECONDS": int_or_default(env.get("BACKOFFICE_MAIL_TIMEOUT"), 30),
+        # ---- Sign-in and sessions (docs/security.md) ----
+        "PASSWORD_MIN_LENGTH": max(12, int_or_default(env.get("BACKOFFICE_PASSWORD_MIN_LENGTH"), 12)),
+        "SESSION_IDLE_MINUTES": int_or_default(env.get("BACKOFFICE_SESSION_IDLE_MINUTES"), 30),
+        "SESSION_ABSOLUTE_HOURS": int_or_default(env.get("BACKOFFICE_SESSION_ABSOLUTE_HOURS"), 12),
+        # Failed sign-ins per account (typed e-mail) before each further try waits 2^k seconds...
+        "LOGIN_BACKOFF_AFTER": int_or_default(env.get("BACKOFFICE_LOGIN_BACKOFF_AFTER"), 3),
+        # ...and before the account is locked until an admin unlocks it.
+        "LOGIN_LOCKOUT_AFTER": int_or_default(env.get("BACKOFFICE_LOGIN_LOCKOUT_AFTER"), 10),
+        # Failed sign-ins from one IP address (any account) before that address backs off exponentially.
+        "LOGIN_IP_BACKOFF_AFTER": int_or_default(env.get("BACKOFFICE_LOGIN_IP_BACKOFF_AFTER"), 20),
+        "LOGIN_BACKOFF_MAX_SECONDS": int_or_default(env.get("BACKOFFICE_LOGIN_BACKOFF_MAX_SECONDS"), 900),
+        # Second factor: roles that must use TOTP (support may opt in).
+        "TOTP_REQUIRED_ROLES": parse_list(env.get("BACKOFFICE_TOTP_REQUIRED_ROLES"),
+                                          ["manager", "supervisor", "admin"]),
+        "DEMO_TOTP_SECRET": env.get("DEMO_TOTP_SECRET") or None,
+        # Granting a role that reads client data: "second_admin" (another admin approves) or "refuse"
+        # (an admin account can never hold a client-data role; other grants apply at once).
+        "ROLE_GRANT_POLICY": (env.get("BACKOFFICE_ROLE_GRANT_POLICY") or "second_admin").strip().lower(),
+        "RESET_CODE_HOURS": int_or_default(env.get("BACKOFFICE_RESET_CODE_HOURS"), 24),
+        # ---- Input bounds ----
+        "API_MAX_BODY_BYTES": int_or_default(env.get("BACKOFFICE_API_MAX_BODY_BYTES"), 4096),
+        "API_MAX_JSON_DEPTH": int_or_default(env.get("BACKOFFICE_API_MAX_JSON_DEPTH"), 10),
+        # Requests without a valid integration token, per client IP and minute.
+        "API_ANONYMOUS_RATE_LIMIT_PER_MINUTE": int_or_default(env.get("BACKOFFICE_API_ANONYMOUS_RATE_LIMIT"), 30),
+        "CSV_MAX_COLUMNS": int_or_default(env.get("BACKOFFICE_CSV_MAX_COLUMNS"), 200),
+        "CSV_MAX_LINE_BYTES": int_or_default(env.get("BACKOFFICE_CSV_MAX_LINE_BYTES"), 65536),
+        "PREFERRED_URL_SCHEME": env.get("PREFERRED_URL_SCHEME", "http"),
     }
     return config

@@ -89,6 +89,8 @@ EXPORT_CATEGORIES = {
     "consents": _l("Consents"),
     "privacy_requests": _l("Privacy requests"),
     "marketing_opt_outs": _l("Marketing opt-outs"),
+    "disclosure_grants": _l("Permissions to disclose your data"),  # issue 15: the disclosure register's history
+    "disclosures": _l("Disclosures of your data"),
 }
 AUDIT_OBJECTS = {
     **RECORD_TYPES,
@@ -323,6 +325,17 @@ LEGAL_REFERENCES = {
         "kk": "Құпиялық саясатының 5.3-тармағы: сақтау міндеті жоқ",
         "ru": "п. 5.3 Политики конфиденциальности: обязанности хранения нет",
     },
+    "law94.breach_notice": {
+        "en": "Law of the Republic of Kazakhstan No. 94-V of 21 May 2013 \"On personal data and their "
+              "protection\" as amended by Law No. 44-VIII (in force 1 July 2024): notice of a breach to the "
+              "authorised body; privacy policy, clause 4.3",
+        "kk": "«Дербес деректер және оларды қорғау туралы» 2013 жылғы 21 мамырдағы № 94-V Қазақстан "
+              "Республикасы Заңы (№ 44-VIII Заңмен енгізілген өзгерістермен, 2024 жылғы 1 шілдеден бастап): "
+              "бұзушылық туралы уәкілетті органға хабарлау; Құпиялық саясатының 4.3-тармағы",
+        "ru": "Закон Республики Казахстан от 21 мая 2013 года № 94-V «О персональных данных и их защите» "
+              "(с изменениями Законом № 44-VIII, действуют с 1 июля 2024 года): уведомление уполномоченного "
+              "органа о нарушении; п. 4.3 Политики конфиденциальности",
+    },
     "policy.export_deleted": {
         "en": "Privacy policy, clause 5.4: export files are deleted",
         "kk": "Құпиялық саясатының 5.4-тармағы: экспорт файлдары жойылады",
@@ -347,6 +360,7 @@ LEGACY_LEGAL_TEXTS = {
     "Policy 5.3: the site account is deleted": "policy.account_deleted",
     "Policy 5.3: no retention duty": "policy.no_retention",
     "Policy 5.4: export files are deleted": "policy.export_deleted",
+    "Law 94-V as amended by Law 44-VIII (from 1 July 2024); policy 4.3": "law94.breach_notice",
 }
 
 TABLES = {

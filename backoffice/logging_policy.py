@@ -14,7 +14,9 @@ import re
 LOGGERS = ("werkzeug", "sqlalchemy.engine", "sqlalchemy.engine.Engine", "sqlalchemy.pool", "flask-admin",
            "flask-admin.sqla", "flask-admin.model", "rq.worker", "backoffice")
 
-_REQUEST_LINE_QUERY = re.compile(r'("[A-Z]+ [^\s?"]*)\?[^\s"]*')
+# The werkzeug dev server logs the request line unquoted (spaces and all) and colours non-200 lines with ANSI
+# escapes: the query goes up to " HTTP/x.y" when that is there, else up to the next blank.
+_REQUEST_LINE_QUERY = re.compile(r'("(?:\x1b\[[0-9;]*m)?[A-Z]+ [^\s?"]*)\?(?:[^"]*?(?= HTTP/[\d.]+(?:\x1b\[[0-9;]*m)?")|[^\s"]*)')
 _EMAIL = re.compile(r"[^@\s\"'<>()\[\],;:]+@[^@\s\"'<>()\[\],;:]+\.[A-Za-z]{2,}")
 # 10-15 digits, optionally with single spaces, dashes or brackets between them (IINs, phones, document numbers).
 _DIGIT_RUN = re.compile(r"(?<![\w.:/%-])\+?\d(?:[\s\-()]?\d){9,14}(?![\w.:/%-])")

@@ -13,6 +13,7 @@ import socket
 import uuid
 from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import text
@@ -20,9 +21,12 @@ from sqlalchemy import text
 from backoffice import create_app
 from backoffice.extensions import db
 from backoffice.models.staff import StaffUser
+from backoffice.services import second_factor
 from backoffice.services import staff as staff_service
 
 TEST_PASSWORD = "correct-horse-battery"
+# Every test account signs in with a real second factor (issue 13): codes come from pyotp, no bypass exists.
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _PASSWORD_HASH = None
 
@@ -170,6 +174,13 @@ def make_staff(app, password_hash):
     return factory
 
 
+def totp_code(user):
+    """A code the server has not accepted yet for this user (each 30-second step works once)."""
+    db.session.refresh(user)
+    step = max(second_factor.current_step(), (user.totp_last_step or 0) + 1)
+    return pyotp.TOTP(user.totp_secret).at(step * 30)
+
+
 class AuthActions:
     def __init__(self, client, make_staff):
         self._client = client
@@ -177,8 +188,14 @@ class AuthActions:
         self.user = None
 
     def login(self, user):
+        if user.totp_secret is None:
+            user.totp_secret = TEST_TOTP_SECRET
+            db.session.commit()
         response = self._client.post("/login", data={"email": user.email, "password": TEST_PASSWORD})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        if response.headers["Location"].endswith("/login/code"):
+            response = self._client.post("/login/code", data={"code": totp_code(user)})
+            assert response.status_code == 302, response.get_data(as_text=True)[:500]
         self.user = user
         return user
 

@@ -6,6 +6,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import pyotp
 import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -16,6 +17,7 @@ from backoffice.models.clients import Client
 from backoffice.models.records import Booking
 from backoffice.models.staff import ROLES, StaffUser
 from backoffice.services import demo
+from tests.conftest import TEST_TOTP_SECRET
 
 DEMO_PASSWORD = "demo-password-for-tests"
 ALL_LOGGERS = ("", "werkzeug", "sqlalchemy", "sqlalchemy.engine", "sqlalchemy.engine.Engine", "sqlalchemy.pool",
@@ -62,7 +64,7 @@ def server(app):
 
 
 def test_a_full_demo_session_logs_no_personal_data(app, server, caplog, monkeypatch):
-    demo.seed_demo(DEMO_PASSWORD, clients=25)
+    demo.seed_demo(DEMO_PASSWORD, clients=25, totp_secret=TEST_TOTP_SECRET)
     clients = db.session.execute(select(Client).order_by(Client.id).limit(4)).scalars().all()
     searches = [clients[0].email, clients[1].phone, clients[1].phone_e164, clients[2].iin,
                 clients[3].full_name.split()[0], clients[3].full_name]
@@ -77,6 +79,8 @@ def test_a_full_demo_session_logs_no_personal_data(app, server, caplog, monkeypa
     for role in ROLES:
         browser = Browser(server)
         status, _ = browser.open("/login", {"email": f"{role}@{demo.DEMO_DOMAIN}", "password": DEMO_PASSWORD})
+        assert status == 200
+        status, _ = browser.open("/login/code", {"code": pyotp.TOTP(TEST_TOTP_SECRET).now()})
         assert status == 200
         for path in ("/admin/", "/admin/requests/", "/admin/clients/", "/admin/optouts/", "/admin/audit/",
                      "/admin/staff/"):
@@ -105,6 +109,8 @@ def test_a_full_demo_session_logs_no_personal_data(app, server, caplog, monkeypa
 
 
 @pytest.mark.parametrize("raw,expected", [
+    ('127.0.0.1 - - [1/Dec/2026 09:37:20] "\x1b[32mGET /admin/clients/?search=+7 778 918 92 74 HTTP/1.1\x1b[0m" 302 -',
+     '127.0.0.1 - - [1/Dec/2026 09:37:20] "\x1b[32mGET /admin/clients/?[query removed] HTTP/1.1\x1b[0m" 302 -'),
     ('127.0.0.1 - - [25/Nov/2026 12:00:00] "GET /admin/clients/?search=a%40b.kz HTTP/1.1" 200 -',
      '127.0.0.1 - - [25/Nov/2026 12:00:00] "GET /admin/clients/?[query removed] HTTP/1.1" 200 -'),
     ("lookup for aigul.s@mail.kz failed", "lookup for [e-mail] failed"),

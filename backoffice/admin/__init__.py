@@ -5,24 +5,49 @@ from flask_babel import lazy_gettext as _l
 
 from ..config import PROJECT_ROOT
 from ..extensions import db
-from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, MarketingOptOut, PrivacyRequest,
-                      StaffUser)
+from ..http_security import csp_nonce
+from ..models import (AuditEvent, Client, DeadlineRule, IntegrationToken, MarketingOptOut, NoticeVersion,
+                      PrivacyRequest, RetentionRule, StaffUser)
 from ..services import consents
 from . import formatting
 from .audit import AuditEventView
+from .breaches import BreachReportView, BreachView
 from .clients import ClientView
 from .deadlines import DeadlineRuleView
+from .disclosures import DisclosureRegisterView
 from .home import HomeView
 from .jobs import CertificateView, ExportPackageView, JobsView
 from .letters import LettersView, LetterTemplatesView
 from .letters import register as register_mail_globals
 from .mail import MailView
+from .notices import CHANNEL_LABELS, ConsentRecordView, NoticeVersionView, may_record_consent
 from .integrations import IntegrationTokenView
 from .optouts import MarketingOptOutView
+from .register import ProcessingRegisterView
 from .requests import PrivacyRequestView
+from .retention import DormantAccountsView, RetentionRuleView, RetentionRunsView
 from .staff import StaffUserView
 from .statistics import StatisticsView
 from .translations import let_project_catalogs_win
+
+
+def add_compliance_views(admin):
+    """Issue 15: the breach register, disclosures, retention, notices and the processing register."""
+    admin.add_view(BreachView(name=_l("Breach register"), endpoint="breaches", category=_l("Compliance")))
+    admin.add_view(BreachReportView(name=_l("Report a breach"), endpoint="breach_report", category=_l("Compliance")))
+    admin.add_view(DisclosureRegisterView(name=_l("Disclosure register"), endpoint="disclosures",
+                                          category=_l("Compliance")))
+    admin.add_view(RetentionRuleView(RetentionRule, db, name=_l("Retention rules"), endpoint="retention",
+                                     category=_l("Compliance")))
+    admin.add_view(RetentionRunsView(name=_l("Retention runs"), endpoint="retention_runs", category=_l("Compliance")))
+    admin.add_view(DormantAccountsView(name=_l("Dormant accounts"), endpoint="dormant", category=_l("Compliance")))
+    admin.add_view(NoticeVersionView(NoticeVersion, db, name=_l("Notice versions"), endpoint="notices",
+                                     category=_l("Compliance")))
+    admin.add_view(ProcessingRegisterView(name=_l("Processing register"), endpoint="register",
+                                          category=_l("Compliance")))
+    admin.add_view(ConsentRecordView(name=_l("Record a consent"), endpoint="consent_record"))
+    admin.app.jinja_env.globals["may_record_consent"] = may_record_consent
+    admin.app.jinja_env.globals["consent_channel_labels"] = CHANNEL_LABELS
 
 
 def init_admin(app):
@@ -33,6 +58,7 @@ def init_admin(app):
         name=_l("Bek Air privacy"),
         index_view=HomeView(name=_l("Home"), url="/admin", endpoint="admin"),
         theme=Bootstrap4Theme(base_template="admin/backoffice_base.html", fluid=True),
+        csp_nonce_generator=csp_nonce,
     )
     admin.add_view(PrivacyRequestView(PrivacyRequest, db, name=_l("Requests"), endpoint="requests"))
     admin.add_view(ClientView(Client, db, name=_l("Clients"), endpoint="clients"))
@@ -48,6 +74,7 @@ def init_admin(app):
     admin.add_view(MailView(name=_l("Mail triage"), endpoint="mail"))
     admin.add_view(LettersView(name=_l("Letters"), endpoint="letters"))
     admin.add_view(LetterTemplatesView(name=_l("Letter templates"), endpoint="letter_templates"))
+    add_compliance_views(admin)
     app.jinja_env.globals["consent_overview"] = consents.overview
     formatting.register(app)
     register_mail_globals(app)

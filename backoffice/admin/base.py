@@ -1,5 +1,8 @@
 """The base admin views: they own access control and fast lists, so no subclass repeats either (policy 4.3)."""
-from flask import abort, g, redirect, request, url_for
+import math
+
+from flask import abort, flash, g, redirect, request, session, url_for
+from flask_admin import expose
 from flask import has_request_context
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
@@ -12,8 +15,10 @@ from flask_wtf.form import _Auto
 from sqlalchemy import Column, and_, func, or_, select, text
 from sqlalchemy.orm import joinedload
 
-from ..permissions import has_any
 from ..extensions import db
+from ..models import Client, MarketingOptOut, PrivacyRequest
+from ..permissions import has_any
+from ..services import list_reads, sessions
 
 
 class SecureForm(FlaskForm):
@@ -105,7 +110,27 @@ def estimate_rows(session, model):
     return int(value) if value is not None else None
 
 
+# Lists of personal data: every page shown is audited with its row ids (services/list_reads.py).
+AUDITED_LISTS = {Client: "client", PrivacyRequest: "privacy_request", MarketingOptOut: "marketing_opt_out"}
+# Full records whose view does not audit itself (the client page records client.view on its own).
+AUDITED_DETAILS = {PrivacyRequest: "privacy_request"}
 _MAX_PAGE = 10 ** 9
+_MAX_INT = 2 ** 63 - 1
+
+
+def _within_bounds(value):
+    """True when a parsed filter value fits both databases: 64-bit integers, finite floats, short strings."""
+    if isinstance(value, (list, tuple)):
+        return len(value) <= 1000 and all(_within_bounds(v) for v in value)
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -_MAX_INT <= value <= _MAX_INT
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= 500
+    return True
 
 
 def _cursor_arg(name):
@@ -167,6 +192,15 @@ class RoleModelView(RoleMixin, ModelView):
         capability = self._capability_of_method.get(name)
         if capability is not None and not getattr(self, capability):
             abort(403)
+        if name == "index_view" and request.args.get("search") and not list_reads.is_token(request.args["search"]):
+            # A typed or old link with the term in it: swap the term for a token at once.
+            args = request.args.to_dict()
+            args["search"] = self._search_token(args["search"])
+            return redirect(self.get_url(".index_view", **args))
+        if name == "details_view" and self.model in AUDITED_DETAILS:
+            row = self.get_one(request.args.get("id"))
+            if row is not None:
+                list_reads.record_detail_read(AUDITED_DETAILS[self.model], row.id)
         if name == "action_view" and request.method == "POST":
             action = request.form.get("action", "")
             if action not in dict(self._actions or []) or not self.is_action_allowed(action):
@@ -178,6 +212,26 @@ class RoleModelView(RoleMixin, ModelView):
             return self.can_delete
         roles = self.action_roles.get(name)
         return roles is not None and has_any(roles) and super().is_action_allowed(name)
+
+    def _get_list_filter_args(self):
+        """Filters from the query string, each value checked against what both databases accept (else 400).
+
+        Flask-Admin drops a value its filter cannot parse with a flash message, but passes on values the
+        database then refuses (an integer past 64 bits is an OverflowError on SQLite): a 500, and a CSV export
+        cut off mid-stream. Here every value is parsed and bounded before any query runs.
+        """
+        if not self._filters:
+            return None
+        for arg, value in request.args.items(multi=True):
+            if not arg.startswith("flt") or "_" not in arg:
+                continue
+            key = arg[3:].split("_", 1)[1]
+            if key not in self._filter_args:
+                continue
+            flt = self._filter_args[key][1]
+            if not flt.validate(value) or not _within_bounds(flt.clean(value)):
+                abort(400, _("The filter \u201c%(name)s\u201d does not accept this value.", name=flt.name))
+        return super()._get_list_filter_args()
 
     def get_one(self, id):
         # get_one uses session.get, which bypasses get_query: keep row-level limits in one place.
@@ -205,8 +259,47 @@ class RoleModelView(RoleMixin, ModelView):
 
     _CURSOR_ARGS = ("after", "before")
 
+    # ---- Search terms out of URLs (issue 13) ----------------------------------------------------------------
+
+    def _session_key(self):
+        return sessions.current_key(session.get("sid"))
+
+    def _search_token(self, term):
+        if len(term) > list_reads.MAX_TERM:
+            abort(400, _("The search is too long."))
+        return list_reads.remember_search(term, self._session_key())
+
+    @expose("/search/", methods=("POST",))
+    def search_view(self):
+        """The list's search box posts here; the list is then shown at a URL holding only an opaque token."""
+        args = {k: v for k, v in request.form.items() if k.startswith("flt") or k in ("sort", "desc", "page_size")}
+        term = (request.form.get("search") or "").strip()
+        if term:
+            args["search"] = self._search_token(term)
+        return redirect(self.get_url(".index_view", **args))
+
+    def current_search_token(self, term):
+        """The token that stands for `term` in links and forms of this page."""
+        token = g.get("_backoffice_search_token")
+        if token is None or g.get("_backoffice_search_term") != term:
+            token = list_reads.remember_search(term, self._session_key())
+            g._backoffice_search_token, g._backoffice_search_term = token, term
+        return token
+
+    def _get_list_url(self, view_args):
+        if view_args.search and not list_reads.is_token(view_args.search):
+            view_args = view_args.clone(search=self.current_search_token(view_args.search))
+        return super()._get_list_url(view_args)
+
     def _get_list_extra_args(self):
         view_args = super()._get_list_extra_args()
+        if view_args.search and list_reads.is_token(view_args.search):
+            token = view_args.search
+            term = list_reads.term_of(token, self._session_key())
+            if term is None:
+                flash(_("That search has expired: search again."), "info")
+            g._backoffice_search_token, g._backoffice_search_term = token, term
+            view_args.search = term
         # Cursors belong to one page only: sort links, the search form and page-size links must not keep them.
         for name in self._CURSOR_ARGS:
             view_args.extra_args.pop(name, None)
@@ -359,6 +452,11 @@ class RoleModelView(RoleMixin, ModelView):
         nav["first_id"] = rows[0].id if rows else None
         nav["last_id"] = rows[-1].id if rows else None
         g._backoffice_list_nav = nav
+        if self.model in AUDITED_LISTS:
+            list_reads.record_list_read(AUDITED_LISTS[self.model], [row.id for row in rows],
+                                        searched=bool(request.args.get("search")),
+                                        filtered=any(k.startswith("flt") for k in request.args),
+                                        page_kind="cursor" if nav.get("page") is None else "number")
         return count, rows
 
     def list_navigation(self):

@@ -2,8 +2,8 @@
 from flask_admin import expose
 from flask_login import current_user
 
-from ..permissions import APPROVE, REQUESTS_READ, has_any
-from ..services import queues
+from ..permissions import APPROVE, BREACHES_MANAGE, REQUESTS_READ, has_any
+from ..services import breaches, queues
 from .base import ProtectedIndexView
 from .requests import STATUS_LABELS, TYPE_LABELS, format_time_left
 
@@ -14,6 +14,7 @@ class HomeView(ProtectedIndexView):
         handles = has_any(REQUESTS_READ)
         return self.render(
             "admin/home.html", handles=handles,
+            breach_notices=breaches.notices_due() if has_any(BREACHES_MANAGE) else [],
             queue=queues.my_queue(current_user) if handles else [],
             due_soon=queues.due_soon() if handles else [],
             overdue=queues.overdue() if handles else [],

@@ -1,15 +1,39 @@
-"""Staff accounts and roles, for the admin only (policy 4.3: access is granted deliberately and audited)."""
+"""Staff accounts and roles, for the admin only (policy 4.3: access is granted deliberately and audited).
+
+The view renders and maps each button to one call of services/staff.py, which owns the rules and the commit.
+"""
+from flask import abort, current_app, flash, redirect, request
+from flask_admin import expose
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import PasswordField, SelectMultipleField
+from markupsafe import Markup, escape
+from wtforms import SelectMultipleField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .. import labels
-from ..permissions import STAFF_ADMIN
-from ..extensions import db
 from ..models.staff import ROLES
-from ..services import audit, staff as staff_service
+from ..permissions import STAFF_ADMIN
+from ..services import second_factor
+from ..services import staff as staff_service
 from .base import RoleModelView
+
+ACCOUNT_ACTIONS = ("reset_password", "sign_out_everywhere", "unlock", "reset_second_factor", "approve_grant",
+                   "refuse_grant")
+
+
+def _sign_in_state(view, context, model, name):
+    notes = []
+    if staff_service.is_locked(model):
+        notes.append(_("locked"))
+    if second_factor.enrolled(model):
+        notes.append(_("second factor"))
+    if model.must_change_password:
+        notes.append(_("must choose a password"))
+    grant = staff_service.pending_grant(model)
+    if grant is not None:
+        notes.append(_("role change waiting for a second admin: %(roles)s", roles=grant.roles_after))
+    return Markup("<br>").join(escape(note) for note in notes)
 
 
 class StaffUserView(RoleModelView):
@@ -17,18 +41,21 @@ class StaffUserView(RoleModelView):
     roles_write = STAFF_ADMIN
     allow_create = True
     allow_edit = True
+    details_template = "admin/staff_details.html"
 
-    column_list = ("id", "email", "full_name", "roles", "active", "last_login_at")
+    column_list = ("id", "email", "full_name", "roles", "active", "last_login_at", "sign_in")
+    column_details_list = ("id", "email", "full_name", "roles", "active", "language", "created_at",
+                           "last_login_at", "password_changed_at", "sign_in")
     column_labels = {
         "id": _l("ID"), "email": _l("E-mail"), "full_name": _l("Full name"), "roles": _l("Roles"),
         "active": _l("Active"), "last_login_at": _l("Last sign-in"), "language": _l("Language"),
+        "sign_in": _l("Sign-in"), "created_at": _l("Created"), "password_changed_at": _l("Password changed"),
     }
-    column_formatters = {"roles": lambda v, c, m, n: labels.label(m.roles, "roles")}
+    column_formatters = {"roles": lambda v, c, m, n: labels.label(m.roles, "roles"), "sign_in": _sign_in_state}
     column_default_sort = ("id", False)
-    form_columns = ("email", "full_name", "active", "language", "role_list", "new_password")
+    form_columns = ("email", "full_name", "active", "language", "role_list")
     form_extra_fields = {
         "role_list": SelectMultipleField(_l("Roles"), choices=labels.choices("role", ROLES), validators=[DataRequired()]),
-        "new_password": PasswordField(_l("New password"), validators=[Optional(), Length(min=10, max=200)]),
     }
     form_args = {
         "email": {"validators": [DataRequired(), Length(max=254)]},
@@ -46,29 +73,68 @@ class StaffUserView(RoleModelView):
         user = self.get_one(id)
         form.role_list.data = sorted(user.role_set) if user else []
 
-    def create_form(self, obj=None):
-        form = super().create_form(obj)
-        form.new_password.validators = [Length(min=10, max=200)]
-        return form
+    def _fields(self, form):
+        return {"email": form.email.data, "full_name": form.full_name.data or "", "roles": set(form.role_list.data),
+                "active": bool(form.active.data), "language": form.language.data or None}
 
-    def on_model_change(self, form, model, is_created):
-        from flask_babel import gettext as _
+    def create_model(self, form):
+        try:
+            user = staff_service.admin_create(current_user, **self._fields(form))
+        except staff_service.StaffError as error:
+            flash(str(error), "error")
+            return False
+        flash(_("Account created. Give this one-time code to %(email)s in person: they sign in with it once and "
+                "choose their own password (valid %(hours)d hours): %(code)s", email=user.email,
+                hours=self._reset_hours(), code=user.reset_code), "warning")
+        if staff_service.pending_grant(user) is not None:
+            flash(_("Roles that read client data wait for a second administrator's approval."), "info")
+        return user
 
-        if not form.role_list.data:
-            raise ValueError(_("Choose at least one role."))
-        before = set(model.role_set) if not is_created else set()
-        if not is_created and model.id == current_user.id and (
-                "admin" not in form.role_list.data or not form.active.data):
-            # An admin cannot lock themselves out; another admin must do it.
-            raise ValueError(_("You cannot remove your own admin role or deactivate your own account."))
-        model.role_set = set(form.role_list.data)
-        model.email = (model.email or "").strip().lower()
-        if form.new_password.data:
-            model.password_hash = staff_service.hash_password(form.new_password.data)
-        elif is_created:
-            raise ValueError(_("Set a password for the new account."))
-        db.session.flush()  # Flask-Admin 2 hands views `db`, not a session
-        audit.record("staff.create" if is_created else "staff.update", object_type="staff_user",
-                     object_id=model.id,
-                     details={"roles_before": sorted(before), "roles_after": sorted(model.role_set),
-                              "password_changed": bool(form.new_password.data)})
+    def update_model(self, form, model):
+        try:
+            grant = staff_service.admin_update(model, current_user, **self._fields(form))
+        except staff_service.StaffError as error:
+            flash(str(error), "error")
+            return False
+        if grant is not None:
+            flash(_("Roles that read client data wait for a second administrator's approval."), "info")
+        return True
+
+    @staticmethod
+    def _reset_hours():
+        return current_app.config["RESET_CODE_HOURS"]
+
+    @expose("/account-action/", methods=("POST",))
+    def account_action_view(self):
+        """One button of the details page: reset password, sign out everywhere, unlock, reset 2FA, decide a grant."""
+        if not self.may_write:
+            abort(403)
+        user = self.get_one(request.form.get("id"))
+        action = request.form.get("op")
+        if user is None or action not in ACCOUNT_ACTIONS:
+            abort(400, _("Choose an account and an action."))
+        try:
+            if action == "reset_password":
+                code = staff_service.admin_reset_password(user, current_user)
+                flash(_("Password reset; all of the account's sessions ended. Give this one-time code to the user in "
+                        "person: they sign in with it once and choose a new password (valid %(hours)d hours): "
+                        "%(code)s", hours=self._reset_hours(), code=code), "warning")
+            elif action == "sign_out_everywhere":
+                ended = staff_service.admin_sign_out_everywhere(user, current_user)
+                flash(_("Sessions signed out: %(n)d.", n=ended), "success")
+            elif action == "unlock":
+                staff_service.admin_unlock(user, current_user)
+                flash(_("Sign-in unlocked."), "success")
+            elif action == "reset_second_factor":
+                staff_service.admin_reset_second_factor(user, current_user)
+                flash(_("Second factor removed: the user sets it up again at the next sign-in."), "success")
+            else:
+                staff_service.decide_grant(user, current_user, approve=action == "approve_grant")
+                flash(_("Role change approved.") if action == "approve_grant" else _("Role change refused."),
+                      "success")
+        except staff_service.StaffError as error:
+            flash(str(error), "error")
+        return redirect(self.get_url(".details_view", id=user.id))
+
+    def grants(self, user):
+        return staff_service.grants_of(user)

@@ -1,5 +1,5 @@
 """JSON endpoints for the airline's other systems, authenticated per integration (not by staff session)."""
-from . import optouts  # noqa: F401  (registers the routes on bp)
-from .blueprint import bp
+from . import consents, optouts  # noqa: F401  (registers the routes on bp)
+from .blueprint import bp, init_api
 
-__all__ = ["bp"]
+__all__ = ["bp", "init_api"]

@@ -6,10 +6,9 @@ from flask_babel import gettext as _
 
 from ..models.optouts import CHANNELS
 from ..services import integrations, optouts
-from .blueprint import bp
+from .blueprint import BodyError, bp, read_json
 
 log = logging.getLogger("backoffice.api")
-MAX_BODY = 4096
 FIELDS = {"email", "phone", "channel"}
 
 
@@ -22,9 +21,10 @@ def _error(status, code, message, **headers):
 
 def _payload():
     """The validated (email, phone, channel), or an error response. Reads only."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None, _error(400, "too_large", _("The request body is too large."))
-    data = request.get_json(silent=True, force=False)
+    try:
+        data = read_json()
+    except BodyError as error:
+        return None, _error(error.status, error.code, str(error))
     if not isinstance(data, dict):
         return None, _error(400, "invalid_json",
                             _("Send a JSON object with Content-Type: application/json."))
@@ -45,17 +45,24 @@ def _payload():
     return (email, phone, channel), None
 
 
+def authorised_token():
+    """(token, None) for a valid bearer token within its rate limit, else (None, the 401/429 response)."""
+    token = integrations.authenticate(request.headers.get("Authorization"))
+    if token is None:
+        return None, _error(401, "unauthorized", _("Missing or invalid integration token."),
+                            **{"WWW-Authenticate": 'Bearer realm="backoffice"'})
+    if not integrations.admit(token, current_app.config["API_RATE_LIMIT_PER_MINUTE"]):
+        return None, _error(429, "rate_limited", _("Too many requests for this token; try again in a minute."),
+                            **{"Retry-After": "60"})
+    return token, None
+
+
 @bp.post("/opt-outs")
 def create_opt_out():
     """Add an opt-out: 202 when listed (also when it already was: idempotent), 400 bad payload, 401 bad token."""
-    token = integrations.authenticate(request.headers.get("Authorization"))
-    if token is None:
-        return _error(401, "unauthorized", _("Missing or invalid integration token."),
-                      **{"WWW-Authenticate": 'Bearer realm="backoffice"'})
-    allowed = integrations.admit(token, current_app.config["API_RATE_LIMIT_PER_MINUTE"])
-    if not allowed:
-        return _error(429, "rate_limited", _("Too many requests for this token; try again in a minute."),
-                      **{"Retry-After": "60"})
+    token, refusal = authorised_token()
+    if refusal is not None:
+        return refusal
     payload, error = _payload()
     if error is not None:
         log.info("opt-out intake refused: token=%s reason=%s", token.id, error.get_json()["error"])

@@ -5,8 +5,10 @@ from flask.cli import with_appcontext
 
 from flask_migrate import upgrade
 
+from ..http_security import QuietRequestHandler
 from ..services import demo as demo_service
 from ..services import demo_mail
+from ..services.staff import StaffError
 
 
 def upgrade_schema():
@@ -20,19 +22,30 @@ def upgrade_schema():
 def seed_demo_command(clients):
     """Seed demo staff and clients (idempotent)."""
     upgrade_schema()
-    password = demo_service.demo_password(current_app.config.get("DEMO_PASSWORD"))
-    staff, added = demo_service.seed_demo(password, clients=clients)
-    _print_logins(staff, password)
+    password, secret = _demo_secrets()
+    staff, added = demo_service.seed_demo(password, clients=clients, totp_secret=secret)
+    _print_logins(staff, password, secret)
     click.echo(f"Demo clients added: {added}")
 
 
-def _print_logins(staff, password):
-    click.echo("Demo logins (password below is shown once; set DEMO_PASSWORD to choose it):")
+def _demo_secrets():
+    try:
+        secret = demo_service.demo_totp_secret(current_app.config.get("DEMO_TOTP_SECRET"))
+    except StaffError as error:
+        raise click.UsageError(str(error)) from None
+    return demo_service.demo_password(current_app.config.get("DEMO_PASSWORD")), secret
+
+
+def _print_logins(staff, password, secret):
+    click.echo("Demo logins (password and second-factor key below are shown once; set DEMO_PASSWORD and "
+               "DEMO_TOTP_SECRET to choose them):")
     for email, created in staff.items():
-        note = "" if created else "  (existed before: its password was not changed)"
+        note = "" if created else "  (existed before: its password and second factor were not changed)"
         click.echo(f"  {email}{note}")
     if any(staff.values()):
         click.echo(f"  password: {password}")
+        click.echo(f"  second factor (TOTP, base32 key for any authenticator app): {secret}")
+        click.echo(f"  current code: python -c \"import pyotp; print(pyotp.TOTP('{secret}').now())\"")
 
 
 @click.command("demo")
@@ -43,9 +56,9 @@ def _print_logins(staff, password):
 def demo_command(port, host, no_serve):
     """Create the schema, seed demo data, print the demo logins and serve the back-office."""
     upgrade_schema()
-    password = demo_service.demo_password(current_app.config.get("DEMO_PASSWORD"))
-    staff, added = demo_service.seed_demo(password)
-    _print_logins(staff, password)
+    password, secret = _demo_secrets()
+    staff, added = demo_service.seed_demo(password, totp_secret=secret)
+    _print_logins(staff, password, secret)
     click.echo(f"Demo clients added: {added}")
     mail = demo_mail.import_samples()  # [mail] issue 12: sample e-mails in, letters out (docs/mail.md)
     click.echo(f"Sample e-mails imported: {mail['messages']}; letters written: {mail['letters']['sent']} "
@@ -59,5 +72,5 @@ def demo_command(port, host, no_serve):
     click.echo(f"Serving on http://{host}:{port}/admin/  (Ctrl+C to stop)")
     # app.run() is a no-op inside the flask CLI, so the server is started directly.
     from werkzeug.serving import run_simple
-
-    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True,
+               request_handler=QuietRequestHandler)

@@ -18,6 +18,8 @@ class PeriodicJob:
     id: str
     func: str
     interval_setting: str  # config key holding the interval in seconds
+    # `flask periodic --once --dry-run`: the keyword a job takes to report without changing (None: it is skipped)
+    dry_run_arg: str | None = None
 
     def interval(self, config):
         return max(int(config[self.interval_setting]), 1)
@@ -28,6 +30,9 @@ PERIODIC_JOBS = (
     PeriodicJob("cleanup-exports", "backoffice.jobs.maintenance.cleanup_exports", "EXPORT_CLEANUP_INTERVAL_SECONDS"),
     PeriodicJob("poll-mailbox", "backoffice.jobs.mail.poll_mailbox", "MAIL_POLL_INTERVAL_SECONDS"),
     PeriodicJob("send-letters", "backoffice.jobs.mail.send_letters", "MAIL_SEND_INTERVAL_SECONDS"),
+    PeriodicJob("retention", "backoffice.jobs.compliance.apply_retention", "RETENTION_INTERVAL_SECONDS",
+                dry_run_arg="dry_run"),
+    PeriodicJob("expire-grants", "backoffice.jobs.compliance.expire_grants", "GRANT_EXPIRY_INTERVAL_SECONDS"),
 )
 
 

@@ -3,19 +3,25 @@ from .audit import AuditChainHead, AuditEvent
 from .clients import Agency, Client, ClientAccount
 from .consent import Consent
 from .deadlines import DeadlineRule
-from .disclosures import DisclosureGrant
+from .breaches import BreachAffectedClient, BreachIncident, BreachStep
+from .disclosures import DisclosureGrant, DisclosureLog
 from .jobs import ExportPackage, JobRecord
 from .integrations import IntegrationToken
 from .mail import DownloadLink, InboundMail, Letter, LetterTemplate, MailAttachment
 from .optouts import MarketingOptOut
 from .records import Booking, Communication
 from .requests import PrivacyRequest, RequestEvent
+from .notices import ComplianceSetting, ConsentIntakeEvent, NoticeVersion
 from .retention import RetentionRule
+from .security import LoginThrottle, RecoveryCode, RoleGrant, SearchToken, StaffSession
+from .retention_runs import RetentionRun
 from .staff import StaffUser
 
 __all__ = [
-    "Agency", "AuditChainHead", "AuditEvent", "Booking", "Client", "ClientAccount", "Communication", "Consent",
-    "DeadlineRule", "DisclosureGrant", "DownloadLink", "ExportPackage", "InboundMail", "IntegrationToken", "JobRecord", "Letter",
-    "LetterTemplate", "MailAttachment", "MarketingOptOut",
-    "PrivacyRequest", "RequestEvent", "RetentionRule", "StaffUser",
+    "Agency", "AuditChainHead", "AuditEvent", "Booking", "BreachAffectedClient", "BreachIncident", "BreachStep",
+    "Client", "ClientAccount", "Communication", "ComplianceSetting", "Consent", "ConsentIntakeEvent",
+    "DeadlineRule", "DisclosureGrant", "DisclosureLog", "DownloadLink", "ExportPackage", "InboundMail",
+    "IntegrationToken", "JobRecord", "Letter", "LetterTemplate", "LoginThrottle", "MailAttachment",
+    "MarketingOptOut", "NoticeVersion", "PrivacyRequest", "RecoveryCode", "RequestEvent", "RetentionRule",
+    "RetentionRun", "RoleGrant", "SearchToken", "StaffSession", "StaffUser",
 ]

@@ -21,6 +21,10 @@ class RetentionRule(db.Model):
     period_years = db.Column(db.Integer, nullable=False, default=5)
     legal_reference = db.Column(db.String(300), nullable=False)
     action = db.Column(db.String(15), nullable=False, default=DEPERSONALISE)
+    # The daily retention run (issue 15), for everyone: records older than `keep_years` get `after_period`.
+    # NULL: the record type is not limited in time (it goes only with its owner's erasure).
+    keep_years = db.Column(db.Integer, nullable=True)
+    after_period = db.Column(db.String(15), nullable=True)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     def __str__(self):

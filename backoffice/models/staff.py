@@ -24,6 +24,16 @@ class StaffUser(UserMixin, db.Model):
     language = db.Column(db.String(5), nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     last_login_at = db.Column(db.DateTime, nullable=True)
+    # Set by an admin's reset (and for new accounts): every page leads to "choose a new password" until done.
+    must_change_password = db.Column(db.Boolean, nullable=False, default=False)
+    password_changed_at = db.Column(db.DateTime, nullable=True)
+    # An admin's reset leaves no usable password: only this one-time code (argon2 hash) lets the user choose one.
+    reset_code_hash = db.Column(db.String(255), nullable=True)
+    reset_code_expires_at = db.Column(db.DateTime, nullable=True)
+    # TOTP second factor (RFC 6238). The secret must be readable to check codes; the database is the vault.
+    totp_secret = db.Column(db.String(64), nullable=True)
+    # The last accepted 30-second step: a code is never accepted twice (pyotp has no replay protection).
+    totp_last_step = db.Column(db.BigInteger, nullable=True)
 
     @property
     def role_set(self):

@@ -17,7 +17,7 @@ from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import ACTIVE, BLOCKED, ERASED, Client
 from ..models.consent import Consent
-from ..models.disclosures import DisclosureGrant
+from ..models.disclosures import CLIENT_REQUEST, DisclosureGrant
 from ..models.requests import BLOCKING, EXECUTING, MARKETING_OPT_OUT, RECTIFICATION, THIRD_PARTY_GRANT, UNBLOCKING
 from . import optouts
 from .lifecycle import IllegalTransition, InvalidInput, optional_text, required_text
@@ -70,7 +70,7 @@ def _record_grant(req, client, by):
         raise InvalidInput(_l("The request names no recipient or scope."))
     grant = DisclosureGrant(client_id=client.id, request_id=req.id, recipient=data["recipient"], scope=data["scope"],
                             expires_on=dt.date.fromisoformat(data["expires_on"]) if data.get("expires_on") else None,
-                            created_by_id=by.id if by else None)
+                            created_by_id=by.id if by else None, legal_basis=CLIENT_REQUEST)
     db.session.add(grant)
     db.session.flush()
     return {"disclosure_grant_id": grant.id}

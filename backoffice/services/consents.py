@@ -33,7 +33,7 @@ def active_consents(client_id, purpose):
     ).scalars().all()
 
 
-def give_consent(client, purpose, source, by=None, request_id=None):
+def give_consent(client, purpose, source, by=None, request_id=None, *, notice_version_id=None, channel=None):
     """Record the client's consent for a purpose (policy 3.2); idempotent while a grant is open.
 
     The record only: marketing consent is given through optouts.give_marketing_consent, which also ends the
@@ -45,7 +45,8 @@ def give_consent(client, purpose, source, by=None, request_id=None):
     existing = active_consents(client.id, purpose)
     if existing:
         return existing[0]
-    consent = Consent(client_id=client.id, purpose=purpose, source=(source or "staff_entry")[:20], given_at=utcnow())
+    consent = Consent(client_id=client.id, purpose=purpose, source=(source or "staff_entry")[:20], given_at=utcnow(),
+                      notice_version_id=notice_version_id, channel=channel)
     db.session.add(consent)
     db.session.flush()
     audit.record("consent.give", object_type="client", object_id=client.id, request_id=request_id, actor=by,
@@ -53,7 +54,7 @@ def give_consent(client, purpose, source, by=None, request_id=None):
     return consent
 
 
-def withdraw_consent(client, purpose, source, by=None, request_id=None):
+def withdraw_consent(client, purpose, source, by=None, request_id=None, *, channel=None):
     """Close the client's open grant for a purpose (policy 5.3, 3.2.2); returns the closed rows.
 
     The record only: marketing consent is withdrawn through optouts.withdraw_marketing_consent, which also puts
@@ -65,6 +66,7 @@ def withdraw_consent(client, purpose, source, by=None, request_id=None):
     for consent in closed:
         consent.withdrawn_at = now
         consent.withdrawn_source = (source or "staff_entry")[:20]
+        consent.withdrawn_channel = channel
     db.session.flush()
     if closed:
         audit.record("consent.withdraw", object_type="client", object_id=client.id, request_id=request_id,
@@ -90,10 +92,12 @@ def timeline(client):
     events = []
     for consent in rows:
         base = {"purpose": consent.purpose, "label": labels.label(consent.purpose, "purpose"),
-                "clause": PURPOSE_CLAUSES.get(consent.purpose, ""), "consent_id": consent.id}
-        events.append(dict(base, at=consent.given_at, event="given", source=consent.source))
+                "clause": PURPOSE_CLAUSES.get(consent.purpose, ""), "consent_id": consent.id,
+                "notice_version": consent.notice_version.version if consent.notice_version_id else None}
+        events.append(dict(base, at=consent.given_at, event="given", source=consent.source, channel=consent.channel))
         if consent.withdrawn_at is not None:
-            events.append(dict(base, at=consent.withdrawn_at, event="withdrawn", source=consent.withdrawn_source))
+            events.append(dict(base, at=consent.withdrawn_at, event="withdrawn", source=consent.withdrawn_source,
+                               channel=consent.withdrawn_channel))
     events.sort(key=lambda e: (e["at"], e["consent_id"], e["event"] == "withdrawn"), reverse=True)
     return events
 

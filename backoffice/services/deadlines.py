@@ -35,6 +35,8 @@ DEFAULT_RULES = {
     "consent_withdrawal": (1, FROM_APPROVAL, "law94.consent_withdrawal", True, 5),
     "marketing_opt_out": (0, FROM_RECEIPT, "policy.3_2_2", False, 0),
     "third_party_grant": (10, FROM_RECEIPT, "law94.third_party", False, 0),
+    # Not a request: the breach register's notice to the authorised body, counted from discovery (issue 15).
+    "breach_notice": (1, FROM_RECEIPT, "law94.breach_notice", False, 0),
 }
 
 

@@ -1,4 +1,6 @@
 """Demo data: staff for each role and a few hundred realistic clients, from a seeded generator."""
+import base64
+import binascii
 import datetime as dt
 import random
 import secrets
@@ -14,8 +16,8 @@ from ..models.records import Booking, Communication
 from ..models.requests import (
     ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, MARKETING_OPT_OUT, RECTIFICATION, THIRD_PARTY_GRANT, PrivacyRequest,
 )
-from ..models.staff import ROLES
-from . import intake, steps
+from ..models.staff import ROLES, StaffUser
+from . import intake, second_factor, steps
 from . import staff as staff_service
 
 DEMO_DOMAIN = "demo.local"
@@ -67,22 +69,29 @@ def demo_password(configured=None):
     return configured or secrets.token_urlsafe(12)
 
 
-def ensure_demo_staff(password):
-    """One demo account per role; returns {email: created?}."""
+def demo_totp_secret(configured=None):
+    """DEMO_TOTP_SECRET (base32) or a fresh one; the demo enforces the second factor like production."""
+    if configured:
+        secret = configured.strip().replace(" ", "").upper()
+        try:
+            base64.b32decode(secret + "=" * (-len(secret) % 8))
+        except (binascii.Error, ValueError):
+            raise staff_service.StaffError("DEMO_TOTP_SECRET must be base32 (letters A-Z and digits 2-7).") from None
+        return secret
+    return second_factor.new_secret()
+
+
+def ensure_demo_staff(password, totp_secret=None):
+    """One demo account per role, enrolled with the demo TOTP secret; returns {email: created?}."""
     result = {}
-    for role in ROLES:
-        email = f"{role}@{DEMO_DOMAIN}"
-        existing = staff_service.find_by_email(email)
-        if existing is None:
-            staff_service.create_user(email, password, {role}, full_name=f"Demo {role}")
-            result[email] = True
-        else:
-            result[email] = False
     # A second support and manager, so four-eyes approval can be shown with a colleague.
-    for role, name in (("support", "support2"), ("manager", "manager2")):
+    accounts = [(role, role) for role in ROLES] + [("support", "support2"), ("manager", "manager2")]
+    for role, name in accounts:
         email = f"{name}@{DEMO_DOMAIN}"
         if staff_service.find_by_email(email) is None:
-            staff_service.create_user(email, password, {role}, full_name=f"Demo {name}")
+            user = staff_service.create_user(email, password, {role}, full_name=name.capitalize())
+            if totp_secret:
+                second_factor.enrol(user, totp_secret)
             result[email] = True
         else:
             result[email] = False
@@ -199,9 +208,9 @@ def seed_requests(seed=SEED):
     return made
 
 
-def seed_demo(password, clients=300):
+def seed_demo(password, clients=300, totp_secret=None):
     """Idempotent: staff accounts, clients and a request queue are only added when missing."""
-    staff = ensure_demo_staff(password)
+    staff = ensure_demo_staff(password, totp_secret)
     added = seed_clients(clients)
     db.session.commit()
     seed_requests()

@@ -27,7 +27,7 @@ from ..models.jobs import ExportPackage
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import ACCESS, PrivacyRequest
-from . import audit, csvstream, documents, execution
+from . import audit, csvstream, disclosures, documents, execution
 from .optouts import address_hash
 from .retention import effective_rules
 
@@ -169,7 +169,8 @@ def build_export(request_id, job_id=None):
     directory = export_dir()
     final_path = directory / f"request-{request_id}-{secrets.token_hex(8)}.zip"
     part_path = final_path.with_suffix(".zip.part")
-    categories = _categories(client)
+    # The disclosure register's history (issue 15) is kept beside the register, in services.disclosures.
+    categories = _categories(client) + disclosures.export_categories(client.id)
     counts = {}
     try:
         with zipfile.ZipFile(part_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from ..extensions import db
 from ..models.clients import ERASED, Client
 from ..models.optouts import MarketingOptOut
-from . import audit
+from . import audit, csv_limits
 from .optouts import (ALL, MAX_REASON, OptOutError, address_hash, check_channel, consent_follows_opt_out,
                       normalise_address, place_entry)
 from .transaction import user_action
@@ -63,13 +63,20 @@ def validate_import(lines):
     Row numbers are file lines as a spreadsheet shows them (the header is row 1). Messages name the column and
     the problem, never the value (they are safe to show and to log).
     """
-    lines = iter(lines)
-    first = next(lines, None)
-    if first is None:
-        raise ImportRefused([RowError(1, _("The file is empty."))], 1)
-    dialect = sniff_dialect(first)
-    reader = csv.reader(_chain(first, lines), dialect)
-    header = next(reader, [])
+    lines = csv_limits.bounded_lines(lines)
+    try:
+        first = next(lines, None)
+        if first is None:
+            raise ImportRefused([RowError(1, _("The file is empty."))], 1)
+        dialect = sniff_dialect(first)
+        reader = csv.reader(_chain(first, lines), dialect)
+        header = csv_limits.check_columns(next(reader, []))
+        return _validated_rows(reader, header)
+    except csv_limits.CsvLimitError as error:
+        raise ImportRefused([RowError(error.line, str(error))], 1) from None
+
+
+def _validated_rows(reader, header):
     email_at = _header_index(header, EMAIL_HEADERS)
     phone_at = _header_index(header, PHONE_HEADERS)
     channel_at = _header_index(header, {"channel"})
@@ -81,6 +88,8 @@ def validate_import(lines):
     for number, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
+
+        csv_limits.check_columns(row, number)
 
         def cell(index):
             return row[index].strip() if index is not None and index < len(row) else ""

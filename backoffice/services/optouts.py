@@ -242,18 +242,19 @@ def remove_opt_out(entry_id, reason, by):
 
 # --- the rule "marketing consent ⇔ no opt-out" (policy 3.2.2): every marketing-consent change comes through here --
 
-def give_marketing_consent(client, source, by=None, request_id=None):
+def give_marketing_consent(client, source, by=None, request_id=None, *, notice_version_id=None, channel=None):
     """Record the client's marketing consent and end their channel-'all' opt-outs, so the two agree.
     The caller commits."""
-    consent = consents.give_consent(client, MARKETING, source, by=by, request_id=request_id)
+    consent = consents.give_consent(client, MARKETING, source, by=by, request_id=request_id,
+                                    notice_version_id=notice_version_id, channel=channel)
     lift_for_consent(client, by=by)
     return consent
 
 
-def withdraw_marketing_consent(client, source, by=None, request_id=None):
+def withdraw_marketing_consent(client, source, by=None, request_id=None, *, channel=None):
     """Close the client's marketing consent and put their e-mail and phone on the suppression list (channel
     'all'), so the two agree. The caller commits. Returns the closed consent rows."""
-    closed = consents.withdraw_consent(client, MARKETING, source, by=by, request_id=request_id)
+    closed = consents.withdraw_consent(client, MARKETING, source, by=by, request_id=request_id, channel=channel)
     if client.email_norm or client.phone_e164:
         add_opt_out(client.email_norm, client.phone_e164, ALL,
                     source=source if source in SOURCES else "consent_withdrawal",

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models.retention import DELETE, DEPERSONALISE, RetentionRule
+from .transaction import user_action
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ DEFAULT_RULES = (
     Rule("export_package", 0, "policy.export_deleted", DELETE),
 )
 RECORD_TYPES = tuple(rule.record_type for rule in DEFAULT_RULES)
+# The daily retention run for everyone (issue 15): record type → (keep years, what happens after them).
+# Record types without an entry are not limited in time; they go only with their owner's erasure.
+DEFAULT_LIMITS = {"booking": (5, DELETE), "communication": (3, DELETE), "privacy_request": (5, DEPERSONALISE)}
 
 
 def effective_rules(session=None):
@@ -53,7 +57,14 @@ def ensure_default_rules(session=None):
     added = 0
     for rule in DEFAULT_RULES:
         if rule.record_type not in present:
-            session.add(RetentionRule(**rule.as_dict()))
+            keep_years, after_period = DEFAULT_LIMITS.get(rule.record_type, (None, None))
+            session.add(RetentionRule(**rule.as_dict(), keep_years=keep_years, after_period=after_period))
             added += 1
     session.flush()
     return added
+
+
+@user_action
+def prepare_rules():
+    """The admin opens the rules: create the missing ones with their defaults, committed. Returns how many."""
+    return ensure_default_rules()

@@ -24,7 +24,7 @@ from ..identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from ..models.clients import BLOCKED, ERASED, Client
 from ..models.consent import MARKETING, Consent
 from ..models.optouts import MarketingOptOut
-from . import audit, multicore
+from . import audit, csv_limits, multicore
 from .optout_import import sniff_dialect
 from .optouts import channels_covering, hasher
 
@@ -462,14 +462,23 @@ def _dialect(path):
 
 
 def header(upload_id):
-    """The first row of the uploaded file (the column names staff choose from)."""
+    """The first row of the uploaded file (the column names staff choose from), within the CSV bounds.
+
+    Only the first line is read, at most CSV_MAX_LINE_BYTES of it, so a hostile header (a million columns)
+    is refused at once instead of becoming a page of a million choices.
+    """
     path = input_path(upload_id)
     if not path.exists():
         raise ScrubError(_("This scrub file does not exist any more. Upload the list again."))
     dialect = _dialect(path)
     with _open_text(path) as handle:
         try:
-            row = next(csv.reader(handle, dialect), None)
+            first = next(csv_limits.bounded_lines(handle), "")
+            row = next(csv.reader([first], dialect), None)
+            if row:
+                csv_limits.check_columns(row)
+        except csv_limits.CsvLimitError as error:
+            raise ScrubError(str(error)) from None
         except (UnicodeDecodeError, csv.Error):
             row = None
     if not row:

@@ -3,12 +3,16 @@
 Every POST endpoint of the app is sent hostile values (over-long text, broken identifiers, wrong types, spreadsheet
 formulas, markup) by a user holding every role, and every list page is opened with hostile query parameters.
 """
+import datetime as dt
+
 import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.models import (Client, Consent, DeadlineRule, DisclosureGrant, IntegrationToken, MarketingOptOut,
-                               PrivacyRequest, StaffUser)
+from backoffice.models import (Booking, BreachAffectedClient, BreachIncident, BreachStep, Client, ComplianceSetting,
+                               Communication, Consent, DeadlineRule, DisclosureGrant, DisclosureLog, IntegrationToken,
+                               MarketingOptOut, NoticeVersion, PrivacyRequest, RetentionRule, StaffUser)
+from backoffice.services import breaches, disclosures, retention
 from tests.factories import make_client
 
 LONG = "Ж" * 20000
@@ -24,9 +28,18 @@ HOSTILE = {
     "email_column": "99", "phone_column": "-1", "token_id": "abc", "name": LONG, "scope": LONG,
     "recipient": LONG, "method": "telepathy", "assignee": "abc", "to": "abc", "duplicate_of": "abc",
     "purpose": "everything", "source": "nowhere", "csrf_token": "forged",
+    # issue 15 (compliance)
+    "discovered_at": "2026-02-30T25:00", "discovered_by": LONG, "estimated_count": "-4", "data_categories": ["x"],
+    "systems": ["mars"], "selection": "all_of_them", "ids_text": "1,=cmd", "origin": "ALMATY", "date_from": "x",
+    "date_to": "2026-13-01", "sent_on": "never", "contact": LONG, "text": LONG, "kind": "maybe",
+    "recipient_category": "alien", "legal_basis": "whim", "starts_on": "x", "disclosed_at": "now",
+    "law_reference": LONG, "grant_id": "abc", "notice_version_id": "abc", "dormant_years": "-1",
+    "responsible_person": LONG, "keep_years": "-1", "after_period": "vaporise", "period_years": "x",
+    "legal_reference": "", "effective_on": "x", "text_kk": "", "text_ru": "", "text_en": "",
 }
 BUSINESS_TABLES = (Client, Consent, DeadlineRule, DisclosureGrant, IntegrationToken, MarketingOptOut,
-                   PrivacyRequest, StaffUser)
+                   PrivacyRequest, StaffUser, BreachIncident, BreachStep, BreachAffectedClient, DisclosureLog,
+                   NoticeVersion, ComplianceSetting, RetentionRule, Booking, Communication)
 SKIP = {"auth.logout", "auth.login", "auth.set_language", "static", "admin.static"}
 # Lower bounds on what the walks must reach (the app has more; a walk that finds fewer has lost its routes).
 MIN_POST_ROUTES = 40  # 46 in December 2026
@@ -55,6 +68,13 @@ def _counts():
 def everything(app, login_as):
     make_client()
     user = login_as("support", "manager", "supervisor", "admin")
+    # Issue 15: objects with id 1, so the walk reaches the real handlers behind /<int:id>/ URLs.
+    breaches.report(user, discovered_at=dt.datetime(2026, 11, 1, 9), discovered_by="x", description="x",
+                    data_categories=["contact"], systems=["backoffice"], estimated_count=1)
+    disclosures.create_grant(user, client_id=1, recipient="R", recipient_category="agency",
+                             legal_basis="contract", data_categories=["booking"])
+    retention.ensure_default_rules()
+    db.session.commit()
     return user
 
 

@@ -19,7 +19,7 @@ def other(app):
 
 
 def _ids_in_list(client, term):
-    page = client.get("/admin/clients/", query_string={"search": term}).get_data(as_text=True)
+    page = client.post("/admin/clients/search/", data={"search": term}, follow_redirects=True).get_data(as_text=True)
     return page
 
 

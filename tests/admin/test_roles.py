@@ -27,13 +27,27 @@ AREAS = {
     "mail": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
     "letters": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
     "letter_templates": ({ADMIN}, {ADMIN}),
+    # Second sign-in step (sends anyone without a pending sign-in back to /login) and one's own account.
+    "auth": (EVERYONE, EVERYONE),
+    "account": (EVERYONE, EVERYONE),
+    # issue 15 (compliance)
+    "breaches": ({MANAGER, SUPERVISOR}, {MANAGER, SUPERVISOR}),
+    "breach_report": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER, SUPERVISOR}),
+    "disclosures": ({SUPPORT, MANAGER, SUPERVISOR}, {SUPPORT, MANAGER}),
+    "retention": ({MANAGER, SUPERVISOR, ADMIN}, {ADMIN}),
+    "retention_runs": ({MANAGER, SUPERVISOR}, {MANAGER}),
+    "dormant": ({MANAGER, SUPERVISOR}, {MANAGER}),
+    "notices": ({SUPPORT, MANAGER, SUPERVISOR, ADMIN}, {ADMIN}),
+    "consent_record": ({SUPPORT, MANAGER}, {SUPPORT, MANAGER}),
+    "register": ({MANAGER, SUPERVISOR, ADMIN}, {ADMIN}),
 }
 # Flask-Admin endpoints that change data, and whether the view offers that capability at all.
 WRITE_METHODS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update"}
 OFFERED = {
     ("staff", "create_view"), ("staff", "edit_view"), ("staff", "ajax_update"),
     ("requests", "create_view"), ("deadlines", "edit_view"), ("deadlines", "ajax_update"),
-    ("optouts", "create_view"),
+    ("optouts", "create_view"), ("retention", "edit_view"), ("retention", "ajax_update"),
+    ("notices", "create_view"),
 }
 # Custom pages that change data or handle recipients' data: writers only, on GET as well as POST.
 WRITE_PAGES = {
@@ -41,6 +55,7 @@ WRITE_PAGES = {
     ("optouts", "scrub_columns_view"), ("optouts", "scrub_progress_view"), ("optouts", "scrub_download_view"), ("optouts", "export_hashes_view"),
     ("optouts", "export_hashes_download_view"),
     ("integrations", "new_token_view"), ("integrations", "revoke_view"),
+    ("disclosures", "new_view"), ("disclosures", "log_view"),
 }
 # The JSON API authenticates integrations by bearer token only: a staff session opens nothing there.
 API_PREFIX = "api."
@@ -62,6 +77,8 @@ def expected_allowed(endpoint, method, role):
         if name == "action_view":
             return False  # no action is named in the probe request, so nothing may run
         return (area, name) in OFFERED and role in writers
+    if name == "search_view":
+        return role in readers  # a list's search box posts its term (so that no URL holds it): a read
     if method == "POST" and area != "admin":
         return role in writers
     return role in readers

@@ -1,76 +1,183 @@
-"""The admin manages staff accounts: bad input is refused field by field, role changes are audited."""
+"""The admin manages staff accounts: bad input is refused field by field, least privilege holds, all is audited."""
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
+from backoffice.models.security import StaffSession
 from backoffice.models.staff import StaffUser
+from tests.clock import clock  # noqa: F401  (fixture)
+from tests.conftest import TEST_PASSWORD, AuthActions, totp_code
+
+NEW = {"email": "New.Person@bekair.kz", "full_name": "New Person", "active": "y", "language": "kk"}
 
 
 def _count_staff():
     return db.session.execute(select(func.count(StaffUser.id))).scalar()
 
 
-def test_admin_creates_a_user_with_roles(client, login_as):
+def _user(email):
+    db.session.expire_all()
+    return db.session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one()
+
+
+def _events(action):
+    return db.session.execute(select(AuditEvent).where(AuditEvent.action == action)).scalars().all()
+
+
+@pytest.fixture
+def second_admin(app, make_staff):
+    """Another admin in their own browser."""
+    other = app.test_client()
+    actions = AuthActions(other, make_staff)
+    actions.login_as("admin")
+    return other, actions.user
+
+
+def _act(client, user, op):
+    return client.post("/admin/staff/account-action/", data={"id": user.id, "op": op})
+
+
+def test_admin_creates_an_account_without_knowing_its_password(client, login_as):
     login_as("admin")
     before = _count_staff()
-    response = client.post("/admin/staff/new/", data={
-        "email": "New.Person@bekair.kz", "full_name": "New Person", "active": "y", "language": "kk",
-        "role_list": ["support", "supervisor"], "new_password": "long-enough-pass"})
-    assert response.status_code == 302
+    response = client.post("/admin/staff/new/", data={**NEW, "role_list": ["admin"]}, follow_redirects=True)
     assert _count_staff() == before + 1
-    user = db.session.execute(select(StaffUser).where(StaffUser.email == "new.person@bekair.kz")).scalar_one()
-    assert user.role_set == {"support", "supervisor"}
-    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "staff.create")).scalar_one()
+    user = _user("new.person@bekair.kz")
+    assert user.role_set == {"admin"} and user.must_change_password and user.reset_code_hash
+    assert "one-time code" in response.get_data(as_text=True)
+    event = _events("staff.create")[0]
     assert event.object_id == str(user.id) and "bekair" not in (event.details or "")
+
+
+def test_client_data_roles_wait_for_a_second_admin(client, login_as, second_admin):
+    me = login_as("admin")
+    client.post("/admin/staff/new/", data={**NEW, "role_list": ["support", "supervisor"]})
+    user = _user("new.person@bekair.kz")
+    assert user.role_set == frozenset()
+    # The requesting admin cannot approve their own request.
+    _act(client, user, "approve_grant")
+    assert _user(user.email).role_set == frozenset()
+    other_client, other = second_admin
+    _act(other_client, user, "approve_grant")
+    assert _user(user.email).role_set == {"support", "supervisor"}
+    approved = _events("staff.role_grant_approved")
+    assert len(approved) == 1 and approved[0].actor_id == other.id
+    page = client.get(f"/admin/staff/details/?id={user.id}").get_data(as_text=True)
+    assert "approved" in page and f"#{me.id}" in page
+
+
+def test_role_change_is_audited_and_ends_the_users_sessions(client, login_as, make_staff, app):
+    login_as("admin")
+    other = make_staff("manager")
+    AuthActions(app.test_client(), make_staff).login(other)
+    assert db.session.execute(select(func.count()).select_from(StaffSession)
+                              .where(StaffSession.user_id == other.id)).scalar() == 1
+    response = client.post(f"/admin/staff/edit/?id={other.id}", data={
+        "email": other.email, "full_name": "x", "active": "y", "role_list": ["supervisor", "manager"][1:]})
+    assert response.status_code == 302
+    response = client.post(f"/admin/staff/edit/?id={other.id}", data={
+        "email": other.email, "full_name": "x", "active": "y", "role_list": ["admin", "manager"]})
+    assert response.status_code == 302
+    assert _user(other.email).role_set == {"admin", "manager"}  # admin is not a client-data role: no approval
+    details = json.loads(_events("staff.update")[-1].details)
+    assert details["roles_after"] == ["admin", "manager"] and details["roles_before"] == ["manager"]
+    assert details["sessions_ended"] == 1
+
+
+def test_nobody_grants_themselves_a_role_or_locks_themselves_out(client, auth):
+    me = auth.login_as("admin")
+    for roles, active in ((["admin", "support"], "y"), (["support"], "y"), (["admin"], "")):
+        response = client.post(f"/admin/staff/edit/?id={me.id}", data={
+            "email": me.email, "full_name": "me", "active": active, "role_list": roles})
+        assert response.status_code == 200
+        assert "cannot change your own roles" in response.get_data(as_text=True)
+    assert _user(me.email).role_set == {"admin"} and _user(me.email).active
+
+
+def test_refuse_policy_keeps_admins_away_from_client_data(app, client, login_as, make_staff):
+    app.config["ROLE_GRANT_POLICY"] = "refuse"
+    login_as("admin")
+    other = make_staff("admin")
+    response = client.post(f"/admin/staff/edit/?id={other.id}", data={
+        "email": other.email, "full_name": "x", "active": "y", "role_list": ["admin", "support"]})
+    assert response.status_code == 200
+    assert _user(other.email).role_set == {"admin"}
+    client.post(f"/admin/staff/edit/?id={other.id}", data={
+        "email": other.email, "full_name": "x", "active": "y", "role_list": ["support"]})
+    assert _user(other.email).role_set == {"support"}
 
 
 def test_bad_input_gives_field_errors_and_changes_nothing(client, login_as):
     login_as("admin")
     before = _count_staff()
     for data in (
-        {"email": "not-an-email", "role_list": ["support"], "new_password": "long-enough-pass"},
-        {"email": "ok@bekair.kz", "role_list": [], "new_password": "long-enough-pass"},
-        {"email": "ok@bekair.kz", "role_list": ["support"], "new_password": "short"},
-        {"email": "ok@bekair.kz", "role_list": ["support"], "new_password": ""},
-        {"email": "x" * 250 + "@bekair.kz", "role_list": ["support"], "new_password": "long-enough-pass"},
-        {"email": "ok@bekair.kz", "role_list": ["wizard"], "new_password": "long-enough-pass"},
-        {"email": "ok@bekair.kz", "full_name": "N" * 500, "role_list": ["support"],
-         "new_password": "long-enough-pass"},
+        {"email": "not-an-email", "role_list": ["support"]},
+        {"email": "ok@bekair.kz", "role_list": []},
+        {"email": "x" * 250 + "@bekair.kz", "role_list": ["support"]},
+        {"email": "ok@bekair.kz", "role_list": ["wizard"]},
+        {"email": "ok@bekair.kz", "full_name": "N" * 500, "role_list": ["support"]},
     ):
         response = client.post("/admin/staff/new/", data=data)
         assert response.status_code == 200, data
         assert _count_staff() == before, data
 
 
-def test_role_change_is_audited_with_before_and_after(client, login_as, make_staff):
-    login_as("admin")
-    other = make_staff("support")
-    response = client.post(f"/admin/staff/edit/?id={other.id}", data={
-        "email": other.email, "full_name": "x", "active": "y", "role_list": ["manager"], "new_password": ""})
-    assert response.status_code == 302
-    db.session.expire_all()
-    assert db.session.get(StaffUser, other.id).role_set == {"manager"}
-    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "staff.update")).scalar_one()
-    details = json.loads(event.details)
-    assert details["roles_after"] == ["manager"] and details["roles_before"] == ["support"]
-
-
-def test_admin_cannot_lock_themselves_out(client, auth, make_staff):
-    me = auth.login_as("admin")
-    response = client.post(f"/admin/staff/edit/?id={me.id}", data={
-        "email": me.email, "full_name": "me", "active": "y", "role_list": ["support"], "new_password": ""})
-    assert response.status_code == 200
-    db.session.expire_all()
-    assert db.session.get(StaffUser, me.id).role_set == {"admin"}
-
-
 def test_duplicate_email_is_refused(client, login_as, make_staff):
     login_as("admin")
     other = make_staff("support")
     before = _count_staff()
-    response = client.post("/admin/staff/new/", data={
-        "email": other.email, "role_list": ["support"], "new_password": "long-enough-pass"})
+    response = client.post("/admin/staff/new/", data={"email": other.email, "role_list": ["support"]})
     assert response.status_code == 200
     assert _count_staff() == before
+
+
+def test_reset_leaves_no_usable_password_and_forces_a_change(app, client, login_as, make_staff):
+    login_as("admin")
+    other = make_staff("support")
+    theirs = app.test_client()
+    AuthActions(theirs, make_staff).login(other)
+    response = _act(client, other, "reset_password")
+    assert response.status_code == 302
+    flashed = client.get(response.headers["Location"]).get_data(as_text=True)
+    code = flashed.split("valid 24 hours): ")[1].split("<")[0].strip()
+    # Their old session ended at once, and the old password no longer opens the account.
+    assert theirs.get("/admin/").status_code == 302
+    assert theirs.post("/login", data={"email": other.email, "password": TEST_PASSWORD}).status_code == 200
+    # The one-time code opens nothing without the user's own second factor, then only "choose a new password".
+    response = theirs.post("/login", data={"email": other.email, "password": code})
+    assert response.headers["Location"].endswith("/login/code")
+    response = theirs.post("/login/code", data={"code": totp_code(other)})
+    assert response.headers["Location"].endswith("/account/password")
+    assert theirs.get("/admin/requests/").headers["Location"].endswith("/account/password")
+    response = theirs.post("/account/password", data={"new": "a brand new passphrase", "confirm": "a brand new passphrase"})
+    assert response.status_code == 302
+    assert theirs.get("/admin/").status_code == 200
+    theirs.post("/logout")
+    assert theirs.post("/login", data={"email": other.email, "password": code}).status_code == 200
+    assert [e.action for e in _events("staff.password_reset")] == ["staff.password_reset"]
+
+
+def test_admin_signs_a_user_out_everywhere_and_unlocks(app, client, login_as, make_staff, clock):
+    other = make_staff("support")
+    for _ in range(app.config["LOGIN_LOCKOUT_AFTER"]):
+        app.test_client().post("/login", data={"email": other.email, "password": "wrong wrong wrong"})
+        clock.advance(minutes=20)
+    theirs = app.test_client()
+    response = theirs.post("/login", data={"email": other.email, "password": TEST_PASSWORD})
+    assert response.status_code == 429 and "locked" in response.get_data(as_text=True)
+    login_as("admin")
+    assert "locked" in client.get("/admin/staff/").get_data(as_text=True)
+    _act(client, other, "unlock")
+    AuthActions(theirs, make_staff).login(other)
+    assert {e.action for e in _events("auth.unlock")} == {"auth.unlock"}
+    _act(client, other, "sign_out_everywhere")
+    assert theirs.get("/admin/").status_code == 302
+
+
+def test_account_actions_are_admin_only(client, login_as, make_staff):
+    login_as("support", "manager", "supervisor")
+    other = make_staff("support")
+    assert _act(client, other, "reset_password").status_code == 403

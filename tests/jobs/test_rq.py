@@ -237,7 +237,8 @@ def test_periodic_jobs_are_queued_once_per_interval_across_workers(app, queue):
         connection.delete(schedule.lock_key(queue.name, job))
     config = dict(app.config)
     assert schedule.enqueue_due(connection, queue, config) == ["reconcile-requests", "cleanup-exports",
-                                                               "poll-mailbox", "send-letters"]  # [mail] issue 12
+                                                               "poll-mailbox", "send-letters", "retention",
+                                                               "expire-grants"]
     assert schedule.enqueue_due(connection, queue, config) == []  # a second worker in the same interval
-    assert queue.count == 4
+    assert queue.count == 6
     run_burst(queue)

@@ -1,0 +1,152 @@
+"""The breach register pages (policy 4.3): support reports an incident; managers and supervisors run it."""
+from flask import abort, flash, make_response, redirect, request
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..models.breaches import SELECTIONS, SYSTEMS
+from ..models.disclosures import DATA_CATEGORIES
+from ..permissions import BREACHES_MANAGE, BREACHES_REPORT, has_any
+from ..services import breach_notice, breaches
+from ..services.disclosures import DATA_CATEGORY_LABELS
+from .base import ProtectedView, SecureForm
+from .formatting import local_time
+from .inputs import form_date, form_int, form_local_datetime
+
+
+def _flash_errors(error):
+    for message in error.errors.values():
+        flash(str(message), "error")
+
+
+def _incident_fields():
+    count = request.form.get("estimated_count", "").strip()
+    return dict(discovered_at=form_local_datetime("discovered_at"), discovered_by=request.form.get("discovered_by"),
+                description=request.form.get("description"),
+                data_categories=request.form.getlist("data_categories"), systems=request.form.getlist("systems"),
+                estimated_count=form_int("estimated_count") if count else None)
+
+
+def _valid_post():
+    if not SecureForm().validate_on_submit():
+        flash(_("The form expired; please try again."), "error")
+        return False
+    return True
+
+
+class BreachReportView(ProtectedView):
+    """Report a breach: the one page of the register open to support."""
+
+    roles_read = BREACHES_REPORT
+    roles_write = BREACHES_REPORT
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        if request.method == "POST" and _valid_post():
+            try:
+                incident = breaches.report(current_user, **_incident_fields())
+            except breaches.BreachError as error:
+                _flash_errors(error)
+            else:
+                flash(_("Breach #%(id)s reported. The notice to the authorised body is due by %(due)s (Almaty).",
+                        id=incident.id, due=local_time(incident.notice_due_at)), "success")
+                if has_any(BREACHES_MANAGE):
+                    return redirect(self.get_url("breaches.details_view", incident_id=incident.id))
+                return redirect(self.get_url(".index"))
+        return self.render("admin/breaches/report.html", categories=DATA_CATEGORIES, systems=SYSTEMS,
+                           category_labels=DATA_CATEGORY_LABELS, system_labels=breaches.SYSTEM_LABELS,
+                           form=request.form)
+
+
+
+class BreachView(ProtectedView):
+    roles_read = BREACHES_MANAGE
+    roles_write = BREACHES_MANAGE
+
+    @expose("/")
+    def index(self):
+        return self.render("admin/breaches/list.html", incidents=breaches.incidents(),
+                           status_labels=breaches.STATUS_LABELS)
+
+    def _incident_or_404(self, incident_id, read=False):
+        incident = breaches.read(incident_id) if read else breaches.get(incident_id)
+        if incident is None:
+            abort(404)
+        return incident
+
+    @expose("/<int:incident_id>/")
+    def details_view(self, incident_id):
+        incident = self._incident_or_404(incident_id, read=True)
+        return self.render("admin/breaches/details.html", incident=incident, counts=breaches.affected_counts(incident.id),
+                           pending=breaches.affected(incident.id, only_pending=True, limit=200),
+                           status_labels=breaches.STATUS_LABELS, categories=DATA_CATEGORIES, systems=SYSTEMS,
+                           category_labels=DATA_CATEGORY_LABELS, system_labels=breaches.SYSTEM_LABELS,
+                           selections=SELECTIONS)
+
+    def _act(self, incident_id, action, success):
+        self._incident_or_404(incident_id)
+        if request.method == "POST" and _valid_post():
+            try:
+                result = action()
+            except breaches.BreachError as error:
+                _flash_errors(error)
+            else:
+                flash(success(result) if callable(success) else success, "success")
+        return redirect(self.get_url(".details_view", incident_id=incident_id))
+
+    @expose("/<int:incident_id>/edit/", methods=("POST",))
+    def update_view(self, incident_id):
+        return self._act(incident_id, lambda: breaches.edit(incident_id, current_user, version=form_int("version"),
+                                                             **_incident_fields()), _("Incident updated."))
+
+    @expose("/<int:incident_id>/step/", methods=("POST",))
+    def step_view(self, incident_id):
+        return self._act(incident_id, lambda: breaches.add_step(incident_id, current_user, request.form.get("text"),
+                                                                version=form_int("version")),
+                         _("Containment step recorded."))
+
+    @expose("/<int:incident_id>/affected/", methods=("POST",))
+    def affected_view(self, incident_id):
+        upload = request.files.get("ids_file")
+        ids_text = request.form.get("ids_text") or ""
+        if upload is not None and upload.filename:
+            ids_text = upload.read(2_000_001).decode("utf-8-sig", errors="replace")
+        return self._act(incident_id, lambda: breaches.add_affected(
+            incident_id, current_user, selection=request.form.get("selection"), origin=request.form.get("origin"),
+            destination=request.form.get("destination"), date_from=form_date("date_from"),
+            date_to=form_date("date_to"), ids_text=ids_text, system=request.form.get("system"),
+            version=form_int("version")),
+            lambda added: _("%(count)s client(s) added to the affected list.", count=added))
+
+    @expose("/<int:incident_id>/notice/", methods=("POST",))
+    def notice_view(self, incident_id):
+        return self._act(incident_id, lambda: breaches.record_notice_sent(
+            incident_id, current_user, form_date("sent_on"), request.form.get("reference"),
+            request.form.get("contact"), version=form_int("version")),
+            _("The notice to the authorised body is recorded as sent."))
+
+    @expose("/<int:incident_id>/close/", methods=("POST",))
+    def close_view(self, incident_id):
+        return self._act(incident_id, lambda: breaches.close(incident_id, current_user, version=form_int("version")),
+                         _("Incident closed."))
+
+    @expose("/<int:incident_id>/notified/", methods=("POST",))
+    def notified_view(self, incident_id):
+        if request.form.get("scope") == "all":
+            ids = "all"
+        else:
+            ids = [int(v) for v in request.form.getlist("client_id") if v.isdigit() and len(v) < 12]
+        return self._act(incident_id, lambda: breaches.record_subjects_notified(
+            incident_id, current_user, ids, request.form.get("channel")),
+            lambda told: _("%(count)s client(s) recorded as told.", count=told))
+
+    @expose("/<int:incident_id>/draft/<lang>/")
+    def draft_view(self, incident_id, lang):
+        incident = self._incident_or_404(incident_id)
+        if lang not in breach_notice.LANGUAGES:
+            abort(404)
+        response = make_response(breach_notice.draft(incident, lang))
+        response.headers["Content-Type"] = "text/plain; charset=utf-8"
+        response.headers["Content-Disposition"] = f'attachment; filename="breach-{incident.id}-notice-{lang}.txt"'
+        response.headers["Cache-Control"] = "no-store"
+        return response

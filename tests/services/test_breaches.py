@@ -1,0 +1,134 @@
+"""The breach register (issue 15): deadline on the Kazakhstan calendar, life cycle, affected clients as ids,
+the notice draft without client names, audit."""
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from backoffice.extensions import db
+from backoffice.models import AuditEvent, BreachAffectedClient, DeadlineRule, MarketingOptOut
+from backoffice.services import breach_notice, breaches, deadlines
+from tests.factories import make_client
+
+
+def _report(staff, discovered_at, **fields):
+    values = dict(discovered_at=discovered_at, discovered_by="IT on duty", description="Leaked list of Айгүл",
+                  data_categories=["contact", "booking"], systems=["booking_site"], estimated_count=40)
+    values.update(fields)
+    return breaches.report(staff, **values)
+
+
+def test_friday_before_a_public_holiday_is_due_next_working_day_at_18_almaty(app, make_staff):
+    support = make_staff("support")
+    # Friday 20 March 2026, 15:00 Almaty; Nauryz 21–23 March with observed days 24–25: next working day Thu 26th.
+    incident = _report(support, dt.datetime(2026, 3, 20, 10, 0))
+    assert incident.notice_due_at == dt.datetime(2026, 3, 26, 13, 0)  # 18:00 Almaty (UTC+5)
+    assert deadlines.local_datetime(incident.notice_due_at).strftime("%a %H:%M") == "Thu 18:00"
+    # Friday 3 July 2026 before Capital Day (Mon 6 July): Tuesday 7 July 18:00.
+    assert _report(support, dt.datetime(2026, 7, 3, 5, 0)).notice_due_at == dt.datetime(2026, 7, 7, 13, 0)
+
+
+def test_the_rule_is_editable(app, make_staff):
+    deadlines.ensure_default_rules()
+    rule = DeadlineRule.query.filter_by(request_type="breach_notice").one()
+    rule.working_days = 2
+    db.session.commit()
+    incident = _report(make_staff("manager"), dt.datetime(2026, 3, 20, 10, 0))
+    assert incident.notice_due_at == dt.datetime(2026, 3, 27, 13, 0)
+
+
+def test_bad_input_saves_nothing(app, make_staff):
+    with pytest.raises(breaches.BreachError) as error:
+        breaches.report(make_staff("support"), discovered_at=dt.datetime(2999, 1, 1), discovered_by="",
+                        description="", data_categories=["secrets"], systems=["mars"], estimated_count=-1)
+    assert set(error.value.errors) == {"discovered_at", "discovered_by", "description", "data_categories",
+                                       "systems", "estimated_count"}
+    assert breaches.incidents() == []
+
+
+def test_life_cycle_home_list_and_audit(app, make_staff):
+    manager = make_staff("manager")
+    incident = _report(manager, dt.datetime(2026, 3, 20, 10, 0))
+    assert breaches.notices_due() == [incident]
+    with pytest.raises(breaches.BreachError):
+        breaches.close(incident.id, manager)
+    breaches.add_step(incident.id, manager, "Revoked the leaked API key")
+    breaches.record_notice_sent(incident.id, manager, dt.date(2026, 3, 26), "AB-17", "DPO, +7 727 000 00 00")
+    assert incident.status == "notified" and breaches.notices_due() == []
+    with pytest.raises(breaches.BreachError):
+        breaches.record_notice_sent(incident.id, manager, dt.date(2026, 3, 26), "AB-18", "x")
+    breaches.close(incident.id, manager)
+    assert incident.status == "closed"
+    actions = [e.action for e in db.session.execute(
+        select(AuditEvent).where(AuditEvent.object_type == "breach").order_by(AuditEvent.id)).scalars()]
+    assert actions == ["breach.report", "breach.containment_step", "breach.notice_sent", "breach.close"]
+    details = " ".join(e.details or "" for e in AuditEvent.query.all())
+    assert "Айгүл" not in details and "API key" not in details and "AB-17" not in details
+
+
+def test_stale_version_is_refused(app, make_staff):
+    manager = make_staff("manager")
+    incident = _report(manager, dt.datetime(2026, 3, 20, 10, 0))
+    with pytest.raises(breaches.BreachError):
+        breaches.add_step(incident.id, manager, "x", version=incident.version + 5)
+
+
+def test_affected_clients_by_route_opt_out_and_ids_stored_as_ids_once(app, make_staff):
+    manager = make_staff("manager")
+    flown = make_client(flight_date=dt.date(2026, 3, 1))
+    other = make_client(flight_date=dt.date(2025, 1, 1))
+    opted = make_client(bookings=0)
+    db.session.add(MarketingOptOut(email="o@mail.kz", client_id=opted.id))
+    db.session.commit()
+    incident = _report(manager, dt.datetime(2026, 3, 20, 10, 0))
+    added = breaches.add_affected(incident.id, manager, selection="route_date", origin="ala", destination="NQZ",
+                                  date_from=dt.date(2026, 2, 1), date_to=dt.date(2026, 3, 31))
+    assert added == 1
+    assert breaches.add_affected(incident.id, manager, selection="opt_out_list") == 1
+    assert breaches.add_affected(incident.id, manager, selection="id_list",
+                                 ids_text=f"client_id\n{flown.id}\n{other.id};99999") == 1
+    # By system: everyone with a site account on the booking site (all three here); nothing new is added.
+    assert breaches.add_affected(incident.id, manager, selection="system", system="booking_site") == 0
+    with pytest.raises(breaches.BreachError):
+        breaches.add_affected(incident.id, manager, selection="system", system="mars")
+    rows = BreachAffectedClient.query.order_by(BreachAffectedClient.client_id).all()
+    assert [(r.client_id, r.selection) for r in rows] == [
+        (flown.id, "route_date"), (other.id, "id_list"), (opted.id, "opt_out_list")]
+    with pytest.raises(breaches.BreachError):
+        breaches.add_affected(incident.id, manager, selection="id_list", ids_text="1, drop table")
+    with pytest.raises(breaches.BreachError):
+        breaches.add_affected(incident.id, manager, selection="route_date", origin="ALMATY",
+                              date_from=dt.date(2026, 2, 1), date_to=dt.date(2026, 1, 1))
+    # Subject notifications: who must be told, then recorded as told.
+    assert [row.id for row in breaches.pending_subject_notifications(incident.id)] == sorted(
+        [flown.id, other.id, opted.id])
+    assert breaches.record_subjects_notified(incident.id, manager, [flown.id], "letter") == 1
+    assert breaches.affected_counts(incident.id) == {"total": 3, "notified": 1, "pending": 2}
+    assert breaches.record_subjects_notified(incident.id, manager, "all", "email") == 2
+    assert breaches.affected_counts(incident.id)["pending"] == 0
+
+
+def test_notice_draft_in_russian_and_kazakh_names_no_client(app, make_staff):
+    manager = make_staff("manager")
+    client = make_client(full_name="Сейтқали Жанар")
+    incident = _report(manager, dt.datetime(2026, 3, 20, 10, 0))
+    breaches.add_affected(incident.id, manager, selection="id_list", ids_text=str(client.id))
+    breaches.add_step(incident.id, manager, "Закрыт доступ")
+    ru = breach_notice.draft(incident, "ru")
+    kk = breach_notice.draft(incident, "kk")
+    assert "Уведомление" in ru and "20.03.2026 15:00" in ru and "Закрыт доступ" in ru
+    assert "хабарлама" in kk.lower()
+    for text in (ru, kk):
+        assert "Сейтқали" not in text and "Айгүл" not in text and client.email not in text
+
+
+def test_affected_by_system_lists_everyone_the_system_holds(app, make_staff):
+    manager = make_staff("manager")
+    with_account = make_client(bookings=0)
+    without = make_client(bookings=0)
+    for account in without.accounts:
+        db.session.delete(account)
+    db.session.commit()
+    incident = _report(manager, dt.datetime(2026, 3, 20, 10, 0))
+    assert breaches.add_affected(incident.id, manager, selection="system", system="booking_site") == 1
+    assert [r.client_id for r in BreachAffectedClient.query.all()] == [with_account.id]
