@@ -22,6 +22,7 @@ from backoffice import create_app
 from backoffice.extensions import db
 from backoffice.models.staff import StaffUser
 from backoffice.services import second_factor
+from backoffice.services import passwords
 from backoffice.services import staff as staff_service
 
 TEST_PASSWORD = "correct-horse-battery"
@@ -73,10 +74,10 @@ def _cheap_password_hashing():
     """Argon2id with the smallest cost: every sign-in of the suite verifies a hash (~0.1 s each at the default
     cost). Still the real argon2 code path; only the work factor is lowered, for tests only."""
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    saved = staff_service._hasher, staff_service._DUMMY_HASH
-    staff_service._hasher, staff_service._DUMMY_HASH = cheap, cheap.hash("not-a-real-password")
+    saved = passwords._hasher, passwords.DUMMY_HASH
+    passwords._hasher, passwords.DUMMY_HASH = cheap, cheap.hash("not-a-real-password")
     yield
-    staff_service._hasher, staff_service._DUMMY_HASH = saved
+    passwords._hasher, passwords.DUMMY_HASH = saved
 
 
 @pytest.fixture(scope="session")
