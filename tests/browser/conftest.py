@@ -8,16 +8,22 @@ import os
 import threading
 from pathlib import Path
 
+import pyotp
 import pytest
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from backoffice import create_app
 from backoffice.extensions import db
+from backoffice.models.staff import StaffUser
+from backoffice.services import second_factor
+from backoffice.services import staff as staff_service
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parent.parent / "assets" / "axe.min.js"
 SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
 PASSWORD = "browser-demo-password"
+TOTP_SECRET = pyotp.random_base32()
 SCREENSHOT_LANGUAGES = ("en", "kk")  # shown in the README
 
 
@@ -50,6 +56,14 @@ def live_app(tmp_path_factory, _cheap_password_hashing):
     with app.app_context():
         upgrade()
         demo.seed_demo(PASSWORD, clients=30)
+        # One account per role and language: a TOTP code works once per 30-second step, so each journey signs in
+        # with its own account instead of waiting for the clock.
+        for role in ("support", "manager", "supervisor", "admin"):
+            for language in ("en", "kk", "ru"):
+                staff_service.create_user(f"{role}-{language}@demo.local", PASSWORD, {role}, full_name=f"{role} {language}")
+        # The second factor (security branch): every demo account gets a known TOTP secret; login types its code.
+        for user in db.session.execute(select(StaffUser)).scalars():
+            user.totp_secret = TOTP_SECRET
         db.session.commit()
     app.start_embedded_worker()
     return app
@@ -67,8 +81,8 @@ def live_server(live_app):
 class Visitor:
     """One signed-in browser tab: every page it opens is checked with axe-core (serious/critical → failure)."""
 
-    def __init__(self, page, base, language):
-        self.page, self.base, self.language = page, base, language
+    def __init__(self, page, base, language, app):
+        self.page, self.base, self.language, self.app = page, base, language, app
         self.violations = []
 
     def login(self, email):
@@ -76,9 +90,20 @@ class Visitor:
         self.page.fill("#email", email)
         self.page.fill("#password", PASSWORD)
         self.page.click("button[type=submit].btn-primary")
+        self.page.wait_for_load_state()
+        if self.page.url.endswith("/login/code"):
+            self.page.fill("#code", self.totp_code(email))
+            self.page.click("button[type=submit].btn-primary")
         self.page.wait_for_url("**/admin/**")
         self.set_language(self.language)
         self.axe()
+
+    def totp_code(self, email):
+        """A code the server has not accepted yet for this account (each 30-second step works once)."""
+        with self.app.app_context():
+            user = db.session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one()
+            step = max(second_factor.current_step(), (user.totp_last_step or 0) + 1)
+        return pyotp.TOTP(TOTP_SECRET).at(step * 30)
 
     def set_language(self, code):
         self.page.click(f"form[action='/language/{code}'] button")
@@ -106,14 +131,14 @@ class Visitor:
 
 
 @pytest.fixture
-def visit(_chromium, browser, live_server):
+def visit(_chromium, browser, live_server, live_app):
     contexts = []
 
     def open_as(email, language="en"):
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True,
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True, bypass_csp=True,  # axe is injected inline
                                       locale={"kk": "kk-KZ", "ru": "ru-RU"}.get(language, "en-US"))
         contexts.append(context)
-        visitor = Visitor(context.new_page(), live_server, language)
+        visitor = Visitor(context.new_page(), live_server, language, live_app)
         visitor.login(email)
         return visitor
 
