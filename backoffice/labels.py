@@ -100,6 +100,7 @@ AUDIT_OBJECTS = {
     "integration_token": _l("Integration tokens"),
     "campaign_list": _l("Campaign list"),
     "audit_log": _l("Audit log"),
+    "statistics": _l("Statistics"),
     "letter_template": _l("Letter templates"),  # [mail] issue 12
 }
 AUDIT_ACTIONS = {
@@ -126,6 +127,10 @@ AUDIT_ACTIONS = {
     "requests.export_csv": _l("Request list exported"),
     "staff.create": _l("Staff account created"),
     "staff.update": _l("Staff account changed"),
+    "statistics.download": _l("Statistics downloaded"),
+    "certificate.download": _l("Erasure certificate downloaded"),
+    "certificate.verify": _l("Erasure certificate checked"),
+    "summary.download": _l("Access summary downloaded"),
     # [mail] issue 12: the e-mail channel
     "mail.receive": _l("E-mail received"),
     "mail.read": _l("E-mail viewed"),

@@ -25,6 +25,8 @@ SYSTEMS_ADMIN = {ADMIN}
 JOBS_READ = {MANAGER, SUPERVISOR}
 JOBS_RETRY = {MANAGER}
 CERTIFICATES_READ = {MANAGER, SUPERVISOR}
+# Statistics are aggregated and depersonalised (policy 3.2.3): the roles that oversee the work.
+STATISTICS_READ = {MANAGER, SUPERVISOR}
 # Export packages hold everything about a client: only roles that handle requests may download (not supervisors).
 EXPORTS_DOWNLOAD = {SUPPORT, MANAGER}
 # The e-mail channel (issue 12): received messages and letters are read by those who handle requests;

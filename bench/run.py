@@ -854,6 +854,31 @@ def scrub_1m(bench):
     return Measure(project=project, repeats=3 if bench.quick else 2, warmup=False, self_timed=True, extra=extra)
 
 
+STATS = "statistics"
+
+
+def _statistics_case(key):
+    """One chart of the statistics page (policy 3.2.3): its aggregate SQL and the Python that shapes it."""
+    def build(bench):
+        from backoffice.services import statistics
+
+        def project():
+            with bench.app.test_request_context("/admin/statistics/"):
+                return statistics.chart(key, 12)
+
+        statements = bench.capture(project)
+        return Measure(project=project, floor=bench.replay(statements), statements=len(statements))
+    return build
+
+
+for _key in ("requests_by_type", "completion_time", "on_time", "overdue", "rejections", "optouts", "erasures"):
+    case(f"statistics: {_key} (12 months)", group=STATS, target=max_ms(200))(_statistics_case(_key))
+
+
+@case("statistics: the whole page, 7 charts (manager)", group=STATS, target=max_ms(7 * 200))
+def statistics_page(bench):
+    return bench.page("manager", "/admin/statistics/")
+
 # -- production shape (issue 16): real gunicorn + worker processes over HTTP, bursts, load, memory --
 
 sys.path.insert(0, str(ROOT / "bench"))

@@ -27,6 +27,7 @@ from .register import ProcessingRegisterView
 from .requests import PrivacyRequestView
 from .retention import DormantAccountsView, RetentionRuleView, RetentionRunsView
 from .staff import StaffUserView, role_label
+from .statistics import StatisticsView
 from .systems import TASK_STATUS_LABELS, DataSystemView, SystemTaskView, task_forms
 from .translations import let_project_catalogs_win
 
@@ -69,6 +70,7 @@ def init_admin(app):
     admin.add_view(JobsView(name=_l("Jobs"), endpoint="jobs"))
     admin.add_view(CertificateView(name=_l("Erasure certificates"), endpoint="certificates"))
     admin.add_view(ExportPackageView(name=_l("Export packages"), endpoint="exports"))
+    admin.add_view(StatisticsView(name=_l("Statistics"), endpoint="statistics"))
     admin.add_view(IntegrationTokenView(IntegrationToken, db, name=_l("Integration tokens"), endpoint="integrations"))
     admin.add_view(MailView(name=_l("Mail triage"), endpoint="mail"))
     admin.add_view(LettersView(name=_l("Letters"), endpoint="letters"))

@@ -1,6 +1,7 @@
 """Jobs, erasure certificates and export packages (policy 5.2–5.4): thin views over services.execution/export."""
 from flask import Response, abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from redis.exceptions import RedisError
@@ -10,9 +11,8 @@ from ..permissions import CERTIFICATES_READ, EXPORTS_DOWNLOAD, JOBS_READ, JOBS_R
 from ..extensions import db
 from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, ExportPackage, JobRecord
 from ..models.requests import PrivacyRequest
-from ..models.staff import StaffUser
 from .. import labels
-from ..services import execution, export, fanout, jobqueue, live_status
+from ..services import documents, execution, export, fanout, jobqueue, live_status
 from .base import ProtectedView
 
 
@@ -81,15 +81,9 @@ class JobsView(ProtectedView):
         return redirect(url_for(".index"))
 
 
-def _staff_names(certificate):
-    ids = [certificate.get("requested_by_staff_id"), certificate.get("approved_by_staff_id")]
-    ids += [row.get("confirmed_by_staff_id") for row in certificate.get("systems", [])]
-    rows = db.session.execute(select(StaffUser).where(StaffUser.id.in_([i for i in ids if i]))).scalars()
-    return {user.id: str(user) for user in rows}
-
-
 class CertificateView(ProtectedView):
-    """Erasure certificates: viewable and downloadable (HTML) by managers and supervisors."""
+    """Erasure certificates: shown, downloaded (PDF or HTML, in a chosen language) and verified by managers and
+    supervisors; every download and check audited (services/documents)."""
 
     roles_read = CERTIFICATES_READ
 
@@ -101,30 +95,47 @@ class CertificateView(ProtectedView):
         ).scalars().all()
         return self.render("admin/jobs/certificates.html", rows=rows)
 
-    def _certificate(self, request_id):
-        privacy_request = db.session.get(PrivacyRequest, request_id)
-        if privacy_request is None or not privacy_request.certificate:
-            return None, None
-        return privacy_request, privacy_request.certificate
-
     @expose("/<int:request_id>/")
     def show(self, request_id):
-        privacy_request, certificate = self._certificate(request_id)
+        privacy_request, certificate = documents.certificate_for(request_id)
         if certificate is None:
             flash(_("Request #%(id)s has no erasure certificate.", id=request_id), "error")
             return redirect(url_for(".index"))
+        language = documents.pick_language(str(get_locale()))
         return self.render("admin/jobs/certificate.html", request_id=request_id, certificate=certificate,
-                           staff=_staff_names(certificate))
+                           staff=documents.staff_names(certificate), sha256=documents.certificate_sha256(certificate),
+                           verify_url=url_for(".verify", _external=True), language=language,
+                           languages=documents.languages(), pdf_available=documents.pdf_available(),
+                           time=lambda value: documents.document_time(value, language))
 
     @expose("/<int:request_id>/download")
     def download(self, request_id):
-        privacy_request, certificate = self._certificate(request_id)
-        if certificate is None:
+        fmt = request.args.get("format", "html")
+        fmt = fmt if fmt in documents.FORMATS else "html"
+        language = documents.pick_language(request.args.get("lang"), default=str(get_locale()))
+        if fmt == "pdf" and not documents.pdf_available():
+            flash(_("PDF is not available on this server (system libraries missing); download the HTML and print it."),
+                  "error")
+            return redirect(url_for(".show", request_id=request_id))
+        try:
+            body, mimetype = documents.certificate_download(request_id, language, fmt,
+                                                            url_for(".verify", _external=True))
+        except documents.DocumentError:
             abort(404)
-        html = self.render("admin/jobs/certificate_document.html", request_id=request_id, certificate=certificate,
-                           staff=_staff_names(certificate))
-        return Response(html, mimetype="text/html", headers={
-            "Content-Disposition": f"attachment; filename=erasure-certificate-{request_id}.html"})
+        return Response(body, mimetype=mimetype, headers={
+            "Content-Disposition": f"attachment; filename=erasure-certificate-{request_id}-{language}.{fmt}"})
+
+    @expose("/verify")
+    def verify(self):
+        request_id = request.args.get("request_id", type=int)
+        sha256 = request.args.get("sha256", "")[:200]
+        result = None
+        if request_id is not None and 0 < request_id < 2 ** 31 and sha256:
+            result = documents.verify_certificate(request_id, sha256)
+        elif request.args:
+            flash(_("Enter the request number and the SHA-256 printed on the certificate."), "error")
+        return self.render("admin/jobs/certificate_verify.html", result=result, request_id=request_id,
+                           sha256=sha256)
 
 
 class ExportPackageView(ProtectedView):
@@ -149,3 +160,15 @@ class ExportPackageView(ProtectedView):
         export.record_download(package)
         return send_file(package.path, mimetype="application/zip", as_attachment=True,
                          download_name=f"personal-data-request-{package.request_id}.zip", max_age=0)
+
+    @expose("/<int:package_id>/summary")
+    def summary(self, package_id):
+        fmt = request.args.get("format", "pdf")
+        found = export.summary_download(package_id, fmt if fmt in export.SUMMARY_FILES else "pdf")
+        if found is None:
+            flash(_("This export package does not exist or has expired."), "error")
+            return redirect(url_for(".index"))
+        body, mimetype, request_id = found
+        extension = "pdf" if mimetype == "application/pdf" else "html"
+        return Response(body, mimetype=mimetype, headers={
+            "Content-Disposition": f"attachment; filename=access-summary-{request_id}.{extension}"})

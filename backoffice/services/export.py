@@ -29,7 +29,7 @@ from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import ACCESS, PrivacyRequest
 from ..models.systems import BACKOFFICE, SQL
-from . import audit, csvstream, datamap, disclosures, execution, fanout, sql_connector, summary_labels
+from . import audit, csvstream, datamap, disclosures, documents, execution, fanout, sql_connector, summary_labels
 from .optouts import address_hash
 from .retention import effective_rules
 
@@ -168,13 +168,16 @@ def summary_language(client):
     return client.preferred_language if client.preferred_language in languages else "en"
 
 
-def render_summary(client, counts, generated_at, request_id):
-    """summary.html in the client's language: purposes, recipients, retention, rights (policy 3.2, 4, 5.2–5.4)."""
-    with force_locale(summary_language(client)):
+def render_summary(client, counts, generated_at, request_id, job_id=None):
+    """summary.html in the client's language: purposes, recipients, retention, rights (policy 3.2, 4, 5.2–5.4);
+    printable as it is, and rendered to summary.pdf beside it (services/documents)."""
+    language = summary_language(client)
+    with force_locale(language):
         return render_template("exports/summary.html", client=client, counts=counts, generated_at=generated_at,
-                               request_id=request_id, rules=effective_rules(),
-                               language=summary_language(client), category_label=summary_labels.category,
-                               record_type_label=summary_labels.record_type,
+                               request_id=request_id, job_id=job_id, rules=effective_rules(), language=language,
+                               prepared_at=documents.document_time(generated_at, language),
+                               css=documents.DOCUMENT_CSS.read_text(encoding="utf-8",
+                               category_label=summary_labels.category, record_type_label=summary_labels.record_type,
                                reference_label=summary_labels.legal_reference)
 
 
@@ -223,7 +226,11 @@ def build_export(request_id, job_id=None):
                 counts[category] = _write_csv(archive, name, query, to_row, _columns(to_row, query))
             counts.update(_write_system_csvs(archive, systems))
             client = db.session.get(Client, client_id)
-            archive.writestr("summary.html", render_summary(client, counts, generated_at, request_id))
+            summary = render_summary(client, counts, generated_at, request_id, job_id)
+            archive.writestr("summary.html", summary)
+            pdf = documents.summary_pdf(summary)
+            if pdf is not None:
+                archive.writestr("summary.pdf", pdf)
         os.replace(part_path, final_path)
     except BaseException:
         part_path.unlink(missing_ok=True)
@@ -276,6 +283,24 @@ def record_download(package):
     audit.record("export.download", object_type="export_package", object_id=package.id,
                  request_id=package.request_id, details={"sha256": package.sha256})
     db.session.commit()
+
+
+SUMMARY_FILES = {"pdf": ("summary.pdf", "application/pdf"), "html": ("summary.html", "text/html")}
+
+
+def summary_download(package_id, fmt):
+    """(bytes, mimetype) of the package's access summary, read out of its ZIP, or None; audited (policy 4.3, 5.4)."""
+    package = package_for_download(package_id)
+    if package is None or fmt not in SUMMARY_FILES:
+        return None
+    name, mimetype = SUMMARY_FILES[fmt]
+    body = documents.read_package_member(package.path, name)
+    if body is None:
+        return None
+    audit.record("summary.download", object_type="export_package", object_id=package.id,
+                 request_id=package.request_id, details={"format": fmt})
+    db.session.commit()
+    return body, mimetype, package.request_id
 
 
 def cleanup_expired(now=None, orphan_min_age=dt.timedelta(hours=1)):

@@ -20,6 +20,7 @@ AREAS = {
     "deadlines": ({ADMIN}, {ADMIN}),
     "jobs": ({MANAGER, SUPERVISOR}, {MANAGER}),
     "certificates": ({MANAGER, SUPERVISOR}, set()),
+    "statistics": ({MANAGER, SUPERVISOR}, set()),  # aggregated, depersonalised (policy 3.2.3)
     "exports": ({SUPPORT, MANAGER}, set()),  # export packages hold everything about a client: no supervisor download
     "integrations": ({ADMIN}, {ADMIN}),
     # [mail] issue 12: received messages and letters for those who handle requests; templates for the admin.
