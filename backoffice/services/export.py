@@ -176,7 +176,7 @@ def render_summary(client, counts, generated_at, request_id, job_id=None):
         return render_template("exports/summary.html", client=client, counts=counts, generated_at=generated_at,
                                request_id=request_id, job_id=job_id, rules=effective_rules(), language=language,
                                prepared_at=documents.document_time(generated_at, language),
-                               css=documents.DOCUMENT_CSS.read_text(encoding="utf-8",
+                               css=documents.DOCUMENT_CSS.read_text(encoding="utf-8"),
                                category_label=summary_labels.category, record_type_label=summary_labels.record_type,
                                reference_label=summary_labels.legal_reference)
 
