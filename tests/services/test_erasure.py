@@ -193,4 +193,6 @@ def test_erasing_thousands_of_records_is_set_based(app, manager):
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     assert summary["deleted"]["communication"] == 2001
-    assert len(statements) < 80
+    # A fixed budget: the erasure's own statements, the data-map and mail-evidence steps and the self-check after the
+    # commit (one query per text column). 2,001 rows must not add a statement each.
+    assert len(statements) < 120
