@@ -17,3 +17,25 @@
     }
   });
 })();
+
+// Select2 (Flask-Admin's select widget) draws an <a class="select2-choice"> with no name in place of the <select>:
+// give it the label of the field it replaces (WCAG 4.1.2, axe "link-name").
+(function () {
+  function nameChoices() {
+    document.querySelectorAll('.select2-container').forEach(function (box) {
+      var link = box.querySelector('.select2-choice');
+      var id = (box.id || '').replace(/^s2id_/, '');
+      var label = id ? document.querySelector('label[for="' + id + '"]') : null;
+      if (link && label && !link.getAttribute('aria-label')) {
+        link.setAttribute('aria-label', label.textContent.replace('*', '').trim());
+      }
+    });
+  }
+  document.addEventListener('DOMContentLoaded', function () {
+    nameChoices();
+    if (window.MutationObserver) {
+      new MutationObserver(nameChoices).observe(document.body, {childList: true, subtree: true});
+    }
+  });
+  window.addEventListener('load', nameChoices);
+})();

@@ -9,8 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = ROOT / "docs" / "glossary.md"
 TRANSLATIONS = ROOT / "backoffice" / "translations"
 # The documents a client (or the authority) reads: the export summary and the erasure certificate.
-CLIENT_SOURCES = ("templates/exports/", "templates/admin/jobs/_certificate.html",
-                  "templates/admin/jobs/certificate_document.html")
+CLIENT_SOURCES = ("templates/exports/", "templates/documents/", "templates/admin/jobs/certificate.html")
 
 
 def _cells(line):

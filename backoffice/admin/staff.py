@@ -48,6 +48,11 @@ def role_label(code):
     return ROLE_LABELS.get(code, code)
 
 
+def _at_least_one_role(form, field):
+    if not field.data:
+        raise ValidationError(_l("Choose at least one role."))
+
+
 def _check_unique_email(form, field):
     existing = staff_service.find_by_email((field.data or "").strip())
     if existing is not None and existing is not getattr(form, "_obj", None):
@@ -73,8 +78,9 @@ class StaffUserView(RoleModelView):
     column_default_sort = ("id", False)
     form_columns = ("email", "full_name", "active", "language", "role_list")
     form_extra_fields = {
+        # Checked on the server, not with `required`: on checkboxes the browser would demand every one of them.
         "role_list": SelectMultipleField(_l("Roles"), choices=labels.choices("role", ROLES),
-                                         validators=[DataRequired()], widget=ListWidget(prefix_label=False),
+                                         validators=[_at_least_one_role], widget=ListWidget(prefix_label=False),
                                          option_widget=CheckboxInput()),
     }
     form_args = {
