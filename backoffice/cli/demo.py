@@ -8,7 +8,6 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from ..demo_receiver import Receiver
-from ..extensions import db
 from ..http_security import QuietRequestHandler
 from ..services import demo as demo_service
 from ..services import demo_mail, demo_systems
@@ -71,7 +70,6 @@ def demo_command(port, host, no_serve):
     demo_systems.configure_environment(app.config["INSTANCE_PATH"])
     receiver_url = f"http://127.0.0.1:{demo_systems.RECEIVER_PORT}/privacy"
     copied = demo_systems.seed_demo_systems(receiver_url)
-    db.session.commit()
     click.echo(f"Data map: booking site under instance/booking-site.db ({copied} demo customers copied), "
                f"mailer webhook at {receiver_url}, paper archive (manual). `flask --app wsgi systems list` shows it.")
     if no_serve:

@@ -79,7 +79,8 @@ def _build_site(clients):
 
 
 def seed_demo_systems(receiver_url):
-    """Idempotent: the three demo systems and the booking site's rows (for clients with an erasure request)."""
+    """Idempotent: the three demo systems and the booking site's rows (for clients with an erasure request);
+    committed here."""
     datamap.ensure_backoffice_system()
     existing = {system.name for system in datamap.all_systems()}
     wanted = (
@@ -103,4 +104,6 @@ def seed_demo_systems(receiver_url):
         select(Client).join(PrivacyRequest, PrivacyRequest.client_id == Client.id)
         .where(PrivacyRequest.type.in_((ERASURE, CONSENT_WITHDRAWAL))).order_by(Client.id).distinct()
     ).scalars().all()
-    return _build_site(subjects)
+    copied = _build_site(subjects)
+    db.session.commit()  # the service owns the demo's commit, like every other user action
+    return copied
