@@ -29,16 +29,36 @@ TEST_PASSWORD = "correct-horse-battery"
 # Every test account signs in with a real second factor (issue 13): codes come from pyotp, no bypass exists.
 TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# pytest-xdist runs the suite in several processes ("gw0", "gw1", ...): each gets a PostgreSQL database and a Redis
+# database of its own, so no worker empties or flushes what another is using.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 _PASSWORD_HASH = None
 
 
-def _database_url():
+def _named_database_url():
     return os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
 
 
+def _database_url():
+    """The database of this test process: the named one, or under xdist `<name>_<worker>` beside it."""
+    url = _named_database_url()
+    if url and url.startswith("postgres") and XDIST_WORKER:
+        parts = urlsplit(url)
+        return parts._replace(path=f"{parts.path}_{XDIST_WORKER}").geturl()
+    return url
+
+
 def redis_url():
-    """The Redis the tests may use (and flush), or None: only what the environment names explicitly."""
-    return os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or None
+    """The Redis the tests may use (and flush), or None: only what the environment names explicitly.
+
+    Under xdist each worker takes its own database number after the named one (`/0` → `/1`, `/2`, ...)."""
+    url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or None
+    if url and XDIST_WORKER:
+        parts = urlsplit(url)
+        base = int(parts.path.strip("/") or 0)
+        number = (base + 1 + int(XDIST_WORKER.removeprefix("gw"))) % 16
+        return parts._replace(path=f"/{number}").geturl()
+    return url
 
 
 def _reachable(url, default_port):
@@ -108,11 +128,15 @@ def _sqlite_template(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def _postgres_schema():
-    """On PostgreSQL the schema is created once; each test then starts from empty tables."""
+    """On PostgreSQL the schema is created once; each test then starts from empty tables.
+
+    Under xdist the worker's own database is made afresh (dropped first, closing whatever a run before left open)."""
     url = _database_url()
     if not url or not url.startswith("postgres"):
         return None
     require_service("PostgreSQL", url, 5432)
+    if url != _named_database_url():
+        _create_fresh_database(url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
     with app.app_context():
         db.drop_all()
@@ -122,8 +146,23 @@ def _postgres_schema():
     return url
 
 
+def _create_fresh_database(url):
+    from sqlalchemy import create_engine
+
+    name = urlsplit(url).path.strip("/")
+    admin = create_engine(_named_database_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
 def _empty_postgres_tables():
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    # A connection some earlier test left open in a transaction would make TRUNCATE wait forever: fail instead.
+    db.session.execute(text("SET LOCAL lock_timeout = '30s'"))
     db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     db.session.commit()
 

@@ -78,11 +78,16 @@ def everything(app, login_as):
     return user
 
 
-def test_hostile_posts_never_500_and_change_nothing(app, client, everything):
+POST_SHARDS = 4  # the walk is split so that the suite's processes share it
+
+
+@pytest.mark.parametrize("shard", range(POST_SHARDS))
+def test_hostile_posts_never_500_and_change_nothing(app, client, everything, shard):
     before = _counts()
     rules = _post_rules(app)
+    mine = rules[shard::POST_SHARDS]
     checked = 0
-    for rule in rules:
+    for rule in mine:
         values = {arg: ("csv" if arg == "export_type" else "1") for arg in rule.arguments}
         url = rule.build(values, append_unknown=False)[1]
         for query in ("", "?id=1", "?id=abc"):
@@ -92,7 +97,7 @@ def test_hostile_posts_never_500_and_change_nothing(app, client, everything):
     db.session.expire_all()
     assert _counts() == before
     assert len(rules) >= MIN_POST_ROUTES, f"only {len(rules)} POST routes found"
-    assert checked == 3 * len(rules)
+    assert mine and checked == 3 * len(mine)
 
 
 @pytest.mark.parametrize("params", [
