@@ -15,7 +15,6 @@ from ..models.requests import AWAITING_APPROVAL, CLOSED_STATUSES, OPEN_STATUSES,
 from ..models.staff import StaffUser
 from ..permissions import APPROVE, JOBS_READ, REQUESTS_HANDLE, REQUESTS_READ
 from . import audit, deadlines
-from .lifecycle import handlers_of
 
 # The request list's quick tabs, in the order the list shows them, then the home page's extra counters.
 TABS = ("open", "mine", "overdue", "approval", "done")
@@ -115,46 +114,6 @@ def urgency(req, now=None):
     if req.due_at < now:
         return "overdue"
     return "due_soon" if req.due_at <= deadlines.soon_cutoff(now) else ""
-
-
-def my_queue(user, limit=50):
-    """Open requests assigned to `user`, the most urgent first."""
-    return db.session.execute(
-        select(PrivacyRequest)
-        .where(PrivacyRequest.assigned_to_id == user.id, PrivacyRequest.status.in_(OPEN_STATUSES))
-        .order_by(PrivacyRequest.due_at.is_(None), PrivacyRequest.due_at, PrivacyRequest.id)
-        .limit(limit)
-    ).scalars().all()
-
-
-def due_soon(now=None, limit=50):
-    """Open requests not yet overdue whose deadline ends within 1 working day."""
-    now = now or utcnow()
-    return db.session.execute(
-        select(PrivacyRequest).where(_is_open(), PrivacyRequest.due_at >= now,
-                                     PrivacyRequest.due_at <= deadlines.soon_cutoff(now))
-        .order_by(PrivacyRequest.due_at, PrivacyRequest.id).limit(limit)
-    ).scalars().all()
-
-
-def overdue(now=None, limit=50):
-    """Open requests past their statutory deadline."""
-    now = now or utcnow()
-    return db.session.execute(
-        select(PrivacyRequest).where(_is_open(), PrivacyRequest.due_at < now)
-        .order_by(PrivacyRequest.due_at, PrivacyRequest.id).limit(limit)
-    ).scalars().all()
-
-
-def awaiting_approval_by(user, limit=50):
-    """Requests waiting for a manager's decision that `user` may take (not their own: four-eyes)."""
-    if not user.has_role(*APPROVE):
-        return []
-    waiting = db.session.execute(
-        select(PrivacyRequest).where(PrivacyRequest.status == AWAITING_APPROVAL)
-        .order_by(PrivacyRequest.due_at.is_(None), PrivacyRequest.due_at, PrivacyRequest.id).limit(limit * 4)
-    ).scalars().all()
-    return [req for req in waiting if user.id not in handlers_of(req)][:limit]
 
 
 def handler_choices():

@@ -12,10 +12,11 @@ from backoffice.models.deadlines import DeadlineRule
 from backoffice.models.requests import (
     ACCESS, APPROVED, AWAITING_APPROVAL, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, FAILED, RECEIVED, REJECTED,
 )
-from backoffice.services import execution, intake, lifecycle, queues, steps
+from backoffice.services import execution, intake, lifecycle, steps
 from backoffice.services.steps import take_step
 from tests.factories import make_client
 from tests.services.requestkit import make_manager, new_request
+from tests.services.test_queues import in_tab
 
 
 @pytest.mark.parametrize("type_", [ERASURE, CONSENT_WITHDRAWAL, BLOCKING])
@@ -43,7 +44,7 @@ def test_four_eyes_the_creator_and_every_handler_cannot_approve(app, team, queue
     assert req.status == AWAITING_APPROVAL
     take_step(req, "approve", outsider, comment="Verified, no retention applies")
     assert (req.status, req.approved_by_id) == (APPROVED, outsider.id)
-    assert queues.awaiting_approval_by(outsider) == []
+    assert in_tab("approval", outsider) == []
 
 
 def test_reject_needs_a_reason(app, team):
@@ -94,7 +95,7 @@ def test_bulk_assignment_is_all_or_nothing(app, team):
         steps.assign([open_one], team.supervisor, team.support)
     steps.assign([open_one], team.support2, team.support)
     assert open_one.assigned_to_id == team.support2.id
-    assert queues.my_queue(team.support2) == [open_one]
+    assert in_tab("mine", team.support2) == [open_one]
 
 
 def test_extension_once_with_reason_where_the_rule_allows_it(app, team):
