@@ -3,7 +3,6 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.exc import DBAPIError
 
-from ..extensions import db
 from ..services import audit as audit_service
 
 
@@ -11,14 +10,11 @@ from ..services import audit as audit_service
 @with_appcontext
 def audit_verify_command():
     """Walk the audit chain; report the first broken or missing link and exit 1 if there is one (policy 4.3)."""
-    result = audit_service.verify()
     try:
-        audit_service.record("audit.verify", object_type="audit_chain",
-                             outcome="success" if result.ok else "failure", details=result.as_details())
-        db.session.commit()
+        result = audit_service.verify_and_record()
     except DBAPIError:
         # A head that was removed or moved refuses new events; the report below still tells what is wrong.
-        db.session.rollback()
+        result = audit_service.verify()
         click.echo("Could not record this check in the audit log (the chain head refused it).", err=True)
     if result.ok:
         click.echo(f"Audit chain intact: {result.checked} events verified.")

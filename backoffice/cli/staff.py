@@ -4,7 +4,6 @@ import os
 import click
 from flask.cli import with_appcontext
 
-from ..extensions import db
 from ..models.staff import ROLES
 from ..services import staff as staff_service
 
@@ -24,8 +23,7 @@ def create_user_command(email, roles, name, password_env):
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = staff_service.create_user(email, password, set(roles), full_name=name)
+        user = staff_service.cli_create(email, password, set(roles), full_name=name)
     except staff_service.StaffError as error:
         raise click.ClickException(str(error)) from None
-    db.session.commit()
     click.echo(f"Created staff user #{user.id} with roles {', '.join(sorted(roles))}.")

@@ -8,7 +8,6 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from ..demo_receiver import Receiver
-from ..extensions import db
 from ..services import datamap, demo_systems
 
 systems_group = AppGroup("systems", help="The data map: systems that hold client data.")
@@ -25,9 +24,7 @@ def _demo_environment():
 def list_command():
     """Print every system of the data map (names of environment variables, never their values)."""
     _demo_environment()
-    datamap.ensure_backoffice_system()
-    db.session.commit()
-    for system in datamap.all_systems():
+    for system in datamap.current_map():
         click.echo(datamap.describe(system))
 
 

@@ -14,6 +14,7 @@ from ..models.records import Booking
 from ..models.requests import ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, RECTIFICATION
 from ..models.systems import BACKOFFICE, HOME_COUNTRY, KINDS, MANUAL, SQL, WEBHOOK, DataSystem
 from . import audit, datasets, sql_connector, webhook
+from .transaction import user_action
 
 SYSTEM_REQUEST_TYPES = (ERASURE, CONSENT_WITHDRAWAL, ACCESS, RECTIFICATION, BLOCKING)
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,79}$")
@@ -46,6 +47,13 @@ def ensure_backoffice_system():
         db.session.add(system)
         db.session.flush()
     return system
+
+
+@user_action
+def current_map():
+    """Every system of the data map, System #1 made first if it is missing (committed here)."""
+    ensure_backoffice_system()
+    return all_systems()
 
 
 def all_systems():

@@ -137,6 +137,13 @@ def grants_of(user):
                               .order_by(RoleGrant.id.desc())).scalars().all()
 
 
+def cli_create(email, password, roles, full_name=""):
+    """`flask create-user`: one transaction; the password is set and every role applies at once (no admin yet)."""
+    user = create_user(email, password, roles, full_name=full_name)
+    db.session.commit()
+    return user
+
+
 def admin_create(by, *, email, full_name, roles, active=True, language=None):
     """The admin page's "create": one transaction; returns the user with its one-time `reset_code`."""
     user = create_user(email, None, roles, full_name=full_name, by=by)
