@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import uuid
+import warnings
 from urllib.parse import urlsplit
 
 import pyotp
@@ -159,9 +160,25 @@ def _create_fresh_database(url):
         admin.dispose()
 
 
+def _end_leftover_connections():
+    """End every other connection to this process's test database before a test starts.
+
+    None may outlive its test: a server thread, a job paused at a checkpoint or a worker process an earlier test
+    left behind would hold its locks and make TRUNCATE wait for ever. Each one ended is reported as a warning
+    (with its last statement) so the test that leaked it can be found."""
+    leftovers = db.session.execute(text(
+        "SELECT pid, state, left(query, 200) AS query, pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+    )).all()
+    db.session.commit()
+    for row in leftovers:
+        warnings.warn(f"ended a connection an earlier test left open ({row.state}): {row.query}")
+
+
 def _empty_postgres_tables():
+    _end_leftover_connections()
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    # A connection some earlier test left open in a transaction would make TRUNCATE wait forever: fail instead.
+    # Should a connection still hold a lock, TRUNCATE fails after 30 s instead of waiting for ever.
     db.session.execute(text("SET LOCAL lock_timeout = '30s'"))
     db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     db.session.commit()

@@ -179,6 +179,9 @@ def job_failed(job_id, error, final):
     db.session.commit()
 
 
+PAUSE_LIMIT_SECONDS = 180
+
+
 def checkpoint(name):
     """Test hook: with JOB_PAUSE_DIR set, announce `name` and wait for the test to release it.
 
@@ -191,9 +194,10 @@ def checkpoint(name):
     announce.write_text(str(os.getpid()))
     announce.replace(Path(pause_dir, f"{name}.reached"))  # atomic: the test never reads half a pid
     release = Path(pause_dir, f"{name}.release")
+    deadline = time.monotonic() + PAUSE_LIMIT_SECONDS  # a test that forgot its pause must not hold locks for ever
     while not release.exists():
-        if not Path(pause_dir).is_dir():
-            raise ExecutionError("test pause directory removed", code="test_abort")
+        if not Path(pause_dir).is_dir() or time.monotonic() > deadline:
+            raise ExecutionError("test pause directory removed or never released", code="test_abort")
         time.sleep(0.05)
 
 
