@@ -127,8 +127,9 @@ def _mask_value(table):
 def _changing(system, identifiers, work):
     """Run `work(connection, spec, condition, table)` for each table, children first, in ONE transaction.
 
-    Returns the per-table rows `work` gave (None: the table had nothing to do) and their totals. A failure rolls the whole system back; the error names the driver's exception class only (its message
-    quotes parameters, which are personal data).
+    Returns the per-table rows `work` gave (None: the table had nothing to do) and their totals. A failure rolls
+    the whole system back; the error names the driver's exception class only (its message quotes parameters, which
+    are personal data).
     """
     dataset = dataset_of(system)
     cache_key = _cache_key(system)

@@ -19,11 +19,12 @@ from backoffice.models.jobs import JobRecord
 from backoffice.models.requests import (
     BLOCKING, COMPLETED, EXECUTING, FAILED, RECTIFICATION, UNBLOCKING, PrivacyRequest,
 )
-from backoffice.models.systems import DONE, PENDING, WAITING, SystemTask
+from backoffice.models.systems import DONE, PENDING
 from backoffice.services import blocking, datamap, execution, fanout, intake
 from backoffice.services import datasets
 from backoffice.services.lifecycle import IllegalTransition
 from backoffice.services.steps import take_step
+from tests.systems.conftest import run_jobs, task_of
 from tests.systems.sites import rows
 
 NEW_EMAIL = "zhanar.new@mail.kz"
@@ -41,15 +42,6 @@ def data_map_52(data_map):
     return data_map
 
 
-def _task(request, system):
-    return db.session.execute(select(SystemTask).where(SystemTask.request_id == request.id,
-                                                       SystemTask.system_id == system.id)).scalar_one()
-
-
-def _run(worker):
-    while worker.drain():
-        pass
-    db.session.expire_all()
 
 
 def _in_progress(type_, client, by, payload=None):
@@ -77,7 +69,7 @@ def test_rectification_reaches_every_system_and_completes_only_when_all_are_done
     assert request.status == EXECUTING and request.completed_at is None
     assert db.session.get(Client, subject.id).email_norm == NEW_EMAIL
     assert fanout.waiting_on(request.id) == ["Booking site", "Mailer", "Paper archive"]
-    _run(worker)
+    run_jobs(worker)
 
     assert rows(site_url, "SELECT email_addr, full_name FROM customers WHERE cust_id = 1") == [
         (NEW_EMAIL, "Zhanar Newname")]  # found by the old e-mail, which the site still had
@@ -88,15 +80,15 @@ def test_rectification_reaches_every_system_and_completes_only_when_all_are_done
     assert valid and body["type"] == "rectification" and body["request_id"] == request.id
     assert body["changes"] == {"email": NEW_EMAIL}
     assert body["identifiers"] == {"email": [NEW_EMAIL, "zhanar.site@mail.kz"]}
-    assert _task(request, data_map_52["mailer"]).result == {"updated": 1}
-    site = _task(request, data_map_52["site"]).result
+    assert task_of(request, data_map_52["mailer"]).result == {"updated": 1}
+    site = task_of(request, data_map_52["site"]).result
     assert [(t["table"], t["changed"], t["fields"]) for t in site["tables"]] == [
         ("customers", 1, ["email", "full_name"]), ("trips", 2, ["full_name"])]
     assert db.session.get(PrivacyRequest, request.id).status == EXECUTING
     assert fanout.waiting_on(request.id) == ["Paper archive"]
 
-    fanout.confirm_manual(_task(request, data_map_52["archive"]).id, request.id, support, "Card index corrected")
-    _run(worker)
+    fanout.confirm_manual(task_of(request, data_map_52["archive"]).id, request.id, support, "Card index corrected")
+    run_jobs(worker)
 
     done = db.session.get(PrivacyRequest, request.id)
     assert done.status == COMPLETED and done.completed_at is not None
@@ -117,10 +109,10 @@ def test_a_system_holding_none_of_the_changed_fields_is_told_nothing(app, worker
     data_map_52["archive"].enabled = False
     db.session.commit()
     request = _rectified(subject, make_staff("support"), position="Chief accountant")
-    _run(worker)
+    run_jobs(worker)
     assert receiver.calls == []  # the mailer holds no position: not even the identifiers are sent
-    assert _task(request, data_map_52["mailer"]).status == DONE
-    assert _task(request, data_map_52["site"]).result["tables"] == []
+    assert task_of(request, data_map_52["mailer"]).status == DONE
+    assert task_of(request, data_map_52["site"]).result["tables"] == []
     assert db.session.get(PrivacyRequest, request.id).status == COMPLETED
 
 
@@ -129,16 +121,16 @@ def test_a_system_that_is_down_fails_and_retries_alone_while_the_request_waits_o
     manager = make_staff("manager")
     receiver.mode = "fail"
     request = _rectified(subject, make_staff("support"), email=NEW_EMAIL)
-    _run(worker)
+    run_jobs(worker)
 
-    mailer = _task(request, data_map_52["mailer"])
+    mailer = task_of(request, data_map_52["mailer"])
     assert mailer.status == PENDING and mailer.attempts == 1 and "503" in mailer.error
     assert worker.state(mailer.job_id) == "scheduled"  # a later attempt
-    assert _task(request, data_map_52["site"]).status == DONE
+    assert task_of(request, data_map_52["site"]).status == DONE
     assert rows(site_url, "SELECT email_addr FROM customers WHERE cust_id = 1") == [(NEW_EMAIL,)]
     worker.submit(fanout.RUN_TASK_JOB, (mailer.id,), mailer.job_id, retries_left=0)  # the last attempt
-    _run(worker)
-    assert _task(request, data_map_52["mailer"]).status == "failed"
+    run_jobs(worker)
+    assert task_of(request, data_map_52["mailer"]).status == "failed"
     assert db.session.get(PrivacyRequest, request.id).status == EXECUTING
     login_as("manager")
     page = client.get(f"/admin/requests/details/?id={request.id}").get_data(as_text=True)
@@ -148,13 +140,13 @@ def test_a_system_that_is_down_fails_and_retries_alone_while_the_request_waits_o
     assert "customers: found 1, updated 1 (E-mail)" in tasks and NEW_EMAIL not in tasks
 
     receiver.mode = "done"
-    site_attempts = _task(request, data_map_52["site"]).attempts
+    site_attempts = task_of(request, data_map_52["site"]).attempts
     fanout.retry_task(mailer.id, request.id, manager)
-    fanout.record_cannot(_task(request, data_map_52["archive"]).id, request.id, manager,
+    fanout.record_cannot(task_of(request, data_map_52["archive"]).id, request.id, manager,
                          "The card index was destroyed in 2020", "Law on archives, art. 16")
-    _run(worker)
-    assert _task(request, data_map_52["mailer"]).status == DONE
-    assert _task(request, data_map_52["site"]).attempts == site_attempts  # not run again
+    run_jobs(worker)
+    assert task_of(request, data_map_52["mailer"]).status == DONE
+    assert task_of(request, data_map_52["site"]).attempts == site_attempts  # not run again
     assert db.session.get(PrivacyRequest, request.id).status == COMPLETED
 
 
@@ -174,7 +166,7 @@ def test_blocking_and_its_lifting_reach_every_system(app, worker, data_map_52, s
 
     block = _blocked(subject, support, manager)
     assert block.status == EXECUTING and db.session.get(Client, subject.id).status == "blocked"
-    _run(worker)
+    run_jobs(worker)
     assert rows(site_url, "SELECT cust_id FROM customers WHERE on_hold") == [(1,)]
     [(valid, body)] = receiver.calls
     assert valid and body["type"] == "blocking" and "changes" not in body
@@ -183,20 +175,20 @@ def test_blocking_and_its_lifting_reach_every_system(app, worker, data_map_52, s
     lifting = _in_progress(UNBLOCKING, subject, support)
     with pytest.raises(IllegalTransition, match=f"#{block.id}"):
         take_step(lifting, "complete", support)
-    fanout.confirm_manual(_task(block, archive).id, block.id, support, "Folder marked as blocked")
-    _run(worker)
+    fanout.confirm_manual(task_of(block, archive).id, block.id, support, "Folder marked as blocked")
+    run_jobs(worker)
     assert db.session.get(PrivacyRequest, block.id).status == COMPLETED
 
     take_step(db.session.get(PrivacyRequest, lifting.id), "complete", support)
     db.session.expire_all()
     assert db.session.get(Client, subject.id).status == "active"
     assert db.session.get(PrivacyRequest, lifting.id).status == EXECUTING
-    _run(worker)
+    run_jobs(worker)
     assert rows(site_url, "SELECT count(*) FROM customers WHERE on_hold") == [(0,)]
     assert [body["type"] for _, body in receiver.calls] == ["blocking", "unblocking"]
-    assert _task(lifting, data_map_52["mailer"]).result == {"blocked": False}
-    fanout.confirm_manual(_task(lifting, archive).id, lifting.id, support, "Mark removed")
-    _run(worker)
+    assert task_of(lifting, data_map_52["mailer"]).result == {"blocked": False}
+    fanout.confirm_manual(task_of(lifting, archive).id, lifting.id, support, "Mark removed")
+    run_jobs(worker)
     assert db.session.get(PrivacyRequest, lifting.id).status == COMPLETED
 
 
@@ -204,8 +196,8 @@ def test_the_periodic_pass_lifts_an_expired_block_in_every_system(app, worker, d
                                                                   site_url, make_staff):
     support, manager = make_staff("support"), make_staff("manager")
     block = _blocked(subject, support, manager, until=(dt.date.today() + dt.timedelta(days=30)).isoformat())
-    fanout.confirm_manual(_task(block, data_map_52["archive"]).id, block.id, support, "Folder marked")
-    _run(worker)
+    fanout.confirm_manual(task_of(block, data_map_52["archive"]).id, block.id, support, "Folder marked")
+    run_jobs(worker)
     assert db.session.get(PrivacyRequest, block.id).status == COMPLETED
     assert rows(site_url, "SELECT cust_id FROM customers WHERE on_hold") == [(1,)]
 
@@ -217,13 +209,13 @@ def test_the_periodic_pass_lifts_an_expired_block_in_every_system(app, worker, d
     lifting = db.session.execute(select(PrivacyRequest).where(PrivacyRequest.type == UNBLOCKING)).scalar_one()
     assert lifting.status == EXECUTING and lifting.created_by_id is None and lifting.client_id == subject.id
     assert [event.action for event in lifting.events] == ["create", "block_ended"]
-    _run(worker)
+    run_jobs(worker)
     assert rows(site_url, "SELECT count(*) FROM customers WHERE on_hold") == [(0,)]
     assert receiver.calls[-1][1]["type"] == "unblocking"
     assert fanout.waiting_on(lifting.id) == ["Paper archive"]
     assert blocking.lift_expired_blocks(today=later) == []  # a second pass opens nothing more
-    fanout.confirm_manual(_task(lifting, data_map_52["archive"]).id, lifting.id, support, "Mark removed")
-    _run(worker)
+    fanout.confirm_manual(task_of(lifting, data_map_52["archive"]).id, lifting.id, support, "Mark removed")
+    run_jobs(worker)
     assert db.session.get(PrivacyRequest, lifting.id).status == COMPLETED
     assert db.session.execute(select(func.count()).select_from(PrivacyRequest)
                               .where(PrivacyRequest.type == UNBLOCKING)).scalar() == 1
@@ -245,7 +237,7 @@ def test_reconcile_requeues_a_lost_completion_job_and_a_failed_one_is_retried(ap
     assert db.session.get(PrivacyRequest, request.id).status == EXECUTING
 
     assert execution.reconcile(stale_after=0) == [request.id]
-    _run(worker)
+    run_jobs(worker)
     assert db.session.get(PrivacyRequest, request.id).status == COMPLETED
 
     # A completion job that fails for good fails the request; a manager's retry completes it.
@@ -259,7 +251,7 @@ def test_reconcile_requeues_a_lost_completion_job_and_a_failed_one_is_retried(ap
     db.session.expire_all()
     assert db.session.get(PrivacyRequest, other.id).status == FAILED
     execution.retry_request(other.id, manager)
-    _run(worker)
+    run_jobs(worker)
     assert db.session.get(PrivacyRequest, other.id).status == COMPLETED
 
 
