@@ -2,7 +2,8 @@
 
 It checks every call's signature and timestamp exactly as docs/jobs.md tells a real receiver to, keeps what it
 was asked in memory, and answers according to its mode:
-- "done": 200 {"status": "done", "result": {"deleted": 1}} at once;
+- "done": 200 {"status": "done", "result": {...}} at once: {"deleted": 1, "suppressed": true} for an erasure,
+  {"updated": <fields changed>} for a rectification, {"blocked": true|false} for a blocking or its lifting;
 - "later": 202 {"status": "accepted"}; `confirm_later(...)` then calls the back-office's signed callback;
 - "fail": 503 (a system that is down); "slow": answers only after `release()` (a read timeout).
 Run it alone with `flask --app wsgi systems receiver --port 8765` (the secret from the environment).
@@ -29,6 +30,16 @@ def signature_ok(secret, headers, body, now=None):
     if abs((now or time.time()) - moment) > REPLAY_WINDOW_SECONDS:
         return False
     return hmac.compare_digest(sign(secret, moment, body), headers.get(SIGNATURE_HEADER, ""))
+
+
+def result_for(body):
+    """What this stand-in reports having done, by request type (counts and yes/no only, like a real receiver)."""
+    kind = body.get("type") if isinstance(body, dict) else None
+    if kind == "rectification":
+        return {"updated": len(body.get("changes") or {})}
+    if kind in ("blocking", "unblocking"):
+        return {"blocked": kind == "blocking"}
+    return {"deleted": 1, "suppressed": True}
 
 
 class Receiver:
@@ -70,7 +81,7 @@ class Receiver:
                         timer.daemon = True
                         timer.start()
                     return None
-                return self._answer(200, {"status": "done", "result": {"deleted": 1, "suppressed": True}})
+                return self._answer(200, {"status": "done", "result": result_for(parsed)})
 
             def _answer(self, code, payload):
                 data = json.dumps(payload).encode()

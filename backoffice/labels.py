@@ -55,6 +55,8 @@ REQUEST_ACTIONS = {
     "completed": _l("Completed"),
     "failed": _l("Failed"),
     "retried": _l("Queued again"),
+    "block_expired": _l("Block ended: client unblocked"),
+    "block_ended": _l("Block ended: lifted here, the other systems follow"),
     "letter_sent": _l("Letter sent to the client"),  # [mail] issue 12
 }
 IDENTITY_METHODS = {
@@ -146,7 +148,8 @@ AUDIT_ACTIONS = {
     "download.refused": _l("Download refused"),
     "download.code_for_phone": _l("Download code issued for a phone call"),
 }
-JOB_KINDS = {"erasure": _l("Erasure"), "export": _l("Export package"), "system": _l("Task in another system")}
+JOB_KINDS = {"erasure": _l("Erasure"), "export": _l("Export package"), "system": _l("Task in another system"),
+             "completion": _l("Completion once every system is done")}
 AUDIT_CHAIN_FAULTS = {  # services/audit.verify's reasons
     "content_changed": _l("the event's stored hash does not match its content (the event was altered)"),
     "missing_link": _l("the event does not follow the previous one (events before it were removed or altered)"),
@@ -164,7 +167,7 @@ ROLES = {
     # Who the audit log names when no staff member acted (services/audit.SYSTEM, ANONYMOUS).
     "system": _l("system"), "anonymous": _l("anonymous"),
 }
-# Client fields a rectification may change (services/requests.RECTIFIABLE_FIELDS).
+# Client fields a rectification may change (models/clients.RECTIFIABLE_FIELDS).
 CLIENT_FIELDS = {
     "full_name": _l("Full name"), "email": _l("E-mail"), "phone": _l("Phone"), "iin": _l("IIN"),
     "position": _l("Position"), "date_of_birth": _l("Date of birth"), "preferred_language": _l("Preferred language"),

@@ -3,7 +3,7 @@ import logging
 
 from ..extensions import db
 from ..services import execution, fanout
-from .base import TRANSIENT_ERRORS, JobFailed, current_context, job_app
+from .base import TRANSIENT_ERRORS, JobFailed, current_context, job_app, run_request_job
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -43,3 +43,8 @@ def run_system_task(task_id):
         if context.job_id:
             execution.job_finished(context.job_id)
         return result
+
+
+def complete_after_systems(request_id):
+    """Complete a rectification or (un)blocking the back-office applied first, once every system is done."""
+    return run_request_job("completion", request_id, execution.complete_after_systems)

@@ -7,6 +7,8 @@ BLOCKED = "blocked"
 ERASED = "erased"
 CLIENT_STATUSES = (ACTIVE, BLOCKED, ERASED)
 LANGUAGES = ("kk", "ru", "en")
+# Fields a rectification may change (policy 5.2); a dataset maps them to another system's columns.
+RECTIFIABLE_FIELDS = ("full_name", "email", "phone", "iin", "position", "date_of_birth", "preferred_language")
 
 
 class Agency(db.Model):

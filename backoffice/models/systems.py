@@ -5,6 +5,7 @@ never stored: a system names the environment variables that hold them.
 """
 from ..extensions import db
 from .base import utcnow
+from .requests import BLOCKING, RECTIFICATION, UNBLOCKING
 
 BACKOFFICE = "backoffice"
 SQL = "sql"
@@ -24,6 +25,13 @@ FAILED = "failed"
 CANNOT = "cannot"
 TASK_STATUSES = (PENDING, RUNNING, WAITING, DONE, FAILED, CANNOT)
 SETTLED = (DONE, CANNOT)
+
+# Rectification, blocking and its lifting (policy 5.2) are applied in the back-office first, by the step that
+# completes them there; the other systems follow and the request completes when every one is done. Erasure,
+# consent withdrawal and access go the other way (the back-office job last, services/fanout).
+BACKOFFICE_FIRST = (RECTIFICATION, BLOCKING, UNBLOCKING)
+# A system declares the request types it takes part in; lifting a block reaches the systems that block.
+TAKES_PART_AS = {UNBLOCKING: BLOCKING}
 
 
 class DataSystem(db.Model):

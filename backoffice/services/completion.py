@@ -3,6 +3,8 @@
 - unmatched request: the "we hold no data about you" reply is recorded (`outcome` required);
 - rectification (5.2): proposed changes re-validated and applied; field names audited, never values;
 - blocking / unblocking (5.2): client status `blocked` (with optional end) / `active`;
+  both, when other systems take part, are handed over to them (services/fanout.hand_over): the request waits,
+  executing, until every system is done;
 - third-party grant (4.1): a DisclosureGrant is recorded in the register;
 - marketing opt-out (3.2.2): the requester goes on the suppression list at once;
 - consent withdrawal (5.3): consents are withdrawn when a manager approves (the erasure job follows);
@@ -18,8 +20,10 @@ from ..models.base import utcnow
 from ..models.clients import ACTIVE, BLOCKED, ERASED, Client
 from ..models.consent import Consent
 from ..models.disclosures import CLIENT_REQUEST, DisclosureGrant
-from ..models.requests import BLOCKING, EXECUTING, MARKETING_OPT_OUT, RECTIFICATION, THIRD_PARTY_GRANT, UNBLOCKING
-from . import optouts
+from ..models.requests import (
+    BLOCKING, EXECUTING, MARKETING_OPT_OUT, RECTIFICATION, THIRD_PARTY_GRANT, UNBLOCKING, PrivacyRequest,
+)
+from . import fanout, optouts
 from .lifecycle import IllegalTransition, InvalidInput, optional_text, required_text
 from .rectification import apply_rectification
 
@@ -38,19 +42,26 @@ def completion_effect(req, by, outcome=None):
             client = db.session.get(Client, r.client_id)
             if client.status == ERASED:
                 raise IllegalTransition(_l("This client was erased; close the request with a reason instead."))
-            result = _carry_out(r, client, by)
+            handing_over = fanout.hands_over(r)  # the table's test: the step then moves to executing
+            result = _carry_out(r, client, by, handing_over)
+            if handing_over:
+                fanout.hand_over(r, result)
+                r.outcome = outcome or r.outcome
+                return result  # completed by the job once every other system is done
         r.outcome = outcome or r.outcome
         r.completed_at = utcnow()
         return result
     return effect, outcome
 
 
-def _carry_out(req, client, by):
+def _carry_out(req, client, by, handing_over=False):
     if req.type == RECTIFICATION:
         if client.status == BLOCKED:
             raise IllegalTransition(_l("The client's data is blocked (Law art. 1(3)): it cannot be changed "
                                        "until the block is lifted or ends."))
-        return apply_rectification(req, client)
+        return apply_rectification(req, client, keep_previous=handing_over)
+    if req.type in (BLOCKING, UNBLOCKING):
+        refuse_while_other_block_runs(req)
     if req.type == BLOCKING:
         until = (req.payload or {}).get("blocked_until")
         client.status = BLOCKED
@@ -59,12 +70,28 @@ def _carry_out(req, client, by):
     if req.type == UNBLOCKING:
         if client.status != BLOCKED:
             raise IllegalTransition(_l("The client is not blocked."))
-        client.status = ACTIVE
-        client.blocked_until = None
-        return {"client_status": ACTIVE}
+        return unblock(client)
     if req.type == THIRD_PARTY_GRANT:
         return _record_grant(req, client, by)
     return None
+
+
+def unblock(client):
+    """The client's block ends in the back-office (policy 5.2): active again, no end date."""
+    client.status = ACTIVE
+    client.blocked_until = None
+    return {"client_status": ACTIVE}
+
+
+def refuse_while_other_block_runs(req):
+    """A block and its lifting must not race through the other systems: one waits for the other to finish."""
+    running = db.session.execute(
+        select(PrivacyRequest.id).where(PrivacyRequest.client_id == req.client_id, PrivacyRequest.id != req.id,
+                                        PrivacyRequest.type.in_((BLOCKING, UNBLOCKING)),
+                                        PrivacyRequest.status == EXECUTING).limit(1)).scalar()
+    if running is not None:
+        raise IllegalTransition(_l("Request #%(id)s is still blocking or unblocking this client in the other "
+                                   "systems: wait until it is completed.", id=running))
 
 
 def _record_grant(req, client, by):

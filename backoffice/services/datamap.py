@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models.records import Booking
 from ..models.requests import ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, RECTIFICATION
-from ..models.systems import BACKOFFICE, HOME_COUNTRY, KINDS, MANUAL, SQL, WEBHOOK, DataSystem
+from ..models.systems import BACKOFFICE, HOME_COUNTRY, KINDS, MANUAL, SQL, TAKES_PART_AS, WEBHOOK, DataSystem
 from . import audit, datasets, sql_connector, webhook
 from .transaction import user_action
 
@@ -61,7 +61,8 @@ def all_systems():
 
 
 def systems_for(request_type):
-    """Enabled systems taking part in this request type, back-office first."""
+    """Enabled systems taking part in this request type, back-office first (unblocking: those that block)."""
+    request_type = TAKES_PART_AS.get(request_type, request_type)
     return [system for system in all_systems()
             if system.enabled and request_type in (system.request_types or [])]
 
@@ -94,6 +95,8 @@ def validate(system):
             parsed = datasets.parse(system.dataset or {})
             if system.kind == SQL and not parsed.tables:
                 errors["dataset"] = _l("An SQL system needs at least one table in its dataset.")
+            elif missing := _missing_for(system, parsed):
+                errors["dataset"] = missing
         except datasets.DatasetError as exc:
             errors["dataset"] = str(exc)
     if errors:
@@ -102,8 +105,20 @@ def validate(system):
     return system
 
 
+def _missing_for(system, dataset):
+    """What the dataset lacks for the request types the system takes part in (rectification, blocking)."""
+    types = set(system.request_types or [])
+    if RECTIFICATION in types and not dataset.fields:
+        if system.kind == SQL:
+            return _l("For rectification, map the back-office fields to columns (“fields” of a table).")
+        return _l("For rectification, list the back-office fields this system holds (“fields”).")
+    if BLOCKING in types and system.kind == SQL and not dataset.blocks:
+        return _l("For blocking, name a table's yes/no block flag column (“block”).")
+    return None
+
+
 def check(system):
-    """What would stop this system's part of an erasure (empty list: ready). Reads only."""
+    """What would stop this system's part of a request (empty list: ready). Reads only."""
     if system.kind == SQL:
         return sql_connector.check(system)
     if system.kind == WEBHOOK:
@@ -130,12 +145,6 @@ def identifiers_of(client):
     values = {"email": [client.email_norm or (client.email or "").strip().lower()], "phone": [client.phone_e164],
               "iin": [client.iin], "pnr": sorted(set(pnrs))}
     return {kind: [value for value in items if value] for kind, items in values.items()}
-
-
-def identifiers_for(system, client):
-    """Only the identities this system's dataset lists (a webhook is sent nothing more)."""
-    wanted = datasets.parse(system.dataset or {}).identifiers
-    return {kind: values for kind, values in identifiers_of(client).items() if kind in wanted and values}
 
 
 def describe(system):

@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, RETRYING, STARTED, JobRecord
 from ..models.requests import APPROVED, COMPLETED, EXECUTING, PrivacyRequest
-from . import audit, fanout, jobqueue, lifecycle, steps
+from ..models.systems import BACKOFFICE_FIRST
+from . import audit, fanout, jobqueue, lifecycle, propagation, steps
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -106,6 +107,29 @@ def _finish_record(job_id):
         record.status = FINISHED
         record.error = None
         record.ended_at = utcnow()
+
+
+def complete_after_systems(request_id, job_id=None):
+    """Complete a rectification, blocking or unblocking once every other system is done (policy 5.2).
+
+    The back-office applied it already (the step that handed it over); this job only checks that no system is
+    still open, drops the identities a rectification replaced, and completes. A re-run is a no-op.
+    """
+    privacy_request = claim(request_id, BACKOFFICE_FIRST)
+    if privacy_request is None or privacy_request.status != EXECUTING:
+        db.session.rollback()
+        return {"request_id": request_id, "noop": True}
+    waiting = fanout.blocking_tasks(request_id, privacy_request.type)
+    if waiting:
+        db.session.rollback()  # a task's settling queues this job again
+        return {"request_id": request_id, "noop": True, "waiting_on": [task.system.name for task in waiting]}
+    systems = {str(task.system_id): task.status for task in fanout.tasks_of(request_id)}
+    if job_id:
+        privacy_request.job_id = job_id
+    propagation.forget_previous(privacy_request)
+    mark_completed(privacy_request, privacy_request.outcome, details={"systems": systems})
+    db.session.commit()
+    return {"request_id": request_id, "noop": False, "systems": len(systems)}
 
 
 def mark_failed(request_id, error):
@@ -238,9 +262,12 @@ def reconcile(now=None, stale_after=None):
     if stale_after is None:
         stale_after = current_app.config["JOB_STALE_SECONDS"]
     stale_before = now - dt.timedelta(seconds=stale_after)
+    # Rectification and blocking wait for a job only once handed over (executing); approved, they wait for staff.
     candidates = db.session.execute(
         select(PrivacyRequest.id, PrivacyRequest.updated_at)
-        .where(PrivacyRequest.status.in_((APPROVED, EXECUTING)), PrivacyRequest.type.in_(tuple(jobqueue.JOB_FOR_TYPE)))
+        .where(or_(and_(PrivacyRequest.status.in_((APPROVED, EXECUTING)),
+                        PrivacyRequest.type.in_(tuple(jobqueue.JOB_FOR_TYPE))),
+                   and_(PrivacyRequest.status == EXECUTING, PrivacyRequest.type.in_(BACKOFFICE_FIRST))))
         .order_by(PrivacyRequest.id)
     ).all()
     grace_start = now - dt.timedelta(seconds=ENQUEUE_GRACE_SECONDS)

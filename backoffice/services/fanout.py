@@ -1,11 +1,16 @@
-"""Fan-out: an approved request reaches every system of the data map, one job per system (policy 5.2-5.4).
+"""Fan-out: a request reaches every system of the data map, one job per system (policy 5.2-5.4).
 
-Order, and why: the other systems (SQL, webhook, manual) go first, in parallel; the back-office database goes
-last, once every one of them is settled (done, or a manager recorded why it cannot be, with a legal reference).
-The back-office keeps the client's identities until then, so a failed system can be retried alone days later and
-still find the client's rows. The back-office job then erases (or exports) and completes the request, listing
-every system's result on the certificate. For an access request the SQL systems are read by the export job
-itself into the package under each system's name.
+Order, and why: for erasure, consent withdrawal and access the other systems (SQL, webhook, manual) go first, in
+parallel; the back-office database goes last, once every one of them is settled (done, or a manager recorded why
+it cannot be, with a legal reference). The back-office keeps the client's identities until then, so a failed
+system can be retried alone days later and still find the client's rows. The back-office job then erases (or
+exports) and completes the request, listing every system's result on the certificate. For an access request the
+SQL systems are read by the export job itself into the package under each system's name.
+
+Rectification, blocking and unblocking go the other way (`BACKOFFICE_FIRST`): the back-office applies them in the
+step that completes them there (`hand_over`, its task settled at once), then the other systems follow in
+parallel and, once all are settled, a small job completes the request (execution.complete_after_systems). What
+each system is given per type: services/propagation.
 
 Everything here is keyed by ids; a task's result holds counts and reasons only.
 """
@@ -20,13 +25,13 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import Client
-from ..models.requests import ACCESS, PrivacyRequest
+from ..models.requests import ACCESS, EXECUTING, PrivacyRequest
 from ..models.systems import (
-    BACKOFFICE, CANNOT, DONE, FAILED, MANUAL, PENDING, RUNNING, SETTLED, SQL, WAITING, WEBHOOK, DataSystem,
-    SystemTask,
+    BACKOFFICE, BACKOFFICE_FIRST, CANNOT, DONE, FAILED, MANUAL, PENDING, RUNNING, SETTLED, SQL, WAITING, WEBHOOK,
+    DataSystem, SystemTask,
 )
 from ..models.staff import MANAGER
-from . import audit, datamap, jobqueue, sql_connector, webhook
+from . import audit, datamap, jobqueue, propagation, sql_connector, webhook
 
 log = logging.getLogger("backoffice.jobs")
 RUN_TASK_JOB = "backoffice.jobs.systems.run_system_task"
@@ -51,6 +56,23 @@ def plan(privacy_request):
                                       status=WAITING if system.kind == MANUAL else PENDING))
     db.session.flush()
     return tasks_of(privacy_request.id)
+
+
+def other_systems_take_part(request_type):
+    return any(system.kind != BACKOFFICE for system in datamap.systems_for(request_type))
+
+
+def hands_over(privacy_request):
+    """Is this a rectification / blocking / unblocking that other systems take part in (so it waits for them)?"""
+    return (privacy_request.type in BACKOFFICE_FIRST and privacy_request.client_id is not None
+            and other_systems_take_part(privacy_request.type))
+
+
+def hand_over(privacy_request, result):
+    """In the back-office step's own transaction: a task per system, the back-office one done with `result`
+    (field names or the client's status, never values). `dispatch` then queues the others after the commit."""
+    plan(privacy_request)
+    settle_in_transaction(privacy_request.id, (BACKOFFICE,), lambda task: result)
 
 
 def _gates(task, request_type):
@@ -87,7 +109,7 @@ def dispatch(request_id, requeue=False, planned=False):
     `planned`: the tasks exist already (a task just settled), so the data map is not read again.
     """
     privacy_request = db.session.get(PrivacyRequest, request_id)
-    if planned:
+    if planned or privacy_request.type in BACKOFFICE_FIRST:  # those are planned by `hand_over` only
         tasks = tasks_of(request_id)
     else:
         tasks = plan(privacy_request)
@@ -99,8 +121,19 @@ def dispatch(request_id, requeue=False, planned=False):
                 and not jobqueue.job_is_live(task.job_id):
             queued.append(_enqueue_task(task))
     if all(task.settled for task in gating):
-        queued.extend(_release_backoffice(privacy_request, tasks, requeue))
+        if privacy_request.type in BACKOFFICE_FIRST:
+            queued.extend(_release_completion(privacy_request))
+        else:
+            queued.extend(_release_backoffice(privacy_request, tasks, requeue))
     return queued
+
+
+def _release_completion(privacy_request):
+    """Every other system is settled: queue the job that completes the request, once (a claim on its job id)."""
+    if privacy_request.status != EXECUTING or jobqueue.job_is_live(privacy_request.job_id):
+        return []
+    job_id = jobqueue.enqueue_request_job(privacy_request.id, replacing=privacy_request.job_id)
+    return [job_id] if job_id else []
 
 
 def _enqueue_task(task):
@@ -156,13 +189,17 @@ def run_task(task_id, job_id=None):
     task.job_id = job_id or task.job_id
     db.session.commit()
     system = task.system
-    identifiers = datamap.identifiers_for(system, client) if system.kind == WEBHOOK else datamap.identifiers_of(client)
+    identifiers = propagation.identifiers_for(system, client, request)
     try:
         if system.kind == SQL:
-            status, result = DONE, sql_connector.erase(system, identifiers)
+            status, result = DONE, propagation.sql_part(system, request, identifiers)
         elif system.kind == WEBHOOK:
-            outcome, counts = webhook.call(system, _webhook_payload(task, request, identifiers))
-            status, result = (DONE if outcome == webhook.RESULT_DONE else WAITING), counts
+            extra = propagation.webhook_part(system, request)
+            if extra is None:  # nothing this system holds was changed: it is told nothing
+                status, result = DONE, {"changed": 0}
+            else:
+                outcome, counts = webhook.call(system, {**_webhook_payload(task, request, identifiers), **extra})
+                status, result = (DONE if outcome == webhook.RESULT_DONE else WAITING), counts
         else:
             return {"task_id": task_id, "noop": True}
     except sql_connector.ConnectorError as exc:

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from ..extensions import db
 from ..models.jobs import JobRecord
 from ..models.requests import ACCESS, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
+from ..models.systems import BACKOFFICE_FIRST
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -29,6 +30,11 @@ JOB_FOR_TYPE = {
     ACCESS: "backoffice.jobs.export.build_export",
 }
 KIND_FOR_TYPE = {ERASURE: "erasure", CONSENT_WITHDRAWAL: "erasure", ACCESS: "export"}
+# Rectification and blocking are carried out by the staff step in the back-office; once every other system is
+# done, this job completes the request (services/fanout, BACKOFFICE_FIRST).
+COMPLETION_JOB = "backoffice.jobs.systems.complete_after_systems"
+COMPLETION_KIND = "completion"
+_ANY = object()
 # Transient failures are retried this many times (intervals from JOB_RETRY_INTERVALS); others fail at once.
 RETRY_MAX = 3
 # How long RQ keeps a failed request job (for the Jobs view and post-mortems), and a periodic job's result/failure.
@@ -135,22 +141,33 @@ def enqueue_token_job(func_path, token):
     return job_id
 
 
-def enqueue_request_job(request_id):
-    """Queue the job that carries out an approved request (erasure 5.2/5.3, export 5.4); store its id."""
+def enqueue_request_job(request_id, replacing=_ANY):
+    """Queue the job that carries out an approved request (erasure 5.2/5.3, export 5.4), or completes one the
+    back-office applied first (rectification, blocking); store its id.
+
+    `replacing`: queue only if the request's job id is still this one (None: no job yet), so two callers that
+    both saw every system settled queue one job between them; the loser gets None.
+    """
     privacy_request = db.session.get(PrivacyRequest, request_id)
     if privacy_request is None:
         return None
-    func_path = job_for(privacy_request.type)
+    func_path = job_for(privacy_request.type) or (COMPLETION_JOB if privacy_request.type in BACKOFFICE_FIRST
+                                                  else None)
     if func_path is None:
         return None
     job_id = uuid.uuid4().hex
     # A plain UPDATE: job_id is bookkeeping, and bumping the request's version here would make a concurrent
     # lifecycle change (or a reconcile) fail with a stale-data error.
-    db.session.execute(update(PrivacyRequest).where(PrivacyRequest.id == request_id).values(job_id=job_id)
-                       .execution_options(synchronize_session=False))
+    claim = update(PrivacyRequest).where(PrivacyRequest.id == request_id)
+    if replacing is not _ANY:
+        claim = claim.where(PrivacyRequest.job_id.is_(None) if replacing is None
+                            else PrivacyRequest.job_id == replacing)
+    if not db.session.execute(claim.values(job_id=job_id).execution_options(synchronize_session=False)).rowcount:
+        db.session.rollback()
+        return None
     db.session.expire(privacy_request, ["job_id"])
-    return enqueue(func_path, privacy_request.id, job_id=job_id, kind=KIND_FOR_TYPE[privacy_request.type],
-                   request_id=privacy_request.id)
+    return enqueue(func_path, privacy_request.id, job_id=job_id,
+                   kind=KIND_FOR_TYPE.get(privacy_request.type, COMPLETION_KIND), request_id=privacy_request.id)
 
 
 def job_state(job_id):

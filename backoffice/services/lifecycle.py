@@ -22,8 +22,10 @@ from ..models.base import utcnow
 from ..models.clients import BLOCKED
 from ..models.requests import (
     APPROVED, AWAITING_APPROVAL, BLOCKING, CANCELLED, COMPLETED, CONSENT_WITHDRAWAL, ERASURE, EXECUTING,
-    FAILED, IDENTITY_VERIFIED, IN_PROGRESS, MARKETING_OPT_OUT, OPEN_STATUSES, RECEIVED, REJECTED, RequestEvent,
+    FAILED, IDENTITY_VERIFIED, IN_PROGRESS, MARKETING_OPT_OUT, OPEN_STATUSES, RECEIVED, REJECTED, UNBLOCKING,
+    RequestEvent,
 )
+from ..models.systems import BACKOFFICE_FIRST
 from ..permissions import APPROVE, JOBS_RETRY, REQUESTS_HANDLE
 from . import audit, deadlines, fanout, jobqueue
 
@@ -117,6 +119,16 @@ def _approved_by_hand(req):
     return needs_approval(req) and not runs_job(req)
 
 
+def _hands_over(req):
+    # Rectification, blocking, unblocking (5.2) applied here first while other systems take part: the request
+    # waits (executing) until every one of them is done (services/fanout).
+    return fanout.hands_over(req)
+
+
+def _completes_after_systems(req):
+    return req.type in BACKOFFICE_FIRST and _matched(req)
+
+
 def _requeue(req):
     # Approved but its job is not waiting or running (never pushed, or lost by the queue): it may be queued again.
     return runs_job(req) and (req.status == FAILED or not jobqueue.job_is_live(req.job_id))
@@ -149,11 +161,21 @@ TRANSITIONS = (
     Step("release", frozenset({IDENTITY_VERIFIED, IN_PROGRESS}), APPROVED, HANDLER, _release),
     Step("begin_execution", frozenset({APPROVED}), EXECUTING, SYSTEM, runs_job),
     Step("complete", frozenset({RECEIVED}), COMPLETED, ANYONE, lambda req: req.type == MARKETING_OPT_OUT),
+    # Rows for the same step are tried in order: completing here while other systems take part hands over.
+    Step("complete", frozenset({IN_PROGRESS}), EXECUTING, HANDLER, lambda req: _by_hand(req) and _hands_over(req)),
+    Step("complete", frozenset({APPROVED}), EXECUTING, HANDLER,
+         lambda req: _approved_by_hand(req) and _hands_over(req)),
     Step("complete", frozenset({IN_PROGRESS}), COMPLETED, HANDLER, _by_hand),
     Step("complete", frozenset({APPROVED}), COMPLETED, HANDLER, _approved_by_hand),
-    Step("complete", frozenset({EXECUTING}), COMPLETED, SYSTEM, runs_job),
+    Step("complete", frozenset({EXECUTING}), COMPLETED, SYSTEM, lambda req: runs_job(req) or
+         _completes_after_systems(req)),
+    # A block that ended (services/blocking): the system opens an unblocking request and lifts it here first.
+    Step("block_ended", frozenset({RECEIVED}), EXECUTING, SYSTEM,
+         lambda req: req.type == UNBLOCKING and _hands_over(req)),
     Step("fail", frozenset({APPROVED, EXECUTING}), FAILED, SYSTEM, runs_job),
+    Step("fail", frozenset({EXECUTING}), FAILED, SYSTEM, _completes_after_systems),
     Step("retry", frozenset({FAILED, APPROVED}), APPROVED, RETRIER, _requeue),
+    Step("retry", frozenset({FAILED}), EXECUTING, RETRIER, _completes_after_systems),
     Step("reject", frozenset({RECEIVED, IDENTITY_VERIFIED, IN_PROGRESS, FAILED}), REJECTED, HANDLER),
     Step("reject", frozenset({AWAITING_APPROVAL}), REJECTED, APPROVER, needs_approval),
     Step("cancel", frozenset({RECEIVED, IDENTITY_VERIFIED, IN_PROGRESS, AWAITING_APPROVAL}), CANCELLED, HANDLER),

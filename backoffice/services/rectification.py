@@ -4,11 +4,9 @@ import datetime as dt
 from flask_babel import lazy_gettext as _l
 
 from ..identifiers import InvalidIdentifier, name_key, normalise_email, normalise_iin, normalise_phone
-from ..models.clients import LANGUAGES
+from ..models.clients import LANGUAGES, RECTIFIABLE_FIELDS
+from . import propagation
 from .lifecycle import InvalidInput
-
-# Fields a rectification may change (policy 5.2).
-RECTIFIABLE_FIELDS = ("full_name", "email", "phone", "iin", "position", "date_of_birth", "preferred_language")
 
 
 def parse_date(value, field, errors):
@@ -65,12 +63,19 @@ def validate_changes(raw):
     return changes, errors
 
 
-def apply_rectification(req, client):
-    """Apply the request's proposed changes to the client, re-validated now (policy 5.2); field names returned."""
+def apply_rectification(req, client, keep_previous=False):
+    """Apply the request's proposed changes to the client, re-validated now (policy 5.2); field names returned.
+
+    `keep_previous` (other systems follow): the identities being replaced stay on the request until it
+    completes, so those systems can still find the client's rows (services/propagation).
+    """
     changes, errors = validate_changes((req.payload or {}).get("changes") or {})
     if errors:
         raise InvalidInput(_l("The proposed changes are no longer valid; create a new request."),
                            {f"new_{k}": v for k, v in errors.items()})
+    if keep_previous:
+        req.payload = {**(req.payload or {}), "changes": changes,
+                       propagation.PREVIOUS: propagation.previous_identities(client, changes)}
     for field, value in changes.items():
         if field == "date_of_birth":
             value = dt.date.fromisoformat(value)

@@ -1,4 +1,4 @@
-"""The SQL connector: erase or read a client's rows in another database SQLAlchemy reaches (policy 5.2-5.4).
+"""The SQL connector: erase, rectify, block or read a client's rows in another database (policy 5.2-5.4).
 
 The URL comes from the environment variable the system names (never from our database). Work is set-based
 (one UPDATE or DELETE per table, whatever the row count) and runs in ONE transaction per system: a failure
@@ -6,13 +6,14 @@ leaves that system untouched. Running it again finds nothing left to change and 
 Children (tables found `via` a parent) are changed before their parents, so a parent's identities still find
 them.
 """
+import datetime as dt
 import json
 import os
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, Table, MetaData, cast, create_engine, delete, false, func, inspect, literal, or_
-from sqlalchemy import select, update
+from sqlalchemy import Boolean, Date, Integer, String, Table, MetaData, cast, create_engine, delete, false, func
+from sqlalchemy import inspect, literal, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
@@ -123,37 +124,89 @@ def _mask_value(table):
     return literal(MASK_TEXT) + cast(key[0], String) if key else literal(MASK_TEXT)
 
 
-def erase(system, identifiers):
-    """Apply the dataset to the client's rows in one transaction; per-table counts and kept columns with reasons."""
+def _changing(system, identifiers, work):
+    """Run `work(connection, spec, condition, table)` for each table, children first, in ONE transaction.
+
+    Returns the per-table rows `work` gave (None: the table had nothing to do) and their totals. A failure rolls
+    the whole system back; the error names the driver's exception class only (its message quotes parameters, which
+    are personal data).
+    """
     dataset = dataset_of(system)
-    results = []
     cache_key = _cache_key(system)
     try:
         with engine_for(system).begin() as connection:
             tables = _reflect(connection, dataset, cache_key)
+            results = []
             for spec in reversed(dataset.tables):
-                table = tables[spec.table]
-                condition = _condition(spec, dataset, tables, identifiers)
-                found = connection.execute(select(func.count()).select_from(table).where(condition)).scalar()
-                row = {"table": spec.table, "found": found, "deleted": 0, "changed": 0,
-                       "nulled": spec.columns_with(datasets.NULL), "masked": spec.columns_with(datasets.MASK),
-                       "kept": spec.kept}
-                if spec.deletes_rows:
-                    row["deleted"] = connection.execute(delete(table).where(condition)).rowcount
-                else:
-                    values = {name: None for name in row["nulled"]}
-                    values.update({name: _mask_value(table) for name in row["masked"]})
-                    if values:
-                        row["changed"] = connection.execute(update(table).where(condition).values(values)).rowcount
-                results.append(row)
+                row = work(connection, spec, _condition(spec, dataset, tables, identifiers), tables[spec.table])
+                if row is not None:
+                    results.append(row)
     except SQLAlchemyError as exc:
         _reflected.pop(cache_key, None)
-        # Driver messages quote parameters (personal data): keep the class name only.
         raise ConnectorError(_l("%(system)s: database error (%(error)s); nothing was changed there.",
                                 system=system.name, error=type(exc).__name__)) from None
     results.reverse()
     return {"tables": results, "deleted": sum(r["deleted"] for r in results),
             "changed": sum(r["changed"] for r in results)}
+
+
+def _found(connection, table, condition):
+    return connection.execute(select(func.count()).select_from(table).where(condition)).scalar()
+
+
+def erase(system, identifiers):
+    """Apply the dataset to the client's rows in one transaction; per-table counts and kept columns with reasons."""
+    def work(connection, spec, condition, table):
+        row = {"table": spec.table, "found": _found(connection, table, condition), "deleted": 0, "changed": 0,
+               "nulled": spec.columns_with(datasets.NULL), "masked": spec.columns_with(datasets.MASK),
+               "kept": spec.kept}
+        if spec.deletes_rows:
+            row["deleted"] = connection.execute(delete(table).where(condition)).rowcount
+        else:
+            values = {name: None for name in row["nulled"]}
+            values.update({name: _mask_value(table) for name in row["masked"]})
+            if values:
+                row["changed"] = connection.execute(update(table).where(condition).values(values)).rowcount
+        return row
+    return _changing(system, identifiers, work)
+
+
+def _typed(column, field, value):
+    """The new value as the column stores it: a date of birth into a DATE column, text otherwise."""
+    if field == "date_of_birth" and isinstance(column.type, Date) and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value
+
+
+def rectify(system, identifiers, changes):
+    """Set the columns the dataset maps to the changed fields, on the client's rows (policy 5.2).
+
+    `changes` is {back-office field: new value}. Only rows whose value differs are written, so a second run
+    changes nothing; `identifiers` must find the rows under their old values too (the e-mail being corrected).
+    """
+    def work(connection, spec, condition, table):
+        values = {column: _typed(table.c[column], name, changes[name]) for name, column in spec.fields.items()
+                  if name in changes}
+        if not values:
+            return None
+        differs = or_(*(table.c[column].is_distinct_from(value) for column, value in values.items()))
+        return {"table": spec.table, "found": _found(connection, table, condition), "deleted": 0, "kept": {},
+                "fields": sorted(name for name in spec.fields if name in changes),
+                "changed": connection.execute(update(table).where(condition, differs).values(values)).rowcount}
+    return _changing(system, identifiers, work)
+
+
+def set_blocked(system, identifiers, blocked):
+    """Set (blocking) or clear (its lifting) the block flag of the client's rows (Law art. 1(3)); idempotent."""
+    def work(connection, spec, condition, table):
+        if not spec.block:
+            return None
+        flag = table.c[spec.block]
+        return {"table": spec.table, "found": _found(connection, table, condition), "deleted": 0, "kept": {},
+                "block": spec.block, "changed": connection.execute(
+                    update(table).where(condition, flag.is_distinct_from(blocked)).values({spec.block: blocked})
+                ).rowcount}
+    return _changing(system, identifiers, work)
 
 
 def read(system, identifiers):
@@ -177,7 +230,7 @@ def read(system, identifiers):
 
 
 def check(system):
-    """Problems that would stop an erasure: unreachable, missing tables/columns, actions the schema refuses.
+    """Problems that would stop a request here: unreachable, missing tables/columns, actions the schema refuses.
 
     Reads the schema only; nothing is changed. Returns a list of messages (empty when all is well).
     """
@@ -206,6 +259,14 @@ def check(system):
                     if not isinstance(columns[name]["type"], String):
                         problems.append(str(_l("%(table)s.%(column)s is not text: it cannot be masked.",
                                                table=spec.table, column=name)))
+                if spec.block and not isinstance(columns[spec.block]["type"], (Boolean, Integer)):
+                    problems.append(str(_l("%(table)s.%(column)s is not a yes/no column: it cannot be the block "
+                                           "flag.", table=spec.table, column=spec.block)))
+                for field, name in spec.fields.items():
+                    wanted = (Date, String) if field == "date_of_birth" else (String,)
+                    if not isinstance(columns[name]["type"], wanted):
+                        problems.append(str(_l("%(table)s.%(column)s is not text: it cannot hold the new %(field)s.",
+                                               table=spec.table, column=name, field=field)))
             return problems
     except ConnectorError as exc:
         return [str(exc)]

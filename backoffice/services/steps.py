@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from ..models.base import utcnow
 from ..models.requests import CONSENT_WITHDRAWAL
 from ..permissions import REQUESTS_HANDLE
-from . import completion, deadlines, matching
+from . import completion, deadlines, fanout, matching
 from .lifecycle import (
     IDENTITY_METHODS, IllegalTransition, InvalidInput, enqueue_job, refuse_if_blocked, required_text, runs_job,
     transition, unit_of_work,
@@ -99,7 +99,8 @@ def retry(step, req, by):
 def complete(step, req, by, outcome=None):
     """Complete the request and carry out what its type requires (services/completion)."""
     effect, outcome = completion.completion_effect(req, by, outcome)
-    return Plan(effect, outcome)
+    # Other systems taking part (rectification, blocking): their jobs are queued after the commit.
+    return Plan(effect, outcome, queues_job=fanout.hands_over(req))
 
 
 # Reject refuses the request (a reason told to the client, e.g. art. 25(2)(7) or art. 8(2)); cancel closes it

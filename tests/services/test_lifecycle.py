@@ -24,7 +24,10 @@ APPROVAL_JOB = {
     EXECUTING: {"complete", "fail"},
     FAILED: {"retry", "reject"},
 }
-BLOCKING_STEPS = {**APPROVAL_JOB, APPROVED: {"complete"}, EXECUTING: set(), FAILED: {"reject"}}
+# Issue 11: a rectification, blocking or unblocking handed over to the other systems waits `executing`; the system
+# completes it once every system is done (or fails it), and a manager's retry queues that completion again.
+AFTER_SYSTEMS = {EXECUTING: {"complete", "fail"}, FAILED: {"retry", "reject"}}
+BLOCKING_STEPS = {**APPROVAL_JOB, APPROVED: {"complete"}, **AFTER_SYSTEMS}
 ACCESS_STEPS = {
     RECEIVED: {"verify_identity", "reject", "cancel"},
     IDENTITY_VERIFIED: {"start", "release", "reject", "cancel"},
@@ -48,7 +51,8 @@ OPT_OUT_STEPS = {
 }
 LEGAL = {
     ERASURE: APPROVAL_JOB, CONSENT_WITHDRAWAL: APPROVAL_JOB, BLOCKING: BLOCKING_STEPS, ACCESS: ACCESS_STEPS,
-    RECTIFICATION: BY_HAND, UNBLOCKING: BY_HAND, THIRD_PARTY_GRANT: BY_HAND, MARKETING_OPT_OUT: OPT_OUT_STEPS,
+    RECTIFICATION: {**BY_HAND, **AFTER_SYSTEMS}, UNBLOCKING: {**BY_HAND, **AFTER_SYSTEMS}, THIRD_PARTY_GRANT: BY_HAND,
+    MARKETING_OPT_OUT: OPT_OUT_STEPS,
 }
 STATUS_STEPS = ("verify_identity", "start", "submit_for_approval", "approve", "release", "begin_execution", "complete",
                 "fail", "retry", "reject", "cancel")

@@ -1,10 +1,11 @@
 """Fixtures for the data-map tests: a real booking-site database, a real webhook receiver on 127.0.0.1, and the
 systems of the map wired to them through environment variables (never stored)."""
 import pytest
+from sqlalchemy import select
 
 from backoffice.demo_receiver import Receiver
 from backoffice.extensions import db
-from backoffice.models.systems import MANUAL, SQL, WEBHOOK, DataSystem
+from backoffice.models.systems import MANUAL, SQL, WEBHOOK, DataSystem, SystemTask
 from backoffice.services import datamap
 from tests.factories import make_client
 from tests.systems.sites import DATASET, sqlite_site
@@ -65,3 +66,16 @@ def data_map(app, site_url, receiver):
 def subject(app):
     """A back-office client who is also on the booking site (same e-mail and phone)."""
     return make_client(full_name="Zhanar Siteova", email="Zhanar.Site@mail.kz", phone="+7 701 555 12 34")
+
+
+def task_of(request, system):
+    """The request's task in this system."""
+    return db.session.execute(select(SystemTask).where(SystemTask.request_id == request.id,
+                                                       SystemTask.system_id == system.id)).scalar_one()
+
+
+def run_jobs(worker):
+    """Run queued jobs until none is left (a settled system queues the next ones)."""
+    while worker.drain():
+        pass
+    db.session.expire_all()

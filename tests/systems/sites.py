@@ -11,14 +11,16 @@ from tests.conftest import require_service
 
 SITE_SCHEMA = """
 CREATE TABLE customers (cust_id INTEGER PRIMARY KEY, email_addr VARCHAR(200) NOT NULL UNIQUE, mobile VARCHAR(30),
-                        full_name VARCHAR(200) NOT NULL, loyalty_no VARCHAR(20), created DATE);
+                        full_name VARCHAR(200) NOT NULL, loyalty_no VARCHAR(20), created DATE,
+                        on_hold BOOLEAN NOT NULL DEFAULT FALSE);
 CREATE TABLE trips (trip_id INTEGER PRIMARY KEY, cust_ref INTEGER NOT NULL REFERENCES customers(cust_id),
                     pnr_code CHAR(6) NOT NULL, passenger VARCHAR(200), amount NUMERIC(12, 2) NOT NULL);
 CREATE TABLE newsletter (id INTEGER PRIMARY KEY, address VARCHAR(200) NOT NULL);
 """
 SITE_ROWS = """
-INSERT INTO customers VALUES (1, 'Zhanar.Site@mail.kz', '+77015551234', 'Zhanar Siteova', 'L-1001', '2024-01-02');
-INSERT INTO customers VALUES (2, 'other@mail.kz', '+77029990000', 'Other Person', 'L-2002', '2024-02-03');
+INSERT INTO customers VALUES (1, 'Zhanar.Site@mail.kz', '+77015551234', 'Zhanar Siteova', 'L-1001', '2024-01-02',
+                              FALSE);
+INSERT INTO customers VALUES (2, 'other@mail.kz', '+77029990000', 'Other Person', 'L-2002', '2024-02-03', FALSE);
 INSERT INTO trips VALUES (10, 1, 'PNR001', 'ZHANAR SITEOVA', 45000.00);
 INSERT INTO trips VALUES (11, 1, 'PNR002', 'ZHANAR SITEOVA', 21000.00);
 INSERT INTO trips VALUES (12, 2, 'PNR003', 'OTHER PERSON', 10000.00);
@@ -30,9 +32,11 @@ DATASET = {
     "tables": [
         {"table": "customers", "match": {"email": "email_addr", "phone": "mobile"},
          "columns": {"email_addr": "mask", "full_name": "mask", "mobile": "null",
-                     "loyalty_no": "keep: Tax Code art. 48 (loyalty accrual records)"}},
+                     "loyalty_no": "keep: Tax Code art. 48 (loyalty accrual records)"},
+         "fields": {"email": "email_addr", "phone": "mobile", "full_name": "full_name"}, "block": "on_hold"},
         {"table": "trips", "via": {"column": "cust_ref", "parent": "customers", "parent_column": "cust_id"},
-         "columns": {"passenger": "null", "amount": "keep: Law on accounting art. 11"}},
+         "columns": {"passenger": "null", "amount": "keep: Law on accounting art. 11"},
+         "fields": {"full_name": "passenger"}},
         {"table": "newsletter", "match": {"email": "address"}, "columns": {"address": "delete row"}},
     ],
 }

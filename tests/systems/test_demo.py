@@ -39,3 +39,27 @@ def test_demo_erasure_fans_out_end_to_end(app, worker, receiver, tmp_path, monke
     assert {row["system"] for row in done.certificate["systems"]} == {
         "Back-office database", "Booking site (demo)", "Mailer (demo webhook)", "Paper archive"}
     assert rows(site_url, f"SELECT count(*) FROM customers WHERE email_addr = '{email}'") == [(0,)]
+
+
+def test_demo_blocking_reaches_the_booking_site_and_the_mailer(app, worker, receiver, tmp_path, monkeypatch):
+    from backoffice.models.requests import BLOCKING, EXECUTING
+
+    monkeypatch.delenv(demo_systems.SITE_URL_ENV, raising=False)
+    monkeypatch.setenv(demo_systems.MAILER_SECRET_ENV, "test-webhook-secret")
+    demo_systems.configure_environment(tmp_path / "instance")
+    demo.seed_demo("demo-pass-123456", clients=40)
+    demo_systems.seed_demo_systems(receiver.url)
+    block = db.session.execute(select(PrivacyRequest).where(PrivacyRequest.type == BLOCKING)).scalar_one()
+    email = block.client.email_norm
+    site_url = f"sqlite:///{tmp_path / 'instance' / 'booking-site.db'}"
+    assert rows(site_url, f"SELECT on_hold FROM customers WHERE email_addr = '{email}'") == [(0,)]
+
+    take_step(block, "approve", staff_service.find_by_email("manager@demo.local"), comment="Accuracy disputed")
+    take_step(block, "complete", staff_service.find_by_email("support@demo.local"))
+    assert db.session.get(PrivacyRequest, block.id).status == EXECUTING
+    while worker.drain():
+        pass
+    db.session.expire_all()
+    assert db.session.get(PrivacyRequest, block.id).status == COMPLETED
+    assert rows(site_url, f"SELECT on_hold FROM customers WHERE email_addr = '{email}'") == [(1,)]
+    assert [body["type"] for _, body in receiver.calls] == ["blocking"]

@@ -12,24 +12,14 @@ from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.clients import Client
 from backoffice.models.requests import APPROVED, COMPLETED, PrivacyRequest
-from backoffice.models.systems import CANNOT, DONE, FAILED, PENDING, WAITING, SystemTask
+from backoffice.models.systems import CANNOT, DONE, FAILED, PENDING, WAITING
 from backoffice.services import fanout
 from backoffice.services.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.jobfactories import approved_request
-from tests.systems.conftest import SECRET
+from tests.systems.conftest import SECRET, run_jobs, task_of
 from tests.systems.sites import rows
 
 
-def _task(request, system):
-    return db.session.execute(select(SystemTask).where(SystemTask.request_id == request.id,
-                                                       SystemTask.system_id == system.id)).scalar_one()
-
-
-def _run(worker):
-    """Run queued jobs until none is left (a settled system queues the next ones)."""
-    while worker.drain():
-        pass
-    db.session.expire_all()
 
 
 def test_erasure_reaches_every_system_and_completes_only_when_all_are_done(app, worker, data_map, subject,
@@ -40,7 +30,7 @@ def test_erasure_reaches_every_system_and_completes_only_when_all_are_done(app, 
     queued = fanout.dispatch(request.id)
 
     assert len(queued) == 2  # the booking site and the mailer, in parallel; the back-office waits
-    _run(worker)
+    run_jobs(worker)
     assert db.session.get(PrivacyRequest, request.id).status == APPROVED
     assert fanout.waiting_on(request.id) == ["Back-office database", "Paper archive"]
     assert rows(site_url, "SELECT email_addr FROM customers WHERE cust_id = 1") == [("erased-1",)]
@@ -48,10 +38,10 @@ def test_erasure_reaches_every_system_and_completes_only_when_all_are_done(app, 
     # The mailer was sent the one identifier its dataset lists, signed.
     [(valid, body)] = receiver.calls
     assert valid and body["identifiers"] == {"email": ["zhanar.site@mail.kz"]} and body["type"] == "erasure"
-    assert _task(request, data_map["mailer"]).result == {"deleted": 1, "suppressed": True}
+    assert task_of(request, data_map["mailer"]).result == {"deleted": 1, "suppressed": True}
 
-    fanout.confirm_manual(_task(request, data_map["archive"]).id, request.id, support, "Folder 12 shredded")
-    _run(worker)
+    fanout.confirm_manual(task_of(request, data_map["archive"]).id, request.id, support, "Folder 12 shredded")
+    run_jobs(worker)
 
     done = db.session.get(PrivacyRequest, request.id)
     assert done.status == COMPLETED and db.session.get(Client, subject.id).email is None
@@ -71,34 +61,34 @@ def test_a_system_that_is_down_fails_and_retries_alone_while_the_others_complete
     receiver.mode = "fail"
     request = approved_request(subject, "erasure", by=manager)
     fanout.dispatch(request.id)
-    _run(worker)
+    run_jobs(worker)
 
-    mailer = _task(request, data_map["mailer"])
+    mailer = task_of(request, data_map["mailer"])
     assert mailer.status == PENDING and mailer.attempts == 1 and "503" in mailer.error  # a retry is scheduled
     assert len(receiver.calls) == 2  # two calls with backoff inside the attempt
     assert worker.state(mailer.job_id) == "scheduled"
-    assert _task(request, data_map["site"]).status == DONE
+    assert task_of(request, data_map["site"]).status == DONE
     # The last attempt fails for good: the task is failed, the request stays open and says what it waits on.
     worker.submit(fanout.RUN_TASK_JOB, (mailer.id,), mailer.job_id, retries_left=0)
-    _run(worker)
-    assert _task(request, data_map["mailer"]).status == FAILED
+    run_jobs(worker)
+    assert task_of(request, data_map["mailer"]).status == FAILED
     assert db.session.get(PrivacyRequest, request.id).status == APPROVED
     assert "Mailer" in fanout.waiting_on(request.id)
     assert db.session.get(Client, subject.id).status == "active"
 
     receiver.mode = "done"
-    site_attempts = _task(request, data_map["site"]).attempts
+    site_attempts = task_of(request, data_map["site"]).attempts
     fanout.retry_task(mailer.id, request.id, manager)
-    fanout.record_cannot(_task(request, data_map["archive"]).id, request.id, manager,
+    fanout.record_cannot(task_of(request, data_map["archive"]).id, request.id, manager,
                          "Paper originals are evidence in a pending court case", "Civil Procedure Code art. 73")
-    _run(worker)
-    assert _task(request, data_map["mailer"]).status == DONE
-    assert _task(request, data_map["site"]).attempts == site_attempts  # the others were not run again
+    run_jobs(worker)
+    assert task_of(request, data_map["mailer"]).status == DONE
+    assert task_of(request, data_map["site"]).attempts == site_attempts  # the others were not run again
     done = db.session.get(PrivacyRequest, request.id)
     assert done.status == COMPLETED and done.certificate["outcome"] == "partial"
     assert {"record_type": "system:Paper archive", "reason": "system_cannot", "count": 1,
             "legal_reference": "Civil Procedure Code art. 73"} in done.certificate["exceptions"]
-    assert _task(request, data_map["archive"]).status == CANNOT
+    assert task_of(request, data_map["archive"]).status == CANNOT
 
 
 def test_a_slow_system_times_out_as_a_transient_failure(app, worker, data_map, subject, receiver, make_staff):
@@ -106,9 +96,9 @@ def test_a_slow_system_times_out_as_a_transient_failure(app, worker, data_map, s
     receiver.mode = "slow"
     request = approved_request(subject, "erasure", by=make_staff("manager"))
     fanout.dispatch(request.id)
-    _run(worker)
+    run_jobs(worker)
     receiver.release()
-    mailer = _task(request, data_map["mailer"])
+    mailer = task_of(request, data_map["mailer"])
     assert mailer.status == PENDING and "did not answer in time" in mailer.error
 
 
@@ -123,8 +113,8 @@ def test_a_system_that_confirms_later_settles_through_the_signed_callback(app, c
     receiver.mode = "later"
     request = approved_request(subject, "erasure", by=make_staff("manager"))
     fanout.dispatch(request.id)
-    _run(worker)
-    mailer = _task(request, data_map["mailer"])
+    run_jobs(worker)
+    mailer = task_of(request, data_map["mailer"])
     assert mailer.status == WAITING
     [(_, sent)] = receiver.calls
     assert sent["callback_url"] == f"http://127.0.0.1:5999/api/v1/systems/{data_map['mailer'].id}/confirm"
@@ -138,7 +128,7 @@ def test_a_system_that_confirms_later_settles_through_the_signed_callback(app, c
             SIGNATURE_HEADER) else body, headers=headers)
         assert refused.status_code == 401
     db.session.expire_all()
-    assert _task(request, data_map["mailer"]).status == WAITING  # nothing changed
+    assert task_of(request, data_map["mailer"]).status == WAITING  # nothing changed
     assert db.session.execute(select(AuditEvent.id)).scalars().all() == events
     other_system = f"/api/v1/systems/{data_map['site'].id}/confirm"
     assert client.post(other_system, data=body, headers=_signed(body)).status_code == 401
@@ -146,7 +136,7 @@ def test_a_system_that_confirms_later_settles_through_the_signed_callback(app, c
     accepted = client.post(url, data=body, headers=_signed(body))
     assert accepted.status_code == 200 and accepted.get_json() == {"task_id": mailer.id, "status": "done"}
     db.session.expire_all()
-    assert _task(request, data_map["mailer"]).result == {"deleted": 2}  # counts only: no personal data kept
+    assert task_of(request, data_map["mailer"]).result == {"deleted": 2}  # counts only: no personal data kept
     assert client.post(url, data=body, headers=_signed(body)).status_code == 200  # a replay changes nothing
 
 
@@ -159,11 +149,11 @@ def test_a_dataset_naming_a_missing_column_fails_that_system_cleanly(app, worker
     db.session.commit()
     request = approved_request(subject, "erasure", by=make_staff("manager"))
     fanout.dispatch(request.id)
-    _run(worker)
-    task = _task(request, site)
+    run_jobs(worker)
+    task = task_of(request, site)
     assert task.status == FAILED and "full_nmae" in task.error  # permanent: no retry is scheduled
     assert rows(site_url, "SELECT email_addr FROM customers WHERE cust_id = 1") == [("Zhanar.Site@mail.kz",)]
-    assert _task(request, data_map["mailer"]).status == DONE
+    assert task_of(request, data_map["mailer"]).status == DONE
     assert "Booking site" in fanout.waiting_on(request.id)
 
 
@@ -177,10 +167,10 @@ def test_access_package_holds_the_booking_site_rows_under_the_systems_name(app, 
     support = make_staff("support")
     request = approved_request(subject, "access", by=make_staff("manager"))
     fanout.dispatch(request.id)
-    _run(worker)
+    run_jobs(worker)
     assert db.session.get(PrivacyRequest, request.id).status == APPROVED  # the paper archive is not confirmed
-    fanout.confirm_manual(_task(request, data_map["archive"]).id, request.id, support, "No folder for this client")
-    _run(worker)
+    fanout.confirm_manual(task_of(request, data_map["archive"]).id, request.id, support, "No folder for this client")
+    run_jobs(worker)
     done = db.session.get(PrivacyRequest, request.id)
     assert done.status == COMPLETED
     package = db.session.execute(select(ExportPackage).where(ExportPackage.request_id == request.id)).scalar_one()
@@ -192,7 +182,7 @@ def test_access_package_holds_the_booking_site_rows_under_the_systems_name(app, 
     assert [row["email_addr"] for row in site["customers"]] == ["Zhanar.Site@mail.kz"]
     assert sorted(row["trip_id"] for row in site["trips"]) == [10, 11] and "ZHANAR SITEOVA" in trips
     assert "Booking site (другая система авиакомпании)" in summary  # the client reads Russian
-    assert _task(request, data_map["site"]).status == DONE and _task(request, data_map["site"]).result == {"rows": 4}
+    assert task_of(request, data_map["site"]).status == DONE and task_of(request, data_map["site"]).result == {"rows": 4}
 
 
 def test_the_documented_signature_example_is_what_we_compute():

@@ -68,3 +68,37 @@ def test_fan_out_through_rq_with_a_failing_system_retried_alone(app, queue, data
     done = db.session.get(PrivacyRequest, request.id)
     assert done.status == COMPLETED
     assert {row["status"] for row in done.certificate["systems"]} == {DONE}
+
+
+def test_rectification_fans_out_through_rq_and_the_completion_job_closes_it(app, queue, data_map, subject,
+                                                                            receiver, site_url, make_staff):
+    from backoffice.models.jobs import JobRecord
+    from backoffice.models.requests import EXECUTING, RECTIFICATION
+    from backoffice.services import intake
+    from backoffice.services.steps import take_step
+
+    support = make_staff("support")
+    for system in (data_map["site"], data_map["mailer"]):
+        system.request_types = [*system.request_types, RECTIFICATION]
+    data_map["mailer"].dataset = {"identifiers": ["email"], "fields": ["email"]}
+    data_map["archive"].enabled = False
+    db.session.commit()
+    request = intake.create_request(type=RECTIFICATION, by=support, client=subject,
+                                    payload={"changes": {"email": "zhanar.new@mail.kz"}})
+    take_step(request, "verify_identity", support, method="registered_email")
+    take_step(request, "start", support)
+    take_step(request, "complete", support)
+    assert db.session.get(PrivacyRequest, request.id).status == EXECUTING
+    jobs = [queue.fetch_job(job_id) for job_id in queue.job_ids]
+    assert sorted(job.args for job in jobs) == sorted(
+        [(_task(request, data_map["site"]).id,), (_task(request, data_map["mailer"]).id,)])  # ids only in Redis
+    assert not [job for job in jobs if "zhanar" in repr(job.to_dict()).lower()]
+
+    _burst(queue)  # both systems, then the completion job the last of them queues
+    _burst(queue)
+    done = db.session.get(PrivacyRequest, request.id)
+    assert done.status == COMPLETED
+    assert rows(site_url, "SELECT email_addr FROM customers WHERE cust_id = 1") == [("zhanar.new@mail.kz",)]
+    kinds = db.session.execute(select(JobRecord.kind, JobRecord.status).where(JobRecord.request_id == request.id)
+                               ).all()
+    assert sorted(kinds) == [("completion", "finished"), ("system", "finished"), ("system", "finished")]

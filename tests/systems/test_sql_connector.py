@@ -100,3 +100,63 @@ def test_an_unreachable_postgresql_is_reported(app, monkeypatch):
     monkeypatch.setenv("BOOKING_SITE_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
     problems = sql_connector.check(_system())
     assert len(problems) == 1 and "cannot connect" in problems[0]
+
+
+# --- Rectification and blocking (policy 5.2; Law No. 94-V art. 1(3)) -------------------------------------------
+
+# The client corrects the e-mail: the site still knows the old one, so both are looked up.
+RECTIFIED = {"email": ["zhanar.new@mail.kz", "zhanar.site@mail.kz"], "phone": ["+77015551234"]}
+
+
+def test_rectification_sets_the_mapped_columns_of_the_clients_rows_once(app, site):
+    changes = {"email": "zhanar.new@mail.kz", "full_name": "Zhanar Newname", "position": "Accountant"}
+    result = sql_connector.rectify(_system(), RECTIFIED, changes)
+
+    by_table = {row["table"]: row for row in result["tables"]}
+    assert by_table["customers"]["changed"] == 1 and by_table["customers"]["fields"] == ["email", "full_name"]
+    assert by_table["trips"]["changed"] == 2 and by_table["trips"]["fields"] == ["full_name"]
+    assert "newsletter" not in by_table  # it maps no field: untouched
+    assert rows(site, "SELECT cust_id, email_addr, full_name, mobile, loyalty_no FROM customers ORDER BY cust_id") == [
+        (1, "zhanar.new@mail.kz", "Zhanar Newname", "+77015551234", "L-1001"),
+        (2, "other@mail.kz", "Other Person", "+77029990000", "L-2002")]
+    assert rows(site, "SELECT trip_id, passenger FROM trips ORDER BY trip_id") == [
+        (10, "Zhanar Newname"), (11, "Zhanar Newname"), (12, "OTHER PERSON")]
+    assert rows(site, "SELECT address FROM newsletter ORDER BY id") == [("zhanar.site@mail.kz",), ("other@mail.kz",)]
+
+    again = sql_connector.rectify(_system(), RECTIFIED, changes)  # idempotent: found again, nothing to write
+    assert [(row["found"], row["changed"]) for row in again["tables"]] == [(1, 0), (2, 0)]
+
+
+def test_a_rectification_the_schema_refuses_changes_nothing_in_that_system(app, site):
+    """other@mail.kz is taken (UNIQUE): the trips already renamed in the same transaction are undone too."""
+    with pytest.raises(sql_connector.ConnectorError) as failed:
+        sql_connector.rectify(_system(), SUBJECT, {"email": "other@mail.kz", "full_name": "Zhanar Newname"})
+    assert "nothing was changed" in str(failed.value) and "other@mail.kz" not in str(failed.value)
+    assert rows(site, "SELECT passenger FROM trips WHERE trip_id = 10") == [("ZHANAR SITEOVA",)]
+    assert rows(site, "SELECT email_addr FROM customers WHERE cust_id = 1") == [("Zhanar.Site@mail.kz",)]
+
+
+def test_blocking_sets_and_its_lifting_clears_the_block_flag(app, site):
+    blocked = sql_connector.set_blocked(_system(), SUBJECT, True)
+    assert blocked["tables"] == [{"table": "customers", "found": 1, "changed": 1, "deleted": 0, "kept": {},
+                                  "block": "on_hold"}]
+    assert rows(site, "SELECT cust_id FROM customers WHERE on_hold ORDER BY cust_id") == [(1,)]
+    assert sql_connector.set_blocked(_system(), SUBJECT, True)["changed"] == 0  # idempotent
+
+    assert sql_connector.set_blocked(_system(), SUBJECT, False)["changed"] == 1
+    assert rows(site, "SELECT count(*) FROM customers WHERE on_hold") == [(0,)]
+
+
+def test_check_reports_a_block_flag_or_field_column_that_cannot_hold_it(app, site):
+    wrong = copy.deepcopy(DATASET)
+    wrong["tables"][0]["block"] = "full_name"  # text, not yes/no
+    wrong["tables"][1]["fields"] = {"full_name": "amount"}  # a number
+    wrong["tables"][2]["fields"] = {"email": "adress"}  # a typo
+    assert sql_connector.check(_system(wrong)) == [
+        "customers.full_name is not a yes/no column: it cannot be the block flag.",
+        "trips.amount is not text: it cannot hold the new full_name.",
+        "Table newsletter has no column(s): adress."]
+    with pytest.raises(sql_connector.ConnectorError) as failed:
+        sql_connector.rectify(_system(wrong), SUBJECT, {"email": "zhanar.new@mail.kz"})
+    assert "adress" in str(failed.value)
+    assert rows(site, "SELECT email_addr FROM customers WHERE cust_id = 1") == [("Zhanar.Site@mail.kz",)]

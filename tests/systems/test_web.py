@@ -8,20 +8,12 @@ from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.jobs import JobRecord
 from backoffice.models.requests import COMPLETED, PrivacyRequest
-from backoffice.models.systems import DONE, FAILED, PENDING, WAITING, DataSystem, SystemTask
+from backoffice.models.systems import DONE, FAILED, PENDING, WAITING, DataSystem
 from backoffice.services import execution, fanout
 from tests.jobfactories import approved_request
+from tests.systems.conftest import run_jobs, task_of
 
 
-def _task(request, system):
-    return db.session.execute(select(SystemTask).where(SystemTask.request_id == request.id,
-                                                       SystemTask.system_id == system.id)).scalar_one()
-
-
-def _run(worker):
-    while worker.drain():
-        pass
-    db.session.expire_all()
 
 
 def test_request_page_says_what_it_waits_on_and_the_owner_confirms_the_manual_system(
@@ -29,12 +21,12 @@ def test_request_page_says_what_it_waits_on_and_the_owner_confirms_the_manual_sy
     manager = make_staff("manager")
     request = approved_request(subject, "erasure", by=manager)
     fanout.dispatch(request.id)
-    _run(worker)
+    run_jobs(worker)
     support = login_as("support")
     page = client.get(f"/admin/requests/details/?id={request.id}").get_data(as_text=True)
     assert "Waiting on: Back-office database, Paper archive" in page
     assert "Booking site" in page and "kept loyalty_no (Tax Code art. 48" in page
-    archive = _task(request, data_map["archive"])
+    archive = task_of(request, data_map["archive"])
 
     # A support user cannot record "cannot be done" (managers only), nor retry.
     assert client.post(f"/admin/systemtasks/{request.id}/{archive.id}/cannot",
@@ -42,14 +34,14 @@ def test_request_page_says_what_it_waits_on_and_the_owner_confirms_the_manual_sy
     empty = client.post(f"/admin/systemtasks/{request.id}/{archive.id}/confirm", data={"comment": ""})
     assert empty.status_code == 302
     db.session.expire_all()
-    assert _task(request, data_map["archive"]).status == WAITING  # nothing changed
+    assert task_of(request, data_map["archive"]).status == WAITING  # nothing changed
 
     done = client.post(f"/admin/systemtasks/{request.id}/{archive.id}/confirm",
                        data={"comment": "Folder 12 shredded"}, follow_redirects=True)
     assert done.status_code == 200
-    _run(worker)
+    run_jobs(worker)
     assert db.session.get(PrivacyRequest, request.id).status == COMPLETED
-    assert _task(request, data_map["archive"]).confirmed_by_id == support.id
+    assert task_of(request, data_map["archive"]).confirmed_by_id == support.id
 
 
 def test_reconcile_requeues_a_lost_system_job_and_leaves_waiting_ones_alone(app, worker, data_map, subject,
@@ -58,14 +50,14 @@ def test_reconcile_requeues_a_lost_system_job_and_leaves_waiting_ones_alone(app,
     fanout.dispatch(request.id)
     worker._queue.queue.clear()  # the queue forgot both system jobs (Redis flushed)
     worker._states.clear()
-    site = _task(request, data_map["site"])
+    site = task_of(request, data_map["site"])
     db.session.execute(JobRecord.__table__.update().values(enqueued_at=dt.datetime(2000, 1, 1)))
     db.session.commit()
     assert site.status == PENDING
 
     assert execution.reconcile(stale_after=0) == [request.id]
-    _run(worker)
-    assert _task(request, data_map["site"]).status == DONE and _task(request, data_map["mailer"]).status == DONE
+    run_jobs(worker)
+    assert task_of(request, data_map["site"]).status == DONE and task_of(request, data_map["mailer"]).status == DONE
     # Only the paper archive (a person) is left: reconcile has nothing to queue and records nothing.
     events = db.session.execute(select(func.count()).select_from(AuditEvent)).scalar()
     assert execution.reconcile(stale_after=0) == []
@@ -98,16 +90,16 @@ def test_a_manager_retries_one_failed_system_from_the_request_page(app, client, 
     receiver.mode = "fail"
     request = approved_request(subject, "erasure", by=make_staff("manager"))
     fanout.dispatch(request.id)
-    _run(worker)
-    mailer = _task(request, data_map["mailer"])
+    run_jobs(worker)
+    mailer = task_of(request, data_map["mailer"])
     worker.submit(fanout.RUN_TASK_JOB, (mailer.id,), mailer.job_id, retries_left=0)
-    _run(worker)
-    assert _task(request, data_map["mailer"]).status == FAILED
+    run_jobs(worker)
+    assert task_of(request, data_map["mailer"]).status == FAILED
     receiver.mode = "done"
     login_as("manager")
     assert client.post(f"/admin/systemtasks/{request.id}/{mailer.id}/retry").status_code == 302
-    _run(worker)
-    assert _task(request, data_map["mailer"]).status == DONE
+    run_jobs(worker)
+    assert task_of(request, data_map["mailer"]).status == DONE
 
 
 def test_jobs_view_names_the_system_and_retries_only_that_system(app, client, worker, data_map, subject, receiver,
@@ -115,16 +107,16 @@ def test_jobs_view_names_the_system_and_retries_only_that_system(app, client, wo
     receiver.mode = "fail"
     request = approved_request(subject, "erasure", by=make_staff("manager"))
     fanout.dispatch(request.id)
-    _run(worker)
-    mailer = _task(request, data_map["mailer"])
+    run_jobs(worker)
+    mailer = task_of(request, data_map["mailer"])
     worker.submit(fanout.RUN_TASK_JOB, (mailer.id,), mailer.job_id, retries_left=0)
-    _run(worker)
-    site_attempts = _task(request, data_map["site"]).attempts
+    run_jobs(worker)
+    site_attempts = task_of(request, data_map["site"]).attempts
     login_as("manager")
     page = client.get("/admin/jobs/").get_data(as_text=True)
     assert "system: Mailer (failed)" in page
     receiver.mode = "done"
     assert client.post(f"/admin/jobs/retry/{mailer.job_id}").status_code == 302
-    _run(worker)
-    assert _task(request, data_map["mailer"]).status == DONE
-    assert _task(request, data_map["site"]).attempts == site_attempts
+    run_jobs(worker)
+    assert task_of(request, data_map["mailer"]).status == DONE
+    assert task_of(request, data_map["site"]).attempts == site_attempts
