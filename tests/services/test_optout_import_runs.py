@@ -269,3 +269,22 @@ def test_file_jobs_get_their_own_timeout(app):
     assert jobqueue.request_job_options(app.config, "optout_import")["job_timeout"] == 3600
     assert jobqueue.request_job_options(app.config, "scrub")["job_timeout"] == 3600
     assert jobqueue.request_job_options(app.config, "erasure")["job_timeout"] == 600
+
+
+@pytest.mark.parametrize("data", [
+    b"email\r\n\x00@mail.kz\r\n", b"email\r\n\"a@mail.kz\r\n", b"email;phone\r\n=cmd|' /C calc'!A0;+7 701 555 12 34\r\n",
+    b"email\r\n" + b"a@mail.kz," * 300 + b"\r\n", ("email\r\n" + "a@b.kz\r" * 1000).encode(),
+    "email,channel\r\nанна@почта.қаз,ALL\r\n".encode(),
+])
+def test_hostile_files_the_upload_accepts_end_done_or_refused_never_failed(app, worker, data):
+    try:
+        run = optout_import_runs.start(Upload(data), by=None)
+    except OptOutError:
+        return  # refused at once: also fine
+    worker.drain()
+    db.session.expire_all()
+    run = db.session.get(OptOutImport, run.id)
+    assert run.status in ("done", "refused"), (run.status, run.failure)
+    assert not optout_import_runs.file_path(run).exists()
+    if run.status == "refused":
+        assert run.problems and all(p["message"]["en"] for p in run.problems)
