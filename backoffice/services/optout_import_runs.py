@@ -63,6 +63,11 @@ def get(import_id):
     return db.session.get(OptOutImport, import_id)
 
 
+def for_job(job_id):
+    """The run a JobRecord works on (the Jobs view links to its page), or None."""
+    return db.session.execute(select(OptOutImport).where(OptOutImport.job_id == job_id)).scalar_one_or_none()
+
+
 # --- the web request ---------------------------------------------------------------------------------------------
 
 def start(file_storage, by):

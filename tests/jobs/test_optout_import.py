@@ -79,3 +79,23 @@ def test_bad_rows_through_the_worker_are_reported_and_nothing_imported(app, clie
     assert opt_outs() == 0
     run = db.session.execute(select(OptOutImport)).scalar_one()
     assert run.status == "refused" and not optout_import_runs.file_path(run).exists()
+
+
+def test_the_jobs_page_names_a_failed_import_and_says_what_to_do(app, client, login_as, run_worker, monkeypatch):
+    from backoffice.services import optout_import
+
+    def broken(rows, by):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(optout_import, "apply_batch", broken)
+    login_as("manager")
+    client.post("/admin/optouts/import/", data={"file": (io.BytesIO(b"email\na@mail.kz\n"), "list.csv")},
+                content_type="multipart/form-data")
+    run_worker()
+    db.session.expire_all()
+    run = db.session.execute(select(OptOutImport)).scalar_one()
+    page = client.get("/admin/jobs/").get_data(as_text=True)
+    assert f'href="/admin/optouts/import/{run.id}/">#{run.id}</a>' in page
+    assert "open the import (its page says what happened)" in page and "RuntimeError" in page
+    status_page = client.get(f"/admin/optouts/import/{run.id}/").get_data(as_text=True)
+    assert "Failed: 0 of 1 rows were imported." in status_page and "Upload the same file again" in status_page
