@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models.clients import ERASED, Client
 from ..models.optouts import MarketingOptOut
 from . import csv_limits
+from .scrub import email_key
 from .optouts import (ALL, MAX_REASON, OptOutError, address_hash, check_channel, consent_follows_opt_out,
                       normalise_address, place_entry)
 
@@ -96,11 +97,21 @@ def read(lines, dialect):
 
 
 def parse_row(cells, columns):
-    """(email, phone, channel, reason) normalised, or OptOutError naming the column and the problem, never the value."""
+    """(email, phone, channel, reason) normalised, or OptOutError naming the column and the problem, never the value.
+
+    Common e-mail shapes take the scrub's fast path (scrub.email_key: the full normaliser's result, a tenth of its
+    cost; tested against it); anything else, and every phone, goes through the full normalisers.
+    """
     def cell(index):
         return cells[index].strip() if index is not None and index < len(cells) else ""
 
-    email, phone = normalise_address(cell(columns.email), cell(columns.phone))
+    raw_email, raw_phone = cell(columns.email), cell(columns.phone)
+    email = email_key(raw_email) if raw_email else None
+    if email is None or raw_phone:
+        checked_email, phone = normalise_address(None if email else raw_email, raw_phone)
+        email = email or checked_email
+    else:
+        phone = None
     channel = check_channel(cell(columns.channel) or ALL)
     return email, phone, channel, cell(columns.reason)[:MAX_REASON] or None
 

@@ -42,7 +42,7 @@ log = logging.getLogger("backoffice.jobs")
 
 IMPORT_JOB = "backoffice.jobs.optout_import.import_opt_outs"
 JOB_KIND = "optout_import"
-BATCH_SIZE = 1000
+BATCH_SIZE = 500
 PROGRESS_EVERY_SECONDS = 1.0
 # Why a run failed (labels.IMPORT_FAILURES says it to staff).
 FILE_MISSING, EXPIRED, ERROR = "file_missing", "expired", "error"
