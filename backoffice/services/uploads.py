@@ -120,7 +120,8 @@ class UploadFolder:
 
     def count_lines(self, path):
         """Non-blank lines after the header, reading the whole file once: every line within CSV_MAX_LINE_BYTES and
-        the whole file UTF-8, or the error naming the line. About 0.1 s for 20 MB: fit for the web request."""
+        the whole file UTF-8, or the error naming the line. Fit for the web request: the whole upload of a 31 MB
+        file (store, this, the header) took 0.54 s (bench/optout_import_bench.py)."""
         lines = 0
         with open_text(path) as handle:
             try:

@@ -14,6 +14,7 @@ from backoffice.models import (Booking, BreachAffectedClient, BreachIncident, Br
                                MarketingOptOut, NoticeVersion, OptOutImport, PrivacyRequest, RetentionRule, StaffUser)
 from backoffice.services import breaches, disclosures, optout_import_runs, retention
 from tests.factories import make_client
+from tests.services.test_scrub import Upload
 
 LONG = "Ж" * 20000
 HOSTILE = {
@@ -78,17 +79,8 @@ def everything(app, login_as):
                              legal_basis="contract", data_categories=["booking"])
     retention.ensure_default_rules()
     db.session.commit()
-    optout_import_runs.start(_Upload(b"email\nanna@mail.kz\n"), by=user)  # import #1 (committed)
+    optout_import_runs.start(Upload(b"email\nanna@mail.kz\n"), by=user)  # import #1 (committed)
     return user
-
-
-class _Upload:
-    def __init__(self, data):
-        self.data = data
-
-    def save(self, path):
-        with open(path, "wb") as handle:
-            handle.write(self.data)
 
 
 def test_hostile_posts_never_500_and_change_nothing(app, client, everything):
