@@ -92,6 +92,8 @@ def load_config(environ=None, instance_path=None):
         "REDIS_URL": env.get("REDIS_URL") or None,
         "RQ_QUEUE": env.get("BACKOFFICE_RQ_QUEUE", "backoffice"),
         "JOB_TIMEOUT_SECONDS": int_or_default(env.get("BACKOFFICE_JOB_TIMEOUT"), 600),
+        # Jobs that read a whole upload (opt-out import, campaign scrub): a 200 MB file takes minutes, not seconds.
+        "FILE_JOB_TIMEOUT_SECONDS": int_or_default(env.get("BACKOFFICE_FILE_JOB_TIMEOUT"), 3600),
         # Transient failures (database or Redis connection) are retried after these many seconds.
         "JOB_RETRY_INTERVALS": [int_or_default(v, 60) for v in parse_list(env.get("BACKOFFICE_JOB_RETRY_INTERVALS"),
                                                                           ["10", "60", "300"])],
@@ -134,6 +136,8 @@ def load_config(environ=None, instance_path=None):
         # Unset: derived from BACKOFFICE_HASH_KEY, so the main key itself is never handed out.
         "OPTOUT_HASH_KEY": env.get("BACKOFFICE_OPTOUT_HASH_KEY") or None,
         "SCRUB_FILE_TTL_MINUTES": int_or_default(env.get("BACKOFFICE_SCRUB_FILE_TTL_MINUTES"), 60),
+        # An opt-out import that shows no progress for this long is ended and its file deleted.
+        "IMPORT_FILE_TTL_MINUTES": int_or_default(env.get("BACKOFFICE_IMPORT_FILE_TTL_MINUTES"), 60),
         "API_RATE_LIMIT_PER_MINUTE": int_or_default(env.get("BACKOFFICE_API_RATE_LIMIT"), 120),
         "FLASK_ADMIN_FLUID_LAYOUT": True,
         # The e-mail channel (policy 5.3; docs/mail.md): the intake mailbox (IMAP) and letters to clients (SMTP).

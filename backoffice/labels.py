@@ -101,6 +101,7 @@ AUDIT_OBJECTS = {
     "deadline_rule": _l("Deadline rules"),
     "integration_token": _l("Integration tokens"),
     "campaign_list": _l("Campaign list"),
+    "optout_import": _l("Opt-out import"),
     "audit_log": _l("Audit log"),
     "statistics": _l("Statistics"),
     "letter_template": _l("Letter templates"),  # [mail] issue 12
@@ -123,7 +124,8 @@ AUDIT_ACTIONS = {
     "job.requeued": _l("Job queued again"),
     "optout.add": _l("Opt-out added"),
     "optout.export_hashes": _l("Suppression list exported as hashes"),
-    "optout.import": _l("Opt-outs imported"),
+    "optout.import": _l("Opt-out import ended"),
+    "optout.import_start": _l("Opt-out import started"),
     "optout.remove": _l("Opt-out removed"),
     "optout.scrub": _l("Campaign list scrubbed"),
     "requests.export_csv": _l("Request list exported"),
@@ -149,7 +151,21 @@ AUDIT_ACTIONS = {
     "download.code_for_phone": _l("Download code issued for a phone call"),
 }
 JOB_KINDS = {"erasure": _l("Erasure"), "export": _l("Export package"), "system": _l("Task in another system"),
-             "completion": _l("Completion once every system is done")}
+             "completion": _l("Completion once every system is done"), "optout_import": _l("Opt-out import")}
+# An opt-out import's run (models.optouts.IMPORT_STATUSES) and why one failed (services/optout_import_runs).
+IMPORT_STATES = {
+    "queued": _l("queued"), "checking": _l("checking every row"), "importing": _l("importing"), "done": _l("done"),
+    "refused": _l("nothing imported: rows to fix"), "failed": _l("failed"),
+}
+IMPORT_FAILURES = {
+    "file_missing": _l("The uploaded file is no longer on the server (it expired, or the worker cannot see the "
+                       "instance folder). Upload the file again."),
+    "expired": _l("The import waited too long without a worker to run it and its file was deleted. Upload the file "
+                  "again; if this happens again, ask the administrator to check the job workers."),
+    "error": _l("The import stopped with an error. The rows imported before it stay on the list. Upload the same "
+                "file again: rows already on the list are merged, not added twice. If it fails again, contact the "
+                "administrator (the Jobs page shows the error)."),
+}
 AUDIT_CHAIN_FAULTS = {  # services/audit.verify's reasons
     "content_changed": _l("the event's stored hash does not match its content (the event was altered)"),
     "missing_link": _l("the event does not follow the previous one (events before it were removed or altered)"),
@@ -383,7 +399,7 @@ TABLES = {
     "communication_channel": COMMUNICATION_CHANNELS, "direction": COMMUNICATION_DIRECTIONS,
     "retention_action": RETENTION_ACTIONS, "counted_from": COUNTED_FROM,
     "certificate_outcome": CERTIFICATE_OUTCOMES, "exception_reason": EXCEPTION_REASONS,
-    "scrub_reason": SCRUB_REASONS,
+    "scrub_reason": SCRUB_REASONS, "import_state": IMPORT_STATES, "import_failure": IMPORT_FAILURES,
 }
 
 

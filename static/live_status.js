@@ -1,4 +1,5 @@
-/* Live status (issue 14): an element with data-status-url is refreshed from its JSON endpoint while its job runs;
+/* Live status (issue 14): an element with data-status-url (a request's or an opt-out import's page) is refreshed
+   from its JSON endpoint while its job runs (a <progress class="live-progress"> follows data.percent);
    when the job ends, the page reloads once to show the outcome and the next steps. No inline script (CSP). */
 (function () {
   "use strict";
@@ -22,6 +23,8 @@
     if (label) { label.textContent = data.step_label || ""; }
     var status = document.getElementById("request-status");
     if (status && data.status_label) { status.textContent = data.status_label; }
+    var bar = el.querySelector(".live-progress");
+    if (bar && typeof data.percent === "number") { bar.value = data.percent; bar.textContent = data.percent + " %"; }
     var systems = el.querySelector(".live-systems");
     if (systems) {
       systems.textContent = (data.systems || []).map(function (s) { return s.system + ": " + s.done + "/" + s.total; }).join(" · ");

@@ -181,14 +181,29 @@ def _opt_out_removed(h):
                      actor_id=staff.id, outcome="success")
 
 
-def _opt_out_import(h):
-    from backoffice.services import optout_import
+def _opt_out_import_start(h):
+    from backoffice.services import optout_import_runs
+    from tests.services.test_scrub import Upload
 
     staff = h.make_staff("support")
 
     def act():
-        optout_import.import_opt_outs(["email,channel", "a1@mail.kz,email", "a2@mail.kz,all"], staff)
-    return act, dict(action="optout.import", object_type="marketing_opt_out", actor_id=staff.id, outcome="success")
+        optout_import_runs.start(Upload(b"email,channel\na1@mail.kz,email\na2@mail.kz,all\n"), staff)
+    return act, dict(action="optout.import_start", object_type="optout_import", actor_id=staff.id,
+                     outcome="success", details={"rows": 2})
+
+
+def _opt_out_import(h):
+    from backoffice.services import optout_import_runs
+    from tests.services.test_scrub import Upload
+
+    staff = h.make_staff("support")
+    run = optout_import_runs.start(Upload(b"email,channel\na1@mail.kz,email\na2@mail.kz,all\n"), staff)
+
+    def act():
+        optout_import_runs.execute(run.id, job_id=run.job_id)  # the job's work (ends with one event)
+    return act, dict(action="optout.import", object_type="optout_import", object_id=str(run.id), actor_id=staff.id,
+                     outcome="success", details={"rows": 2, "created": 2, "merged": 0})
 
 
 def _export_download(h):
@@ -262,6 +277,7 @@ CASES = [
     ("rectification changes personal data", _rectification_changes_personal_data),
     ("opt-out added by staff", _opt_out_added_by_staff),
     ("opt-out removed", _opt_out_removed),
+    ("opt-out import start", _opt_out_import_start),
     ("opt-out import", _opt_out_import),
     ("export download", _export_download),
 ]

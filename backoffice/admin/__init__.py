@@ -8,7 +8,7 @@ from ..extensions import db
 from ..http_security import csp_nonce
 from ..models import (AuditEvent, Client, DataSystem, DeadlineRule, IntegrationToken, MarketingOptOut,
                       NoticeVersion, PrivacyRequest, RetentionRule, StaffUser)
-from ..services import consents, fanout
+from ..services import consents, fanout, optout_import_runs
 from . import formatting
 from .audit import AuditEventView
 from .breaches import BreachReportView, BreachView
@@ -83,6 +83,7 @@ def init_admin(app):
     app.jinja_env.globals["system_task_forms"] = task_forms
     app.jinja_env.globals["system_task_labels"] = TASK_STATUS_LABELS
     app.jinja_env.globals["system_task_for_job"] = fanout.task_for_job
+    app.jinja_env.globals["optout_import_for_job"] = optout_import_runs.for_job
     formatting.register(app)
     register_mail_globals(app)
     app.jinja_env.filters["role_label"] = role_label

@@ -8,7 +8,7 @@ from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_currency
 from babel.units import format_unit
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -84,6 +84,11 @@ def filesize(size):
     return ngettext("%(num)s byte", "%(num)s bytes", size)
 
 
+def number(value):
+    """'12 345' (kk/ru), '12,345' (en); '' for None."""
+    return "" if value is None else format_decimal(value)
+
+
 def working_days(count):
     """'1 working day', '2 working days' (with the kk/ru plural forms)."""
     return ngettext("%(num)s working day", "%(num)s working days", count)
@@ -110,4 +115,5 @@ def register(app):
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["working_days"] = working_days
+    app.jinja_env.filters["number"] = number
     app.jinja_env.globals["time_left"] = time_left

@@ -7,7 +7,7 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from ..permissions import CERTIFICATES_READ, EXPORTS_DOWNLOAD, JOBS_READ, JOBS_RETRY, has_any
+from ..permissions import CERTIFICATES_READ, EXPORTS_DOWNLOAD, JOBS_READ, JOBS_RETRY, OPTOUTS_WRITE, has_any
 from ..extensions import db
 from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, ExportPackage, JobRecord
 from ..models.requests import PrivacyRequest
@@ -37,7 +37,8 @@ class JobsView(ProtectedView):
         records = execution.open_jobs()
         live = [r for r in records if r.status in OPEN_JOB_STATUSES]
         return self.render("admin/jobs/index.html", records=records, counts=counts,
-                           may_retry=has_any(JOBS_RETRY), state_labels=JOB_STATE_LABELS,
+                           may_retry=has_any(JOBS_RETRY), may_open_imports=has_any(OPTOUTS_WRITE),
+                           state_labels=JOB_STATE_LABELS,
                            history=execution.finished_jobs(status=status, kind=kind), kinds=execution.job_kinds(),
                            history_statuses=(FINISHED, FAILED, LOST), chosen_status=status, chosen_kind=kind,
                            live_ids=",".join(r.id for r in live),

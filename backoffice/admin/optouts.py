@@ -3,12 +3,10 @@
 Support and managers change the list; supervisors read it. Searching goes through the keyed hashes (an index
 lookup that also finds entries whose plaintext was erased), never an ILIKE scan.
 """
-import csv
-import io
-
-from flask import Response, abort, flash, redirect, request, stream_with_context
+from flask import Response, abort, flash, jsonify, redirect, request, stream_with_context
 from flask_admin import expose
 from flask_admin.model.template import EndpointLinkRowAction
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -21,11 +19,19 @@ from wtforms.validators import DataRequired, Length, Optional
 from .. import labels
 from ..permissions import OPTOUTS_READ, OPTOUTS_WRITE
 from ..models.optouts import CHANNELS, SOURCES
-from ..services import optout_import
+from ..services import live_status, optout_import_runs
 from ..services import optouts as optout_service
 from ..services import scrub as scrub_service
 from ..services import scrub_runs, scrub_uploads
 from .base import RoleModelView, SecureForm
+
+# What an import's page says while its job runs (static/live_status.js refreshes it); the outcome is on the page.
+IMPORT_STEP_MESSAGES = {
+    "queued": _l("Waiting for a worker: the import starts as soon as one is free."),
+    "checking": _l("Step 1 of 2: every row is checked before any is imported — %(done)s of %(total)s rows."),
+    "importing": _l("Step 2 of 2: importing — %(done)s of %(total)s rows."),
+}
+
 
 class OptOutForm(SecureForm):
     email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254)])
@@ -93,7 +99,7 @@ class MarketingOptOutView(RoleModelView):
     column_searchable_list = ("email_hash",)
 
     # Pages that change the list or handle recipients' data: writers only, on GET as well as POST.
-    _write_pages = {"remove_view", "import_view", "scrub_view", "scrub_columns_view", "scrub_progress_view",
+    _write_pages = {"remove_view", "import_view", "import_status_view", "import_status_json", "scrub_view", "scrub_columns_view", "scrub_progress_view",
                     "scrub_download_view",
                     "export_hashes_view", "export_hashes_download_view"}
 
@@ -160,18 +166,48 @@ class MarketingOptOutView(RoleModelView):
 
     @expose("/import/", methods=("GET", "POST"))
     def import_view(self):
+        """The upload: what is quick to check is checked here; a job imports, and its page shows the progress."""
         form = CsvUploadForm()
-        result, refused = None, None
         if form.validate_on_submit():
-            lines = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
             try:
-                result = optout_import.import_opt_outs(lines, by=current_user)
-            except optout_import.ImportRefused as error:
-                refused = error
-            except (UnicodeDecodeError, csv.Error):
-                flash(_("The file is not a UTF-8 CSV file. Save it as CSV UTF-8 and upload it again."), "error")
-        return self.render("admin/optouts/import.html", form=form, result=result, refused=refused,
-                           return_url=self.get_url(".index_view"))
+                run = optout_import_runs.start(form.file.data, by=current_user)
+            except optout_service.OptOutError as error:
+                flash(str(error), "error")
+            else:
+                return redirect(self.get_url(".import_status_view", import_id=run.id))
+        return self.render("admin/optouts/import.html", form=form, return_url=self.get_url(".index_view"))
+
+    def _import_or_404(self, import_id):
+        run = optout_import_runs.get(import_id)
+        if run is None:
+            abort(404)
+        return run
+
+    @staticmethod
+    def _import_live(run):
+        data = live_status.import_status(run)
+        numbers = {"done": format_decimal(data["phase_done"]), "total": format_decimal(data["phase_total"])}
+        data.update(step_label=str(labels.label(run.status, "import_state")),
+                    message=str(IMPORT_STEP_MESSAGES.get(run.status, "")) % numbers)
+        return data
+
+    @expose("/import/<int:import_id>/")
+    def import_status_view(self, import_id):
+        """An import's progress (refreshed by static/live_status.js), then its outcome: counts or the rows to fix."""
+        run = self._import_or_404(import_id)
+        language = str(get_locale())
+        problems = [(problem["line"], problem["message"].get(language) or problem["message"].get("en", ""))
+                    for problem in run.problems or []]
+        return self.render("admin/optouts/import_status.html", run=run, live=self._import_live(run),
+                           problems=problems, return_url=self.get_url(".index_view"))
+
+    @expose("/import/<int:import_id>/status.json")
+    def import_status_json(self, import_id):
+        """The import's step and counts as JSON for its page (no personal data)."""
+        run = optout_import_runs.get(import_id)
+        if run is None:
+            return jsonify({"error": _("That import does not exist.")}), 404
+        return jsonify(self._import_live(run))
 
     # --- campaign scrub -----------------------------------------------------------------------------------------
 

@@ -97,6 +97,16 @@ def embedded_context(context):
 
 def run_request_job(kind, request_id, service):
     """Run `service(request_id, job_id=...)` for a request job; failures end in JobRecord and request state."""
+    return run_recorded_job(kind, request_id, service, execution.mark_failed, what="request")
+
+
+def run_recorded_job(kind, object_id, service, mark_failed, what):
+    """Run `service(object_id, job_id=...)` for a job with a JobRecord (a request's, an opt-out import's).
+
+    Transient errors are retried (the record says so); anything else, or the last attempt, ends the record failed
+    and calls `mark_failed(object_id, error)` so the object's own state says so too. Error texts carry no
+    personal data (execution.safe_error).
+    """
     app = job_app()
     context = current_context()
     # Events join the audit chain when each transaction commits: workers side by side do not queue on its lock.
@@ -104,37 +114,37 @@ def run_request_job(kind, request_id, service):
         if context.job_id:
             execution.job_started(context.job_id)
         try:
-            result = service(request_id, job_id=context.job_id)
+            result = service(object_id, job_id=context.job_id)
         except TRANSIENT_ERRORS as exc:
             db.session.rollback()
             final = not context.will_retry
             error = f"{kind} attempt failed: {type(exc).__name__} (transient)"
-            log.warning("job %s request %s: %s; final=%s", context.job_id, request_id, error, final)
-            _record_failure(context, request_id, error, final)
+            log.warning("job %s %s %s: %s; final=%s", context.job_id, what, object_id, error, final)
+            _record_failure(context, object_id, error, final, mark_failed, what)
             raise JobFailed(error) from None
         except Exception as exc:
             db.session.rollback()
             context.stop_retrying()
             error = execution.safe_error(exc)
-            log.error("job %s request %s failed: %s", context.job_id, request_id, type(exc).__name__,
+            log.error("job %s %s %s failed: %s", context.job_id, what, object_id, type(exc).__name__,
                       exc_info=not isinstance(exc, execution.ExecutionError))
-            _record_failure(context, request_id, error, True)
+            _record_failure(context, object_id, error, True, mark_failed, what)
             raise JobFailed(error) from None
         if context.job_id:
             execution.job_finished(context.job_id)
         return result
 
 
-def _record_failure(context, request_id, error, final):
+def _record_failure(context, object_id, error, final, mark_failed, what):
     try:
         if context.job_id:
             execution.job_failed(context.job_id, error, final)
         if final:
-            execution.mark_failed(request_id, error)
+            mark_failed(object_id, error)
     except TRANSIENT_ERRORS as exc:
-        # The database is unreachable too: reconcile finds the request still approved/executing later.
+        # The database is unreachable too: reconcile finds the request (or import) still open later.
         db.session.rollback()
-        log.error("job %s request %s: failure not recorded (%s)", context.job_id, request_id, type(exc).__name__)
+        log.error("job %s %s %s: failure not recorded (%s)", context.job_id, what, object_id, type(exc).__name__)
 
 
 def run_maintenance_job(service, **kwargs):

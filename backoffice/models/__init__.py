@@ -8,7 +8,7 @@ from .disclosures import DisclosureGrant, DisclosureLog
 from .jobs import ExportPackage, JobRecord
 from .integrations import IntegrationToken
 from .mail import DownloadLink, InboundMail, Letter, LetterTemplate, MailAttachment
-from .optouts import MarketingOptOut
+from .optouts import MarketingOptOut, OptOutImport
 from .records import Booking, Communication
 from .requests import PrivacyRequest, RequestEvent
 from .notices import ComplianceSetting, ConsentIntakeEvent, NoticeVersion
@@ -23,6 +23,6 @@ __all__ = [
     "Client", "ClientAccount", "Communication", "ComplianceSetting", "Consent", "ConsentIntakeEvent", "DataSystem",
     "DeadlineRule", "DisclosureGrant", "DisclosureLog", "DownloadLink", "ExportPackage", "InboundMail",
     "IntegrationToken", "JobRecord", "Letter", "LetterTemplate", "LoginThrottle", "MailAttachment",
-    "MarketingOptOut", "NoticeVersion", "PrivacyRequest", "RecoveryCode", "RequestEvent", "RetentionRule",
+    "MarketingOptOut", "NoticeVersion", "OptOutImport", "PrivacyRequest", "RecoveryCode", "RequestEvent", "RetentionRule",
     "RetentionRun", "RoleGrant", "SearchToken", "StaffSession", "StaffUser", "SystemTask",
 ]

@@ -42,6 +42,50 @@ class MarketingOptOut(db.Model):
         return f"#{self.id} {self.channel}"
 
 
+
+# An opt-out import's run (services/optout_import_runs.py): waiting, checking every row, importing in batches, then
+# done, refused (a bad row: nothing imported) or failed.
+IMPORT_QUEUED, IMPORT_CHECKING, IMPORT_IMPORTING = "queued", "checking", "importing"
+IMPORT_DONE, IMPORT_REFUSED, IMPORT_FAILED = "done", "refused", "failed"
+IMPORT_OPEN_STATUSES = (IMPORT_QUEUED, IMPORT_CHECKING, IMPORT_IMPORTING)
+IMPORT_STATUSES = (*IMPORT_OPEN_STATUSES, IMPORT_DONE, IMPORT_REFUSED, IMPORT_FAILED)
+
+
+class OptOutImport(db.Model):
+    """One CSV import of opt-outs run as a job: progress, counts and row problems — never an address.
+
+    The file itself sits under instance/optout-imports/<upload_id>.csv until the run ends. `rows_done` moves in the
+    same transaction as each imported batch, so it is exactly where an interrupted run goes on from.
+    """
+
+    __tablename__ = "optout_import"
+
+    id = db.Column(db.Integer, primary_key=True)
+    upload_id = db.Column(db.String(32), nullable=False, unique=True)
+    status = db.Column(db.String(10), nullable=False, default=IMPORT_QUEUED, index=True)
+    job_id = db.Column(db.String(64), nullable=True)
+    created_by_id = db.Column(db.Integer, db.ForeignKey("staff_user.id"), nullable=True)
+    file_bytes = db.Column(db.BigInteger, nullable=False, default=0)
+    rows_total = db.Column(db.Integer, nullable=False, default=0)  # counted at upload; exact once checked
+    rows_checked = db.Column(db.Integer, nullable=False, default=0)
+    rows_done = db.Column(db.Integer, nullable=False, default=0)
+    added = db.Column(db.Integer, nullable=False, default=0)
+    merged = db.Column(db.Integer, nullable=False, default=0)  # already on the list for that channel
+    rejected = db.Column(db.Integer, nullable=False, default=0)
+    # [{"line": n, "message": {language: text}}]: at most MAX_ERRORS_SHOWN, naming the column, never the value.
+    problems = db.Column(db.JSON, nullable=True)
+    failure = db.Column(db.String(20), nullable=True)  # a code of labels.IMPORT_FAILURES
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    started_at = db.Column(db.DateTime, nullable=True)
+    ended_at = db.Column(db.DateTime, nullable=True)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)  # the run's heartbeat
+
+    created_by = db.relationship("StaffUser")
+
+    @property
+    def is_open(self):
+        return self.status in IMPORT_OPEN_STATUSES
+
 # Indexes that serve the campaign scrub (services/scrub.py), declared here beside the capability that needs them:
 # each probe of a recipient's address is then answered from the index alone (status and id; the open marketing
 # consent) — an index-only scan on PostgreSQL — without reading the wide client and consent rows.

@@ -75,6 +75,27 @@ def withdraw_consent(client, purpose, source, by=None, request_id=None, *, chann
     return closed
 
 
+def withdraw_consents(clients, purpose, source, by=None, request_id=None):
+    """withdraw_consent for many clients at once (an import's batch): one query for their open grants, one audit
+    event per client whose grant closed. Returns {client id: closed rows}. The caller commits."""
+    _check_purpose(purpose)
+    ids = sorted({client.id for client in clients})
+    if not ids:
+        return {}
+    now, source = utcnow(), (source or "staff_entry")[:20]
+    closed = {}
+    for consent in db.session.execute(
+            select(Consent).where(Consent.client_id.in_(ids), Consent.purpose == purpose,
+                                  Consent.withdrawn_at.is_(None)).order_by(Consent.id)).scalars():
+        consent.withdrawn_at, consent.withdrawn_source, consent.withdrawn_channel = now, source, None
+        closed.setdefault(consent.client_id, []).append(consent)
+    db.session.flush()
+    for client_id, rows in closed.items():
+        audit.record("consent.withdraw", object_type="client", object_id=client_id, request_id=request_id,
+                     actor=by, details={"purpose": purpose, "consent_ids": [c.id for c in rows], "source": source})
+    return closed
+
+
 def current_consents(client):
     """{purpose: the open grant or None}, in the policy's order."""
     rows = db.session.execute(

@@ -8,11 +8,12 @@ from flask_babel import lazy_gettext as _l
 
 
 class CsvLimitError(ValueError):
-    """The file breaks a bound; `line` is the 1-based line number; the message is translatable."""
+    """The file breaks a bound; `line` is the 1-based line number; `message` stays lazy (translated when shown)."""
 
     def __init__(self, line, message):
         super().__init__(str(message))
         self.line = line
+        self.message = message
 
 
 def max_line_chars():

@@ -241,14 +241,17 @@ def _latest_records(request_ids, chunk=1000):
 _UNKNOWN = object()
 
 
-def job_is_live(record, now, stale_before, state=_UNKNOWN):
-    """Is someone going to finish this job? Waiting jobs are; started ones only while recent and their worker lives."""
+def job_is_live(record, now, stale_before, state=_UNKNOWN, heartbeat=None):
+    """Is someone going to finish this job? Waiting jobs are; started ones only while recent and their worker lives.
+
+    `heartbeat`: when a long job last showed progress (an import's run row), counted instead of its start.
+    """
     if state is _UNKNOWN:
         state = jobqueue.job_state(record.id)
     if state in ("queued", "scheduled", "deferred"):
         return True
     if state == "started":
-        started = record.started_at or record.enqueued_at
+        started = heartbeat or record.started_at or record.enqueued_at
         return started >= stale_before and jobqueue.worker_alive(record.id)
     if state is None:
         # Not in the queue at all: lost, unless it was pushed a moment ago.

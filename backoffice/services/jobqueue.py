@@ -35,6 +35,8 @@ KIND_FOR_TYPE = {ERASURE: "erasure", CONSENT_WITHDRAWAL: "erasure", ACCESS: "exp
 COMPLETION_JOB = "backoffice.jobs.systems.complete_after_systems"
 COMPLETION_KIND = "completion"
 _ANY = object()
+# Jobs that read a whole uploaded file (up to MAX_UPLOAD_MB) get FILE_JOB_TIMEOUT_SECONDS instead of JOB_TIMEOUT.
+FILE_JOB_KINDS = frozenset({"optout_import", "scrub"})
 # Transient failures are retried this many times (intervals from JOB_RETRY_INTERVALS); others fail at once.
 RETRY_MAX = 3
 # How long RQ keeps a failed request job (for the Jobs view and post-mortems), and a periodic job's result/failure.
@@ -43,9 +45,14 @@ PERIODIC_RESULT_TTL_SECONDS = 3600
 PERIODIC_FAILURE_TTL_SECONDS = 7 * 24 * 3600
 
 
-def request_job_options(config):
-    """RQ enqueue options for a request job: the one timeout, the retry policy, how long a failure is kept."""
-    return dict(job_timeout=config["JOB_TIMEOUT_SECONDS"],
+def job_timeout(config, kind=None):
+    """Seconds before RQ stops a job of this kind: the one place job timeouts are decided."""
+    return config["FILE_JOB_TIMEOUT_SECONDS"] if kind in FILE_JOB_KINDS else config["JOB_TIMEOUT_SECONDS"]
+
+
+def request_job_options(config, kind=None):
+    """RQ enqueue options for a job: its kind's timeout, the retry policy, how long a failure is kept."""
+    return dict(job_timeout=job_timeout(config, kind),
                 retry=Retry(max=RETRY_MAX, interval=list(config["JOB_RETRY_INTERVALS"])),
                 failure_ttl=FAILURE_TTL_SECONDS)
 
@@ -82,11 +89,11 @@ def embedded_worker():
     return worker
 
 
-def _push(func_path, ids, job_id):
+def _push(func_path, ids, job_id, kind=None):
     if current_app.config.get("REDIS_URL"):
         rq_queue().enqueue(
             func_path, *ids, job_id=job_id, description=f"{func_path.rsplit('.', 1)[-1]}({', '.join(map(str, ids))})",
-            **request_job_options(current_app.config),
+            **request_job_options(current_app.config, kind),
         )
     else:
         embedded_worker().submit(func_path, ids, job_id)
@@ -107,7 +114,7 @@ def enqueue(func_path, *ids, job_id=None, kind=None, request_id=None):
         db.session.add(record)
         db.session.commit()
     try:
-        _push(func_path, ids, job_id)
+        _push(func_path, ids, job_id, kind)
     except Exception as exc:
         if record is None or not isinstance(exc, RedisError):
             raise
@@ -125,7 +132,7 @@ class QueueUnavailable(Exception):
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
-def enqueue_token_job(func_path, token):
+def enqueue_token_job(func_path, token, kind="scrub"):
     """Queue `func_path(token)` for work on an uploaded file named by its random id (hex; never personal data).
 
     No JobRecord: the file's own state (e.g. services/scrub_runs.py) is the record. Raises QueueUnavailable.
@@ -134,7 +141,7 @@ def enqueue_token_job(func_path, token):
         raise TypeError("file jobs take a random upload id only")
     job_id = uuid.uuid4().hex
     try:
-        _push(func_path, (token,), job_id)
+        _push(func_path, (token,), job_id, kind)
     except RedisError as exc:
         log.warning("file job %s not pushed: %s", job_id, type(exc).__name__)
         raise QueueUnavailable() from None

@@ -1,6 +1,6 @@
 """What a request's or a job's page shows while the job runs (issue 14): codes only, no personal data.
 
-The request page and the Jobs view poll these through small JSON endpoints (static/live_status.js). Connectors
+The request page, the Jobs view and an opt-out import's page poll these through small JSON endpoints (static/live_status.js). Connectors
 (issue 11) report per-system progress by appending a callable to PROGRESS_SOURCES:
 `source(job_record) -> [{"system": code, "done": int, "total": int}]`.
 """
@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, QUEUED, RETRYING, STARTED, JobRecord
+from ..models.optouts import IMPORT_CHECKING, IMPORT_OPEN_STATUSES, IMPORT_QUEUED, IMPORT_REFUSED
 from ..models.requests import APPROVED, COMPLETED, EXECUTING, FAILED as REQUEST_FAILED, PrivacyRequest
 
 PROGRESS_SOURCES = []
@@ -77,3 +78,16 @@ def jobs_status(ids):
     return [{"id": record.id, "status": record.status, "step": STEP_OF_JOB.get(record.status, ""),
              "attempts": record.attempts, "request_id": record.request_id, "request_status": request_status_}
             for record, request_status_ in rows]
+
+
+def import_status(run):
+    """{id, status, step, phase_done, phase_total, percent, counts, live}: what an opt-out import's page refreshes.
+
+    The step is the run's status; while it checks, the bar counts rows checked, then rows imported. Counts only.
+    """
+    total = run.rows_total or 0
+    done = run.rows_checked if run.status in (IMPORT_QUEUED, IMPORT_CHECKING, IMPORT_REFUSED) else run.rows_done
+    percent = int(100 * min(done, total) / total) if total else 0
+    return {"id": run.id, "status": run.status, "step": run.status, "phase_done": done, "phase_total": total,
+            "percent": percent, "added": run.added, "merged": run.merged, "rejected": run.rejected,
+            "live": run.status in IMPORT_OPEN_STATUSES}

@@ -264,8 +264,7 @@ def withdraw_marketing_consent(client, source, by=None, request_id=None, *, chan
 
 def consent_follows_opt_out(clients, source, by=None, request_id=None):
     """These clients opted out of all marketing: their marketing consent is withdrawn. The caller commits."""
-    for client in clients:
-        consents.withdraw_consent(client, MARKETING, source=source, by=by, request_id=request_id)
+    consents.withdraw_consents(clients, MARKETING, source=source, by=by, request_id=request_id)
 
 
 def lift_for_consent(client, by=None):

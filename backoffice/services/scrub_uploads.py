@@ -1,61 +1,49 @@
 """A campaign list's files under instance/scrub/ (policy 3.2.2; Law art. 12: nothing leaves instance/): the upload,
 its header, the scrub run over it (services.scrub decides the rows), the counts, the download and the purge of stale
-files. Ids are random hex, never a name from the client's file.
+files. Ids are random hex, never a name from the client's file (services/uploads.py keeps the files).
 """
 import csv
 import json
 import os
-import re
-import secrets
-import time
 from collections import Counter
-from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from . import audit, csv_limits
-from .optout_import import sniff_dialect
+from . import audit
 from .scrub import CAMPAIGN_CHANNELS, ScrubError, ScrubResult, scrub_rows
+from .uploads import UploadFolder, open_text
 
-_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
-SAMPLE_BYTES = 64 * 1024
+CAMPAIGN_LISTS = UploadFolder("scrub", ScrubError,
+                              _l("This scrub file does not exist any more. Upload the list again."))
+INPUT, OUTPUT, SUMMARY = ".in.csv", ".out.csv", ".json"
 
 
 def scrub_folder():
-    folder = Path(current_app.instance_path) / "scrub"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return CAMPAIGN_LISTS.folder()
 
 
 def _path(upload_id, suffix):
-    if not isinstance(upload_id, str) or not _UPLOAD_ID.fullmatch(upload_id):
-        raise ScrubError(_("This scrub file does not exist any more. Upload the list again."))
-    return scrub_folder() / f"{upload_id}{suffix}"
+    return CAMPAIGN_LISTS.path(upload_id, suffix)
 
 
 def input_path(upload_id):
-    return _path(upload_id, ".in.csv")
+    return _path(upload_id, INPUT)
 
 
 def output_path(upload_id):
-    return _path(upload_id, ".out.csv")
+    return _path(upload_id, OUTPUT)
 
 
 def summary_path(upload_id):
-    return _path(upload_id, ".json")
+    return _path(upload_id, SUMMARY)
 
 
 def store_upload(file_storage):
     """Save an uploaded CSV under a new random id (the only thing that ever appears in a URL); return the id."""
     purge_stale()
-    upload_id = secrets.token_hex(16)
-    path = input_path(upload_id)
-    file_storage.save(str(path))
-    try:
-        os.chmod(path, 0o600)
-    except OSError:
-        pass
+    upload_id = CAMPAIGN_LISTS.store(file_storage, INPUT)
     try:
         header(upload_id)
     except ScrubError:
@@ -64,45 +52,9 @@ def store_upload(file_storage):
     return upload_id
 
 
-def _open_text(path):
-    return open(path, newline="", encoding="utf-8-sig", errors="strict")
-
-
-def _dialect(path):
-    with _open_text(path) as handle:
-        try:
-            sample = handle.read(SAMPLE_BYTES)
-        except UnicodeDecodeError:
-            raise ScrubError(_("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.")) from None
-    if not sample.strip():
-        raise ScrubError(_("The file is empty."))
-    first_lines = "\n".join(sample.splitlines()[:20])
-    return sniff_dialect(first_lines)
-
-
 def header(upload_id):
-    """The first row of the uploaded file (the column names staff choose from), within the CSV bounds.
-
-    Only the first line is read, at most CSV_MAX_LINE_BYTES of it, so a hostile header (a million columns)
-    is refused at once instead of becoming a page of a million choices.
-    """
-    path = input_path(upload_id)
-    if not path.exists():
-        raise ScrubError(_("This scrub file does not exist any more. Upload the list again."))
-    dialect = _dialect(path)
-    with _open_text(path) as handle:
-        try:
-            first = next(csv_limits.bounded_lines(handle), "")
-            row = next(csv.reader([first], dialect), None)
-            if row:
-                csv_limits.check_columns(row)
-        except csv_limits.CsvLimitError as error:
-            raise ScrubError(str(error)) from None
-        except (UnicodeDecodeError, csv.Error):
-            row = None
-    if not row:
-        raise ScrubError(_("The file has no header row."))
-    return row
+    """The first row of the uploaded file (the column names staff choose from), within the CSV bounds."""
+    return CAMPAIGN_LISTS.header(input_path(upload_id))
 
 
 def run_scrub(upload_id, email_column, phone_column, channel, by=None, processes=1, progress=None):
@@ -119,9 +71,9 @@ def run_scrub(upload_id, email_column, phone_column, channel, by=None, processes
         if index is not None and not 0 <= index < len(columns):
             raise ScrubError(_("Choose a column of the file."))
     source, target = input_path(upload_id), output_path(upload_id)
-    dialect = _dialect(source)
+    dialect = CAMPAIGN_LISTS.dialect(source)
     try:
-        with _open_text(source) as incoming, open(target, "w", newline="", encoding="utf-8") as outgoing:
+        with open_text(source) as incoming, open(target, "w", newline="", encoding="utf-8") as outgoing:
             os.chmod(target, 0o600)
             result = scrub_rows(csv.reader(incoming, dialect),
                                 csv.writer(outgoing, delimiter=dialect.delimiter, quotechar=dialect.quotechar or '"',
@@ -144,34 +96,26 @@ def run_scrub(upload_id, email_column, phone_column, channel, by=None, processes
 def summary(upload_id):
     path = summary_path(upload_id)
     if not path.exists() or not output_path(upload_id).exists():
-        raise ScrubError(_("This scrub file does not exist any more. Upload the list again."))
+        raise ScrubError(str(CAMPAIGN_LISTS.gone_message))
     data = json.loads(path.read_text())
     return ScrubResult(rows=data["rows"], kept=data["kept"], removed=Counter(data["removed"]),
                        seconds=data["seconds"])
 
 
 def delete_files(upload_id):
-    for path in (input_path(upload_id), output_path(upload_id), summary_path(upload_id)):
-        path.unlink(missing_ok=True)
+    CAMPAIGN_LISTS.delete(upload_id, (INPUT, OUTPUT, SUMMARY))
 
 
 def purge_stale(now=None):
     """Delete scrub files older than SCRUB_FILE_TTL_MINUTES (lists abandoned half-way)."""
-    ttl = current_app.config.get("SCRUB_FILE_TTL_MINUTES", 60) * 60
-    now = now or time.time()
-    for path in scrub_folder().iterdir():
-        try:
-            if now - path.stat().st_mtime > ttl:
-                path.unlink()
-        except OSError:
-            continue
+    CAMPAIGN_LISTS.purge_older_than(current_app.config.get("SCRUB_FILE_TTL_MINUTES", 60) * 60, now=now)
 
 
 def stream_output(upload_id, chunk_size=256 * 1024):
     """Yield the scrubbed file in chunks, then delete it and its summary (used once)."""
     path = output_path(upload_id)
     if not path.exists():
-        raise ScrubError(_("This scrub file does not exist any more. Upload the list again."))
+        raise ScrubError(str(CAMPAIGN_LISTS.gone_message))
     handle = open(path, "rb")
 
     def generate():

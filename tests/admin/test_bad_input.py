@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from backoffice.extensions import db
 from backoffice.models import (Booking, BreachAffectedClient, BreachIncident, BreachStep, Client, ComplianceSetting,
                                Communication, Consent, DeadlineRule, DisclosureGrant, DisclosureLog, IntegrationToken,
-                               MarketingOptOut, NoticeVersion, PrivacyRequest, RetentionRule, StaffUser)
-from backoffice.services import breaches, disclosures, retention
+                               MarketingOptOut, NoticeVersion, OptOutImport, PrivacyRequest, RetentionRule, StaffUser)
+from backoffice.services import breaches, disclosures, optout_import_runs, retention
 from tests.factories import make_client
+from tests.services.test_scrub import Upload
 
 LONG = "Ж" * 20000
 HOSTILE = {
@@ -39,8 +40,11 @@ HOSTILE = {
 }
 BUSINESS_TABLES = (Client, Consent, DeadlineRule, DisclosureGrant, IntegrationToken, MarketingOptOut,
                    PrivacyRequest, StaffUser, BreachIncident, BreachStep, BreachAffectedClient, DisclosureLog,
-                   NoticeVersion, ComplianceSetting, RetentionRule, Booking, Communication)
+                   NoticeVersion, ComplianceSetting, RetentionRule, Booking, Communication, OptOutImport)
 SKIP = {"auth.logout", "auth.login", "auth.set_language", "static", "admin.static"}
+# GET pages of one object named in the path (issue 13: an opt-out import's page and its JSON): hostile ids too.
+ID_PAGES = ("optouts.import_status_view", "optouts.import_status_json")
+HOSTILE_IDS = ("1", "0", "2147483648", "99999999999999999999999", "-1", "abc", "1%00", "%2e%2e")
 # Lower bounds on what the walks must reach (the app has more; a walk that finds fewer has lost its routes).
 MIN_POST_ROUTES = 40  # 46 in December 2026
 MIN_LIST_PAGES = 15  # 18 in December 2026
@@ -75,6 +79,7 @@ def everything(app, login_as):
                              legal_basis="contract", data_categories=["booking"])
     retention.ensure_default_rules()
     db.session.commit()
+    optout_import_runs.start(Upload(b"email\nanna@mail.kz\n"), by=user)  # import #1 (committed)
     return user
 
 
@@ -112,3 +117,16 @@ def test_hostile_list_parameters_never_500(app, client, everything, params):
         assert response.status_code < 500, f"GET {rule.rule} {params} → {response.status_code}"
         checked += 1
     assert checked >= MIN_LIST_PAGES, f"only {checked} list pages exercised"
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+def test_hostile_ids_in_paths_never_500(app, client, everything, value):
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint in ID_PAGES]
+    assert len(rules) == len(ID_PAGES)
+    for rule in rules:
+        url = rule.rule.replace(f"<int:{next(iter(rule.arguments))}>", value)
+        for params in ({}, {"id": "abc"}, {"search": LONG}, {"page": "-7"}):
+            response = client.get(url, query_string=params)
+            assert response.status_code < 500, f"GET {url} {params} → {response.status_code}"
+            if value == "1" and not params:
+                assert response.status_code == 200, url  # the walk reaches the real handler

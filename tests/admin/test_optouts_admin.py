@@ -2,6 +2,7 @@
 import io
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
@@ -55,17 +56,69 @@ def upload(client, url, text, name="list.csv"):
                        content_type="multipart/form-data")
 
 
-def test_import_page_refuses_a_file_with_a_bad_row_and_imports_a_good_one(client, login_as):
+def test_import_page_queues_the_file_and_its_page_shows_progress_then_the_counts(app, client, login_as):
+    worker = app.extensions["embedded_worker"]
     login_as("support")
-    page = upload(client, "/admin/optouts/import/", "email,channel\na@mail.kz,all\nbad,all\n").get_data(as_text=True)
-    assert "Nothing was imported" in page and "<td>3</td>" in page
+    response = upload(client, "/admin/optouts/import/", "email,channel\na@mail.kz,all\nA@mail.kz,\nb@mail.kz,sms\n")
+    assert response.status_code == 302
+    status_url = response.headers["Location"]
+    import_id = int(re.search(r"/import/(\d+)/$", status_url).group(1))
+    assert count_entries() == 0 and worker.pending() == 1  # the request imported nothing: the job will
+    page = client.get(status_url).get_data(as_text=True)
+    assert 'data-status-url="/admin/optouts/import/%d/status.json"' % import_id in page and "<progress" in page
+    assert "Waiting for a worker" in page
+    assert client.get(f"/admin/optouts/import/{import_id}/status.json").get_json()["step"] == "queued"
+    assert worker.drain() == 1
+    db.session.expire_all()
+    page = client.get(status_url).get_data(as_text=True)
+    assert "Done: 2 added, 1 already on the list, 0 rejected." in page and "data-status-url" not in page
+    assert count_entries() == 2
+
+
+def test_import_page_lists_the_rows_to_fix_in_the_readers_language(app, client, login_as):
+    login_as("manager")
+    response = upload(client, "/admin/optouts/import/", "email,channel\na@mail.kz,all\nbad,all\n")
+    app.extensions["embedded_worker"].drain()
+    db.session.expire_all()
+    with client.session_transaction() as session:
+        session["language"] = "ru"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<td>3</td>" in page and "Ничего не импортировано" in page and "Эл. почта: " in page
+    assert "bad" not in page.split("<table", 1)[1].split("</table>", 1)[0]
     assert count_entries() == 0
-    page = upload(client, "/admin/optouts/import/", "email,channel\na@mail.kz,all\nA@mail.kz,\n").get_data(as_text=True)
-    assert "Imported 2 rows: 1 new entries, 1 merged" in page
-    assert count_entries() == 1
+
+
+def test_import_refused_at_upload_says_why_and_queues_nothing(app, client, login_as):
+    login_as("support")
     page = client.post("/admin/optouts/import/", data={"file": (io.BytesIO("почта\n".encode("cp1251")), "x.csv")},
                        content_type="multipart/form-data").get_data(as_text=True)
     assert "UTF-8" in page
+    page = upload(client, "/admin/optouts/import/", "name\nAnna\n").get_data(as_text=True)
+    assert "must name an &#39;email&#39;" in page
+    assert app.extensions["embedded_worker"].pending() == 0
+
+
+@pytest.mark.parametrize("role,allowed", [("support", True), ("manager", True), ("supervisor", False),
+                                          ("admin", False)])
+def test_import_pages_follow_the_import_roles(app, client, login_as, make_staff, role, allowed):
+    from backoffice.services import optout_import_runs
+    from tests.services.test_scrub import Upload
+
+    run = optout_import_runs.start(Upload(b"email\na@mail.kz\n"), by=make_staff("support"))
+    login_as(role)
+    for url in ("/admin/optouts/import/", f"/admin/optouts/import/{run.id}/",
+                f"/admin/optouts/import/{run.id}/status.json"):
+        assert client.get(url).status_code == (200 if allowed else 403), (role, url)
+    assert (upload(client, "/admin/optouts/import/", "email\nb@mail.kz\n").status_code == 302) == allowed
+
+
+def test_import_pages_of_an_unknown_or_hostile_id_are_404(client, login_as):
+    login_as("support")
+    for import_id in ("999", "0", "99999999999999999999999"):
+        assert client.get(f"/admin/optouts/import/{import_id}/").status_code == 404
+        response = client.get(f"/admin/optouts/import/{import_id}/status.json")
+        assert response.status_code == 404 and "error" in response.get_json()
+    assert client.get("/admin/optouts/import/abc/").status_code == 404
 
 
 def test_scrub_flow_upload_pick_columns_download_once(client, login_as, app):

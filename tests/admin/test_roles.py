@@ -57,6 +57,7 @@ MANAGER_PAGES = {("systemtasks", "cannot_view"), ("systemtasks", "retry_view")}
 # Custom pages that change data or handle recipients' data: writers only, on GET as well as POST.
 WRITE_PAGES = {
     ("optouts", "remove_view"), ("optouts", "import_view"), ("optouts", "scrub_view"),
+    ("optouts", "import_status_view"), ("optouts", "import_status_json"),  # an import's page and its JSON
     ("optouts", "scrub_columns_view"), ("optouts", "scrub_progress_view"), ("optouts", "scrub_download_view"), ("optouts", "export_hashes_view"),
     ("optouts", "export_hashes_download_view"),
     ("integrations", "new_token_view"), ("integrations", "revoke_view"),

@@ -115,3 +115,40 @@ def test_csv_import_refuses_too_many_columns_and_long_lines(app, everything):
         response = everything.post("/admin/optouts/import/", {}, csrf_from="/admin/optouts/import/",
                                    files={"file": ("optouts.csv", data, "text/csv")})
         assert response.status_code == 200 and message in response.text
+
+
+def _opt_out_count():
+    from sqlalchemy import func, select
+
+    from backoffice.models.optouts import MarketingOptOut
+
+    db.session.expire_all()
+    return db.session.execute(select(func.count()).select_from(MarketingOptOut)).scalar()
+
+
+def test_a_20_mb_opt_out_import_is_only_queued_by_the_web_request(app, everything):
+    """Issue 13: the 20 MB import ran 180 s inside the request; now the request stores and queues it, nothing more."""
+    from backoffice.models.optouts import OptOutImport
+
+    data = ("email,channel\r\n" + "".join(f"user{i}@mail.kz,all\r\n" for i in range(800_000))).encode()
+    assert len(data) > 19_000_000
+    response = everything.post("/admin/optouts/import/", {}, csrf_from="/admin/optouts/import/",
+                               files={"file": ("optouts.csv", data, "text/csv")})
+    assert response.status_code == 302 and "/admin/optouts/import/" in response.headers["Location"]
+    db.session.expire_all()
+    run = db.session.execute(db.select(OptOutImport)).scalar_one()
+    assert (run.status, run.rows_total, run.rows_done) == ("queued", 800_000, 0)
+    assert _opt_out_count() == 0 and app.extensions["embedded_worker"].pending() == 1
+    status = everything.get(response.headers["Location"] + "status.json").json()
+    assert (status["step"], status["phase_total"], status["live"]) == ("queued", 800_000, True)
+
+
+@pytest.mark.parametrize("data", [
+    b"\x00\x01\x02\xff" * 1000, b"email\r\n\x00@mail.kz\r\n", b"\xef\xbb\xbf", b"email\r\n" + b"\"" * 70000,
+    b"email;phone\r\n=cmd|' /C calc'!A0;+7 701 555 12 34\r\n", ("email\r\n" + "a@b.kz\r" * 100000).encode(),
+])
+def test_hostile_opt_out_files_never_500_and_import_nothing_in_the_request(app, everything, data):
+    response = everything.post("/admin/optouts/import/", {}, csrf_from="/admin/optouts/import/",
+                               files={"file": ("optouts.csv", data, "text/csv")})
+    assert response.status_code in (200, 302), response.status_code
+    assert _opt_out_count() == 0

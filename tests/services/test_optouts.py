@@ -1,7 +1,9 @@
-"""The suppression list (policy 3.2.2): hashing, merging, consent consistency, erasure, import, export."""
+"""The suppression list (policy 3.2.2): hashing, merging, consent consistency, erasure, export.
+
+The CSV import, a job: tests/services/test_optout_import_runs.py.
+"""
 import hashlib
 import hmac
-import io
 
 import pytest
 from sqlalchemy import func, select
@@ -11,7 +13,7 @@ from backoffice.models.audit import AuditEvent
 from backoffice.models.clients import ERASED
 from backoffice.models.consent import Consent
 from backoffice.models.optouts import MarketingOptOut
-from backoffice.services import consents, optout_import, optouts
+from backoffice.services import consents, optouts
 from tests.factories import make_client
 
 
@@ -136,38 +138,6 @@ def test_opt_out_survives_erasure(app):
     assert not optouts.add_opt_out("anna@mail.kz", None, "all").created
 
 
-def _csv(text):
-    return io.StringIO(text)
-
-
-def test_import_with_one_bad_row_imports_nothing_and_names_the_row(app):
-    data = "email,phone,channel\nanna@mail.kz,,all\nboris@mail.kz,,sms\nnot-an-address,,all\n,,\n,+7 701 555 12 34,fax\n"
-    with pytest.raises(optout_import.ImportRefused) as refused:
-        optout_import.import_opt_outs(_csv(data), by=None)
-    db.session.rollback()
-    assert [e.row for e in refused.value.errors] == [4, 6]
-    assert "E-mail" in refused.value.errors[0].message and "not-an-address" not in refused.value.errors[0].message
-    assert count(MarketingOptOut) == 0 and count(AuditEvent) == 0
-
-
-def test_import_merges_duplicates_and_counts(app):
-    optouts.add_opt_out("anna@mail.kz", None, "all")
-    db.session.commit()
-    data = "E-mail;Phone;Channel;Reason\nANNA@mail.kz;;all;\nboris@mail.kz;;;unsubscribed\nboris@mail.kz;;all;\n" \
-           ";8 701 555 12 34;sms;\n"
-    result = optout_import.import_opt_outs(_csv(data), by=None)
-    db.session.commit()
-    assert (result.rows, result.created, result.merged) == (4, 2, 2)
-    assert count(MarketingOptOut) == 3
-    assert optouts.is_opted_out(phone="+77015551234", channel="sms")
-
-
-def test_import_without_address_columns_is_refused(app):
-    with pytest.raises(optout_import.ImportRefused) as refused:
-        optout_import.import_opt_outs(_csv("name,channel\nAnna,all\n"), by=None)
-    assert refused.value.errors[0].row == 1
-
-
 def test_hash_export_lists_active_entries_as_hashes_only(app):
     optouts.add_opt_out("anna@mail.kz", "+77015551234", "all")
     removed = optouts.add_opt_out("boris@mail.kz", None, "email").entry
@@ -189,19 +159,3 @@ def test_bulk_hasher_equals_address_hash_for_any_key(app):
         hash_one = optouts.hasher()
         for value in ("anna@mail.kz", "+77015551234", "жанар@почта.kz"):
             assert hash_one(value) == optouts.address_hash(value)
-
-
-def test_import_links_clients_and_withdraws_marketing_consent_like_a_single_add(app):
-    anna = make_client(email="anna@mail.kz", phone="+7 701 555 12 34")
-    boris = make_client(email="boris@mail.kz", phone="+7 702 555 12 34")
-    data = ("email,phone,channel\nanna@mail.kz,,all\n,+77015551234,all\nboris@mail.kz,,sms\n"
-            "anna@mail.kz,8 701 555 12 34,all\n")
-    result = optout_import.import_opt_outs(_csv(data), by=None, chunk_size=2)
-    db.session.commit()
-    assert (result.created, result.merged) == (3, 1)
-    entries = db.session.execute(select(MarketingOptOut).order_by(MarketingOptOut.id)).scalars().all()
-    # Rows with one address each are separate entries (as single adds are); the row with both merges into them.
-    assert [(e.email, e.phone, e.channel, e.client_id) for e in entries] == [
-        ("anna@mail.kz", None, "all", anna.id), (None, "+77015551234", "all", anna.id),
-        ("boris@mail.kz", None, "sms", boris.id)]
-    assert not marketing_open(anna) and marketing_open(boris)
