@@ -35,6 +35,7 @@ PERIODIC_JOBS = (
     PeriodicJob("expire-grants", "backoffice.jobs.compliance.expire_grants", "GRANT_EXPIRY_INTERVAL_SECONDS"),
     PeriodicJob("lift-expired-blocks", "backoffice.jobs.maintenance.lift_expired_blocks",
                 "BLOCK_EXPIRY_INTERVAL_SECONDS"),
+    PeriodicJob("purge-scrub-files", "backoffice.jobs.scrub.purge_scrub_files", "SCRUB_PURGE_INTERVAL_SECONDS"),
 )
 
 

@@ -238,7 +238,8 @@ def test_periodic_jobs_are_queued_once_per_interval_across_workers(app, queue):
     config = dict(app.config)
     assert schedule.enqueue_due(connection, queue, config) == ["reconcile-requests", "cleanup-exports",
                                                                "poll-mailbox", "send-letters", "retention",
-                                                               "expire-grants", "lift-expired-blocks"]
+                                                               "expire-grants", "lift-expired-blocks",
+                                                               "purge-scrub-files"]
     assert schedule.enqueue_due(connection, queue, config) == []  # a second worker in the same interval
-    assert queue.count == 7
+    assert queue.count == 8
     run_burst(queue)
