@@ -456,8 +456,13 @@ class RoleModelView(RoleMixin, ModelView):
             list_reads.record_list_read(AUDITED_LISTS[self.model], [row.id for row in rows],
                                         searched=bool(request.args.get("search")),
                                         filtered=any(k.startswith("flt") for k in request.args),
-                                        page_kind="cursor" if nav.get("page") is None else "number")
+                                        page_kind="cursor" if nav.get("page") is None else "number",
+                                        search=self.list_read_search())
         return count, rows
+
+    def list_read_search(self):
+        """Audit details of a search this page answers on its POST (None: the search, if any, is in the URL)."""
+        return None
 
     def list_navigation(self):
         """Links and the count sentence for the list template's pager (First, Previous, Next, Last)."""
