@@ -68,7 +68,7 @@ def erase_client(request_id, job_id=None, today=None):
     today = today or local_today()
     # Test hook (no-op unless JOB_PAUSE_DIR is set): the job has started and holds no transaction yet, so the pages
     # stay usable while a browser test watches the request's live status.
-    execution.checkpoint("erasure.started")
+    execution.checkpoint("erasure.started", optional=True)
     with audit.appended_at_commit():
         privacy_request = execution.claim(request_id, (ERASURE, CONSENT_WITHDRAWAL))
         if privacy_request is None:

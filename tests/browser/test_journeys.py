@@ -102,6 +102,7 @@ def test_erasure_journey(visit, live_app, language, tmp_path, monkeypatch):
     # shown while the job runs, so "completed" can only appear through the page's own live status.
     monkeypatch.setitem(live_app.config, "JOB_PAUSE_DIR", str(tmp_path))
     (tmp_path / "erasure.before_commit.release").touch()  # only the first checkpoint holds
+    (tmp_path / "erasure.started.hold").touch()
     release = tmp_path / "erasure.started.release"
     try:
         _step(manager, "approve")
