@@ -135,9 +135,12 @@ def load_config(environ=None, instance_path=None):
         # Key of the suppression-list hashes, shared with mailing providers under contract (docs/optouts.md).
         # Unset: derived from BACKOFFICE_HASH_KEY, so the main key itself is never handed out.
         "OPTOUT_HASH_KEY": env.get("BACKOFFICE_OPTOUT_HASH_KEY") or None,
+        # Campaign lists and scrub results are deleted this long after their last change (downloaded ones at once);
+        # the periodic job `purge-scrub-files` looks every SCRUB_PURGE_INTERVAL_SECONDS.
         "SCRUB_FILE_TTL_MINUTES": int_or_default(env.get("BACKOFFICE_SCRUB_FILE_TTL_MINUTES"), 60),
         # An opt-out import that shows no progress for this long is ended and its file deleted.
         "IMPORT_FILE_TTL_MINUTES": int_or_default(env.get("BACKOFFICE_IMPORT_FILE_TTL_MINUTES"), 60),
+        "SCRUB_PURGE_INTERVAL_SECONDS": int_or_default(env.get("BACKOFFICE_SCRUB_PURGE_INTERVAL"), 600),
         "API_RATE_LIMIT_PER_MINUTE": int_or_default(env.get("BACKOFFICE_API_RATE_LIMIT"), 120),
         "FLASK_ADMIN_FLUID_LAYOUT": True,
         # The e-mail channel (policy 5.3; docs/mail.md): the intake mailbox (IMAP) and letters to clients (SMTP).

@@ -6,7 +6,7 @@ from flask_admin import expose
 from flask import has_request_context
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
-from flask_babel import format_number
+from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -456,8 +456,22 @@ class RoleModelView(RoleMixin, ModelView):
             list_reads.record_list_read(AUDITED_LISTS[self.model], [row.id for row in rows],
                                         searched=bool(request.args.get("search")),
                                         filtered=any(k.startswith("flt") for k in request.args),
-                                        page_kind="cursor" if nav.get("page") is None else "number")
+                                        page_kind="cursor" if nav.get("page") is None else "number",
+                                        search=self.list_read_search())
         return count, rows
+
+    def list_read_search(self):
+        """Audit details of a search this page answers on its POST (None: the search, if any, is in the URL)."""
+        return None
+
+    def _get_filter_groups(self):
+        # Flask-Admin translates every filter's name, operation and options again on each list page (a few ms with
+        # ten filters); they are fixed once the view is built, so the translation is kept per language.
+        key = (id(self._filter_groups), str(get_locale()))
+        cache = self.__dict__.setdefault("_filter_groups_by_language", {})
+        if key not in cache:
+            cache[key] = super()._get_filter_groups()
+        return cache[key]
 
     def list_navigation(self):
         """Links and the count sentence for the list template's pager (First, Previous, Next, Last)."""

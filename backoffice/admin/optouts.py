@@ -275,13 +275,14 @@ class MarketingOptOutView(RoleModelView):
     @expose("/scrub/<upload_id>/download/")
     def scrub_download_view(self, upload_id):
         try:
-            chunks = scrub_uploads.stream_output(upload_id)
+            size, chunks = scrub_uploads.open_download(upload_id)
         except scrub_service.ScrubError as error:
             flash(str(error), "error")
             return redirect(self.get_url(".scrub_view"))
+        # The length up front: the browser knows when the file is complete (and says so when it is cut off).
         return Response(chunks, mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=campaign-list-scrubbed.csv",
-                                 "Cache-Control": "no-store"})
+                                 "Content-Length": str(size), "Cache-Control": "no-store"})
 
     # --- export of hashes ---------------------------------------------------------------------------------------
 

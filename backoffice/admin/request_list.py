@@ -94,5 +94,8 @@ class RequestListMixin:
             flash(_("Type a request number, or the client's e-mail, phone, IIN or PNR."), "error")
             return redirect(self.get_url(".index_view"))
         g._request_search_term = form.term.data.strip()
-        request_search.record_search(g._request_search_term)
-        return self.index_view()
+        return self.index_view()  # its list-read audit event records the search (list_read_search)
+
+    def list_read_search(self):
+        term = self.search_term()
+        return request_search.audit_details(term) if term else None

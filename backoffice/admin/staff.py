@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
-from wtforms import SelectMultipleField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import SelectField, SelectMultipleField
+from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import labels
@@ -41,22 +41,37 @@ def _sign_in_state(view, context, model, name):
 ROLE_LABELS = labels.ROLES
 
 
-LANGUAGE_CHOICES = labels.choices("language", ("kk", "ru", "en"))
+LANGUAGE_CHOICES = [("", _l("The browser's language"))] + labels.choices("language", ("kk", "ru", "en"))
 
 
 def role_label(code):
     return ROLE_LABELS.get(code, code)
 
 
+# Messages are translated when the form is checked (gettext, not lazy_gettext): Flask-Admin shows a field's error
+# under the field only when it is a plain string.
+
 def _at_least_one_role(form, field):
     if not field.data:
-        raise ValidationError(_l("Choose at least one role."))
+        raise ValidationError(_("Choose at least one role."))
+
+
+def _check_email(form, field):
+    if not staff_service.is_valid_staff_email((field.data or "").strip()):
+        raise ValidationError(_("Enter a valid e-mail address."))
 
 
 def _check_unique_email(form, field):
     existing = staff_service.find_by_email((field.data or "").strip())
     if existing is not None and existing is not getattr(form, "_obj", None):
-        raise ValidationError(_l("A staff account with this e-mail already exists."))
+        raise ValidationError(_("A staff account with this e-mail already exists."))
+
+
+def _check_language(form, field):
+    try:
+        staff_service.check_language(field.data)
+    except staff_service.StaffError as error:
+        raise ValidationError(str(error)) from None
 
 
 class StaffUserView(RoleModelView):
@@ -83,23 +98,24 @@ class StaffUserView(RoleModelView):
                                          validators=[_at_least_one_role], widget=ListWidget(prefix_label=False),
                                          option_widget=CheckboxInput()),
     }
+    # The language is checked by services/staff.check_language (a specific message), not by the select itself.
+    form_overrides = {"language": SelectField}
     form_args = {
-        "email": {"validators": [DataRequired(), Length(max=254)]},
+        "email": {"validators": [DataRequired(), Length(max=254), _check_email, _check_unique_email]},
         "full_name": {"validators": [Length(max=200)]},
-        "language": {"validators": [Optional()]},
+        "language": {"choices": LANGUAGE_CHOICES, "validate_choice": False, "validators": [_check_language]},
     }
-    form_choices = {"language": LANGUAGE_CHOICES}
-
-    def _check_email(form, field):
-        if not staff_service.is_valid_staff_email((field.data or "").strip()):
-            raise ValidationError(_l("Enter a valid e-mail address."))
-
-    form_args["email"]["validators"].extend([_check_email, _check_unique_email])
 
     def validate_form(self, form):
         valid = super().validate_form(form)
         if not valid:
-            g._staff_form_errors = [str(field.label.text) for field in form if field.errors]
+            problems = []
+            for field in form:
+                if field.errors:
+                    reasons = " ".join(str(error) for error in field.errors)
+                    problems.append(reasons if field.name == "csrf_token" else
+                                    _("%(field)s: %(reason)s", field=str(field.label.text), reason=reasons))
+            g._staff_form_errors = problems
         return valid
 
     def render(self, template, **kwargs):
@@ -108,6 +124,8 @@ class StaffUserView(RoleModelView):
         return super().render(template, **kwargs)
 
     def on_form_prefill(self, form, id):
+        if request.method != "GET":
+            return  # the form is shown again after an error: keep what the admin chose
         user = self.get_one(id)
         form.role_list.data = sorted(user.role_set) if user else []
 
@@ -179,11 +197,12 @@ class StaffUserView(RoleModelView):
 
 
 def _explain_failure():
-    """Replace Flask-Admin's bare "Failed to create record." by which fields need correcting."""
-    fields = g.get("_staff_form_errors")
+    """Replace Flask-Admin's bare "Failed to create record." / "Failed to save record." by each field and why."""
+    problems = g.get("_staff_form_errors")
     flashes = session.get("_flashes")
-    if not fields or not flashes:
+    if not problems or not flashes:
         return
-    generic = admin_gettext("Failed to create record.")
-    message = _("The account was not created. Correct: %(fields)s.", fields=", ".join(fields))
-    session["_flashes"] = [(category, message if text == generic else text) for category, text in flashes]
+    listed = "; ".join(problems)
+    replace = {admin_gettext("Failed to create record."): _("The account was not created. %(problems)s", problems=listed),
+               admin_gettext("Failed to save record."): _("The changes were not saved. %(problems)s", problems=listed)}
+    session["_flashes"] = [(category, replace.get(text, text)) for category, text in flashes]

@@ -36,6 +36,7 @@ PERIODIC_JOBS = (
     PeriodicJob("lift-expired-blocks", "backoffice.jobs.maintenance.lift_expired_blocks",
                 "BLOCK_EXPIRY_INTERVAL_SECONDS"),
     PeriodicJob("optout-imports", "backoffice.jobs.optout_import.maintain_imports", "RECONCILE_INTERVAL_SECONDS"),
+    PeriodicJob("purge-scrub-files", "backoffice.jobs.scrub.purge_scrub_files", "SCRUB_PURGE_INTERVAL_SECONDS"),
 )
 
 

@@ -175,13 +175,32 @@ def time_left(due_at, now=None):
     return False, due_at - now
 
 
+@lru_cache(maxsize=64)
+def _working_days_to_date(year):
+    """Entry n: the working days of `year` from 1 January up to and including its (n+1)-th day."""
+    day, total, running = dt.date(year, 1, 1), 0, []
+    while day.year == year:
+        total += is_working_day(day)
+        running.append(total)
+        day += dt.timedelta(days=1)
+    return tuple(running)
+
+
+def _working_days_up_to(day):
+    return _working_days_to_date(day.year)[day.timetuple().tm_yday - 1]
+
+
 def working_days_between(start_day, end_day):
-    """Working days after `start_day` up to and including `end_day` (0 when end_day <= start_day)."""
-    count, day = 0, start_day
-    while day < end_day:
-        day = next_working_day(day)
-        if day <= end_day:
-            count += 1
+    """Working days after `start_day` up to and including `end_day` (0 when end_day <= start_day).
+
+    From per-year running counts (cached), not day by day: lists show it for every row, and a request overdue for
+    a year would otherwise walk 365 days per row.
+    """
+    if end_day <= start_day:
+        return 0
+    count = _working_days_up_to(end_day) - _working_days_up_to(start_day)
+    for year in range(start_day.year, end_day.year):
+        count += _working_days_to_date(year)[-1]
     return count
 
 

@@ -66,6 +66,9 @@ def erase_client(request_id, job_id=None, today=None):
     # approved and untouched; reconcile re-queues it). Audit events join the chain at the commit, so the chain's
     # lock is held for a few statements, not the whole erasure (workers side by side do not queue on it).
     today = today or local_today()
+    # Test hook (no-op unless JOB_PAUSE_DIR is set): the job has started and holds no transaction yet, so the pages
+    # stay usable while a browser test watches the request's live status.
+    execution.checkpoint("erasure.started", optional=True)
     with audit.appended_at_commit():
         privacy_request = execution.claim(request_id, (ERASURE, CONSENT_WITHDRAWAL))
         if privacy_request is None:

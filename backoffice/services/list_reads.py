@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models.base import utcnow
 from ..models.security import SearchToken
 from . import audit
+from .transaction import commit_read_audit
 
 TOKEN_MINUTES = 60
 TOKEN_RE = re.compile(r"^st_[0-9a-f]{24}$")
@@ -52,13 +53,17 @@ def term_of(token, session_key):
     return row.term
 
 
-def record_list_read(object_type, ids, searched, filtered, page_kind):
-    """Audit one list page of personal data: the ids shown and whether it was searched or filtered."""
-    audit.record(f"{object_type}.list", object_type=object_type,
-                 details={"ids": list(ids), "searched": searched, "filtered": filtered, "page": page_kind})
-    db.session.commit()
+def record_list_read(object_type, ids, searched, filtered, page_kind, search=None):
+    """Audit one list page of personal data: the ids shown and whether it was searched or filtered.
+
+    `search`: more about a search answered on its POST (request_search.audit_details: kind and keyed hash).
+    """
+    details = {"ids": list(ids), "searched": bool(searched or search), "filtered": filtered, "page": page_kind}
+    details.update(search or {})
+    audit.record(f"{object_type}.list", object_type=object_type, details=details)
+    commit_read_audit()
 
 
 def record_detail_read(object_type, object_id):
     audit.record(f"{object_type}.read", object_type=object_type, object_id=object_id)
-    db.session.commit()
+    commit_read_audit()

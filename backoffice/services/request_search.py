@@ -1,16 +1,15 @@
 """Finding privacy requests by what staff typed (issue 14): the request number, or the client's e-mail, phone (any
 format), IIN or PNR through the same indexed lookup as client search (services/clients), never LIKE '%x%'.
 
-The term arrives by POST and is never put in a URL or a log; the search is audited with the kind of term only.
+The term arrives by POST and is never put in a URL or a log; the page it shows is audited once, with the ids of its
+rows, the kind of term and the term's keyed hash (one user action, one event, one commit).
 """
 import re
 
 from sqlalchemy import select
 
-from ..extensions import db
 from ..models.clients import Client
 from ..models.requests import PrivacyRequest
-from . import audit
 from . import clients as client_search
 
 # '#123', '123', 'R-123': a request number. Twelve digits are an IIN, ten and more a phone: never a number.
@@ -37,9 +36,7 @@ def search_condition(term):
     return PrivacyRequest.client_id.in_(select(Client.id).where(clients))
 
 
-def record_search(term):
-    """Audit that staff searched the request list: the kind of term and its keyed hash, never the term."""
+def audit_details(term):
+    """What the list page's audit event records of a search: the kind of term and (audit.py) its keyed hash."""
     kind, _value = classify(term)
-    audit.record("requests.search", object_type="privacy_request",
-                 details={"kind": kind or "empty", "search_term": term})
-    db.session.commit()
+    return {"search_kind": kind or "empty", "search_term": term}

@@ -5,6 +5,7 @@ files. Ids are random hex, never a name from the client's file (services/uploads
 import csv
 import json
 import os
+import time
 from collections import Counter
 
 from flask import current_app
@@ -102,31 +103,65 @@ def summary(upload_id):
                        seconds=data["seconds"])
 
 
+def _files_of(upload_id):
+    """Every file kept for one upload: the input, the output, its counts and the job's state."""
+    input_path(upload_id)  # refuses an id that is not ours
+    return sorted(scrub_folder().glob(f"{upload_id}.*"))
+
+
 def delete_files(upload_id):
-    CAMPAIGN_LISTS.delete(upload_id, (INPUT, OUTPUT, SUMMARY))
+    for path in _files_of(upload_id):
+        path.unlink(missing_ok=True)
 
 
 def purge_stale(now=None):
-    """Delete scrub files older than SCRUB_FILE_TTL_MINUTES (lists abandoned half-way)."""
-    CAMPAIGN_LISTS.purge_older_than(current_app.config.get("SCRUB_FILE_TTL_MINUTES", 60) * 60, now=now)
+    """Delete the files of lists abandoned half-way or never downloaded (policy 3.2.2: kept no longer than needed).
+
+    An upload's files go together once the newest of them is older than SCRUB_FILE_TTL_MINUTES, so a scrub job
+    still writing its progress keeps its input. Runs as the periodic job `purge-scrub-files`; returns counts only.
+    """
+    ttl = current_app.config["SCRUB_FILE_TTL_MINUTES"] * 60
+    now = time.time() if now is None else now
+    uploads = {}
+    for path in scrub_folder().iterdir():
+        try:
+            uploads.setdefault(path.name.split(".", 1)[0], []).append((path, path.stat().st_mtime))
+        except OSError:
+            continue  # deleted meanwhile (a download finished)
+    purged = 0
+    for files in uploads.values():
+        if now - max(mtime for _path, mtime in files) > ttl:
+            for path, _mtime in files:
+                path.unlink(missing_ok=True)
+            purged += 1
+    return {"purged": purged}
 
 
-def stream_output(upload_id, chunk_size=256 * 1024):
-    """Yield the scrubbed file in chunks, then delete it and its summary (used once)."""
-    path = output_path(upload_id)
-    if not path.exists():
-        raise ScrubError(str(CAMPAIGN_LISTS.gone_message))
-    handle = open(path, "rb")
+def open_download(upload_id, chunk_size=256 * 1024):
+    """The scrubbed file for its one download: (size in bytes, chunks).
+
+    The upload's files are deleted once the last chunk has been handed to the server (the download completed); a
+    download cut off half-way leaves them for another try until purge_stale. The paths are resolved here, in the
+    request: the chunks are sent after the request's app context has ended.
+    """
+    files = _files_of(upload_id)
+    try:
+        handle = open(output_path(upload_id), "rb")
+    except FileNotFoundError:
+        raise ScrubError(str(CAMPAIGN_LISTS.gone_message)) from None
+    size = os.fstat(handle.fileno()).st_size
 
     def generate():
-        try:
-            while True:
-                chunk = handle.read(chunk_size)
+        sent = 0
+        with handle:
+            while sent < size:
+                chunk = handle.read(min(chunk_size, size - sent))
                 if not chunk:
                     break
+                sent += len(chunk)
                 yield chunk
-        finally:
-            handle.close()
-            delete_files(upload_id)
+        if sent == size:
+            for path in files:
+                path.unlink(missing_ok=True)
 
-    return generate()
+    return size, generate()

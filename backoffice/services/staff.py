@@ -24,7 +24,6 @@ from . import audit, passwords, second_factor, sessions, throttle
 # Staff log-ins are internal addresses; demo accounts live under the special-use .local domain that
 # email-validator refuses for real mail, so a plain shape check is used here.
 _STAFF_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]+$")
-LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
 
 
 def is_valid_staff_email(email):
@@ -67,6 +66,15 @@ def _issue_reset_code(user):
 
 def _needs_second_admin(before, after):
     return bool((set(after) - set(before)) & CLIENTS_READ)
+
+
+def check_language(language):
+    """The account's interface language: one the back-office speaks (LANGUAGES), or none (the browser's)."""
+    if not language:
+        return None
+    if language not in current_app.config["LANGUAGES"]:
+        raise StaffError(_l("Choose a language from the list."))
+    return language
 
 
 def _check_roles(roles):
@@ -146,9 +154,10 @@ def cli_create(email, password, roles, full_name=""):
 
 def admin_create(by, *, email, full_name, roles, active=True, language=None):
     """The admin page's "create": one transaction; returns the user with its one-time `reset_code`."""
+    language = check_language(language)
     user = create_user(email, None, roles, full_name=full_name, by=by)
     user.active = bool(active)
-    user.language = language if language and LANGUAGE_RE.match(language) else None
+    user.language = language
     db.session.commit()
     return user
 
@@ -162,15 +171,16 @@ def admin_update(user, by, *, email, full_name, roles, active, language=None):
     if other is not None and other.id != user.id:
         raise StaffError(_l("A staff account with this e-mail already exists."))
     roles = _check_roles(roles)
+    language = check_language(language)
     before = set(user.role_set)
     if user.id == by.id and (roles != before or not active):
         # Nobody grants themselves a role, and an admin cannot lock themselves out: another admin must act.
         raise StaffError(_l("You cannot change your own roles or deactivate your own account."))
     changed = [name for name, old, new in (("email", user.email, email), ("full_name", user.full_name, full_name),
                                            ("active", user.active, bool(active)),
-                                           ("language", user.language, language or None)) if old != new]
+                                           ("language", user.language, language)) if old != new]
     user.email, user.full_name, user.active = email, (full_name or "")[:200], bool(active)
-    user.language = language if language and LANGUAGE_RE.match(language) else None
+    user.language = language
     grant = None
     if roles != before:
         if current_app.config["ROLE_GRANT_POLICY"] == "second_admin" and _needs_second_admin(before, roles):

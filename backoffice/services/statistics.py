@@ -10,7 +10,6 @@ working days (services/deadlines), the same calendar the statutory deadlines use
 """
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from flask_babel import format_decimal, format_percent
 from flask_babel import lazy_gettext as _l
@@ -142,18 +141,9 @@ def requests_by_type(months=DEFAULT_MONTHS):
     return chart
 
 
-@lru_cache(maxsize=4096)
-def _working_day_number(day):
-    """Working days from 2000-01-01 up to and including `day` (differences give working days between dates)."""
-    year_start = dt.date(day.year, 1, 1)
-    before = _working_day_number(dt.date(day.year - 1, 12, 31)) if day.year > 2000 else 0
-    return before + sum(1 for i in range((day - year_start).days + 1)
-                        if deadlines.is_working_day(year_start + dt.timedelta(days=i)))
-
-
 def working_days_between(received, completed):
     """Working days after the day of receipt up to the day of completion (the deadlines' own way of counting)."""
-    return max(0, _working_day_number(completed) - _working_day_number(received))
+    return deadlines.working_days_between(received, completed)
 
 
 def _percentile(histogram, q):

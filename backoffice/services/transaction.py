@@ -16,3 +16,18 @@ def user_action(func):
             raise
         return result
     return run
+
+
+def commit_read_audit():
+    """Commit the audit event of a read while its page is being built, keeping the rows the page has loaded.
+
+    A plain commit expires every loaded row, so a list page would reload each of its rows, one SELECT per row, while
+    rendering them (26 statements instead of 1 on a page of 25). The rows were read in this same transaction, so
+    showing them as loaded shows exactly what was read and audited.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True

@@ -1,6 +1,8 @@
 """The opt-out pages as staff use them: add, search, remove, import, scrub, hash export, tokens, timeline."""
 import io
 import re
+import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -140,10 +142,18 @@ def test_scrub_flow_upload_pick_columns_download_once(client, login_as, app):
     assert app.extensions["embedded_worker"].drain() == 1
     page = client.get(progress_url).get_data(as_text=True)
     assert "Rows kept" in page and "No marketing consent" in page
-    download = client.get(f"/admin/optouts/scrub/{upload_id}/download/")
+    download = client.get(f"/admin/optouts/scrub/{upload_id}/download/", buffered=False)
     assert download.status_code == 200
-    assert download.get_data(as_text=True).splitlines() == ["Name;Email", "Ok;ok@mail.kz"]
+    assert download.headers["Content-Disposition"] == "attachment; filename=campaign-list-scrubbed.csv"
+    # The server sends the body after the request (and its app context) ended: read it from another thread.
+    body = []
+    reader = threading.Thread(target=lambda: body.append(download.get_data()))
+    reader.start()
+    reader.join()
+    expected = "Name;Email\r\nOk;ok@mail.kz\r\n".encode()
+    assert body == [expected] and download.headers["Content-Length"] == str(len(expected))
     download.close()
+    assert list(Path(app.instance_path, "scrub").glob(f"{upload_id}*")) == []  # nothing left on the server
     assert client.get(f"/admin/optouts/scrub/{upload_id}/download/").status_code == 302  # gone after one download
 
 

@@ -1,5 +1,6 @@
 """The admin manages staff accounts: bad input is refused field by field, least privilege holds, all is audited."""
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -181,3 +182,77 @@ def test_account_actions_are_admin_only(client, login_as, make_staff):
     login_as("support", "manager", "supervisor")
     other = make_staff("support")
     assert _act(client, other, "reset_password").status_code == 403
+
+
+def _alerts(html):
+    return [" ".join(re.sub(r"<[^>]+>|&times;", " ", a).split())
+            for a in re.findall(r'<div class="alert alert-danger[^"]*">(.*?)</div>', html, re.S)]
+
+
+def _in(app, language, message, **values):
+    from flask_babel import force_locale
+    from flask_babel import gettext
+
+    with app.test_request_context(), force_locale(language):
+        return gettext(message, **values)
+
+
+BAD_FIELDS = (
+    ({"email": "not-an-email"}, "E-mail", "Enter a valid e-mail address."),
+    ({"language": "xx"}, "Language", "Choose a language from the list."),
+    ({"role_list": []}, "Roles", "Choose at least one role."),
+)
+
+
+@pytest.mark.parametrize("form", ["create", "edit"])
+@pytest.mark.parametrize("language", ["en", "ru", "kk"])
+def test_a_refused_form_says_which_field_and_why_in_the_users_language(app, client, login_as, make_staff, form,
+                                                                        language):
+    login_as("admin")
+    client.post(f"/language/{language}", data={})
+    other = make_staff("support")
+    url = "/admin/staff/new/" if form == "create" else f"/admin/staff/edit/?id={other.id}"
+    good = {"email": "fresh@bekair.kz" if form == "create" else other.email, "full_name": "Fresh", "active": "y",
+            "language": "ru", "role_list": ["support"]}
+    before = (_count_staff(), other.email, other.language, sorted(other.role_set))
+    outcome = "The account was not created. %(problems)s" if form == "create" else \
+        "The changes were not saved. %(problems)s"
+    for change, field, reason in BAD_FIELDS:
+        html = client.post(url, data={**good, **change}).get_data(as_text=True)
+        label = _in(app, language, field)
+        why = _in(app, language, reason)
+        problem = _in(app, language, "%(field)s: %(reason)s", field=label, reason=why)
+        assert _alerts(html) == [_in(app, language, outcome, problems=problem)], (change, _alerts(html))
+        assert f"<li>{why}</li>" in html, change  # and under the field itself
+        assert "Failed to" not in html
+        updated = _user(other.email)
+        assert (_count_staff(), updated.email, updated.language, sorted(updated.role_set)) == before, change
+    if language != "en":
+        assert _in(app, language, "Choose a language from the list.") != "Choose a language from the list."
+
+
+def test_a_refused_edit_keeps_the_roles_the_admin_ticked(client, login_as, make_staff):
+    login_as("admin")
+    other = make_staff("support")
+    html = client.post(f"/admin/staff/edit/?id={other.id}", data={
+        "email": "bad", "active": "y", "role_list": ["manager"]}).get_data(as_text=True)
+    assert re.search(r'<input checked id="role_list-\d" name="role_list" type="checkbox" value="manager">', html)
+    assert 'checked id="role_list-0" name="role_list" type="checkbox" value="support"' not in html
+
+
+def test_the_service_refuses_a_language_the_back_office_does_not_speak(app, make_staff):
+    from backoffice.services import staff as staff_service
+
+    admin, other = make_staff("admin"), make_staff("support")
+    for bad in ("xx", "EN", "en-US", "<b>"):
+        with pytest.raises(staff_service.StaffError):
+            staff_service.admin_update(other, admin, email=other.email, full_name="", roles={"support"},
+                                       active=True, language=bad)
+        with pytest.raises(staff_service.StaffError):
+            staff_service.admin_create(admin, email="new@bekair.kz", full_name="", roles={"support"}, language=bad)
+        db.session.rollback()
+    assert _user(other.email).language is None
+    assert staff_service.find_by_email("new@bekair.kz") is None
+    staff_service.admin_update(other, admin, email=other.email, full_name="", roles={"support"}, active=True,
+                               language="kk")
+    assert _user(other.email).language == "kk"

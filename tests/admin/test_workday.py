@@ -174,8 +174,42 @@ def test_staff_form_names_the_bad_field_and_offers_roles_as_checkboxes(client, l
     assert response.status_code == 200
     assert 'name="new_password"' not in html
     assert 'type="checkbox"' in html and ">Support<" in html.replace("\n", "")
-    assert "Correct: E-mail" in html
+    assert "E-mail: Enter a valid e-mail address." in html
     bad_language = client.post("/admin/staff/new/", data={"email": "a@bekair.kz", "language": "xx",
                                                           "role_list": ["support"]})
     assert bad_language.status_code == 200 and "a@bekair.kz" not in str(
         db.session.execute(db.select(db.text("email FROM staff_user"))).all())
+
+
+def test_a_search_is_one_audit_event_with_the_ids_shown_and_the_terms_hash_only(client, make_staff, login_as,
+                                                                                 app):
+    import json
+
+    from sqlalchemy import event, select
+
+    from backoffice.models.audit import AuditEvent
+    from backoffice.services import audit
+
+    support = make_staff("support")
+    subject = make_client(email="aigerim@mail.kz")
+    found = [new_request(ACCESS, support, client=subject) for _ in range(3)]
+    login_as("support")
+    before = db.session.execute(select(db.func.max(AuditEvent.id))).scalar() or 0
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        html = client.post("/admin/requests/search/", data={"term": "Aigerim@mail.kz"}).get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert all(f"details/?id={r.id}" in html for r in found)
+    events = db.session.execute(select(AuditEvent).where(AuditEvent.id > before)).scalars().all()
+    assert [e.action for e in events] == ["privacy_request.list"]
+    details = json.loads(events[0].details)
+    assert sorted(details["ids"]) == sorted(r.id for r in found) and details["searched"] is True
+    assert details["search_kind"] == "email" and details["search_term_hash"] == audit.keyed_hash("Aigerim@mail.kz")
+    assert "aigerim" not in events[0].details.lower()
+    # The rows shown are not read again after the audit's commit (one SELECT of requests, not one per row).
+    request_reads = [s for s in statements if s.lstrip().startswith("SELECT") and "FROM privacy_request" in s
+                     and "count(" not in s]
+    assert len(request_reads) == 1, request_reads

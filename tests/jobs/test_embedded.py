@@ -141,7 +141,7 @@ def test_manager_retry_sends_a_failed_request_back(app, worker, manager):
 
 def test_periodic_table_runs_reconcile_and_cleanup(app, worker):
     everything = ["reconcile-requests", "cleanup-exports", "poll-mailbox", "send-letters", "retention", "expire-grants",
-                  "lift-expired-blocks", "optout-imports"]
+                  "lift-expired-blocks", "optout-imports", "purge-scrub-files"]
     assert worker.run_due_periodic(now=0.0) == everything
     assert worker.run_due_periodic(now=1.0) == []
     # Retention is daily (BACKOFFICE_RETENTION_INTERVAL); the others are due again after 10,000 s.

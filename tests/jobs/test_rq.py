@@ -239,7 +239,7 @@ def test_periodic_jobs_are_queued_once_per_interval_across_workers(app, queue):
     assert schedule.enqueue_due(connection, queue, config) == ["reconcile-requests", "cleanup-exports",
                                                                "poll-mailbox", "send-letters", "retention",
                                                                "expire-grants", "lift-expired-blocks",
-                                                               "optout-imports"]
+                                                               "optout-imports", "purge-scrub-files"]
     assert schedule.enqueue_due(connection, queue, config) == []  # a second worker in the same interval
-    assert queue.count == 8
+    assert queue.count == 9
     run_burst(queue)

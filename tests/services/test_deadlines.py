@@ -82,3 +82,24 @@ def test_consent_withdrawal_is_counted_from_approval(app):
 def test_workday_end_is_configurable(app):
     app.config["BACKOFFICE_WORKDAY_END"] = "23:59"
     assert deadlines.due_after(almaty(2026, 11, 24), 1) == dt.datetime(2026, 11, 25, 18, 59)
+
+
+def test_working_days_between_agrees_with_counting_day_by_day():
+    import random
+
+    def by_hand(start, end):
+        count, day = 0, start
+        while day < end:
+            day = deadlines.next_working_day(day)
+            count += day <= end
+        return count
+
+    rng = random.Random(14)
+    base = dt.date(2024, 1, 1)
+    pairs = [(base + dt.timedelta(days=rng.randrange(1500)), base + dt.timedelta(days=rng.randrange(1500)))
+             for _ in range(300)]
+    pairs += [(dt.date(2025, 12, 31), dt.date(2026, 1, 1)), (dt.date(2026, 3, 20), dt.date(2026, 3, 26)),
+              (dt.date(2024, 12, 31), dt.date(2027, 1, 4)), (dt.date(2026, 1, 1), dt.date(2026, 1, 1))]
+    for start, end in pairs:
+        assert deadlines.working_days_between(start, end) == by_hand(start, end), (start, end)
+    assert deadlines.working_days_between(dt.date(2026, 3, 20), dt.date(2026, 3, 26)) == 1  # Nauryz in between

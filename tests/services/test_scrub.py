@@ -2,7 +2,10 @@
 import json
 import csv
 import io
+import os
 import random
+import threading
+import time
 
 import pytest
 from flask_babel import force_locale
@@ -11,7 +14,7 @@ from backoffice.extensions import db
 from backoffice.identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from backoffice.models.audit import AuditEvent
 from backoffice.models.clients import BLOCKED, ERASED
-from backoffice.services import consents, optouts, scrub, scrub_uploads
+from backoffice.services import consents, optouts, scrub, scrub_runs, scrub_uploads
 from tests.factories import make_client
 
 
@@ -152,12 +155,101 @@ def test_uploaded_file_is_kept_under_a_random_id_and_deleted_after_download(peop
     db.session.commit()
     assert not scrub_uploads.input_path(upload_id).exists()
     assert scrub_uploads.summary(upload_id).kept == result.kept == 3
-    body = b"".join(scrub_uploads.stream_output(upload_id)).decode()
+    size, chunks = scrub_uploads.open_download(upload_id)
+    body = b"".join(chunks).decode()
+    assert size == len(body.encode())
     assert body.splitlines()[0] == "name;e-mail;mobile;note"
     assert len(body.splitlines()) == 4
     assert list(scrub_uploads.scrub_folder().iterdir()) == []
     event = db.session.query(AuditEvent).filter_by(action="optout.scrub").one()
     assert "mail.kz" not in event.details and json.loads(event.details)["kept"] == 3
+
+
+@pytest.fixture
+def reachable(app):
+    """Clients a campaign may reach: their rows stay in the scrubbed file."""
+    for i in range(20):
+        make_client(email=f"person{i}@mail.kz", phone=None)
+    db.session.commit()
+
+
+def _scrubbed():
+    text = "email;name\n" + "".join(f"person{i}@mail.kz;Person {i}\n" for i in range(20))
+    upload_id = scrub_uploads.store_upload(Upload(text.encode()))
+    scrub_runs._write_state(upload_id, state=scrub_runs.DONE, rows=0, fraction=1.0)  # the job's state file
+    scrub_uploads.run_scrub(upload_id, 0, None, "email")
+    db.session.commit()
+    return upload_id
+
+
+def _files(upload_id):
+    return sorted(p.name for p in scrub_uploads.scrub_folder().glob(f"{upload_id}.*"))
+
+
+def test_a_download_sent_after_the_request_ended_completes_and_leaves_nothing(reachable):
+    """Servers send the body after the request's app context is gone (werkzeug, gunicorn): nothing may need it."""
+    upload_id = _scrubbed()
+    expected = scrub_uploads.output_path(upload_id).read_bytes()
+    assert len(_files(upload_id)) == 3  # output, counts, job state
+    size, chunks = scrub_uploads.open_download(upload_id, chunk_size=100)
+    received, errors = [], []
+
+    def server():
+        try:
+            received.extend(chunks)
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    thread = threading.Thread(target=server)
+    thread.start()
+    thread.join()
+    assert errors == []
+    assert b"".join(received) == expected and size == len(expected) and len(received) > 1
+    assert _files(upload_id) == []
+
+
+def test_a_download_cut_off_half_way_keeps_the_file_for_another_try(reachable):
+    upload_id = _scrubbed()
+    expected = scrub_uploads.output_path(upload_id).read_bytes()
+    size, chunks = scrub_uploads.open_download(upload_id, chunk_size=100)
+    next(chunks)
+    chunks.close()  # the browser went away: the server closes the body
+    assert len(_files(upload_id)) == 3
+    size, chunks = scrub_uploads.open_download(upload_id)
+    assert b"".join(chunks) == expected
+    assert _files(upload_id) == []
+
+
+def _age(upload_id, seconds, now):
+    for name in _files(upload_id):
+        os.utime(scrub_uploads.scrub_folder() / name, (now - seconds, now - seconds))
+
+
+def test_stale_uploads_are_purged_whole_and_fresh_ones_kept(app):
+    app.config["SCRUB_FILE_TTL_MINUTES"] = 60
+    now = time.time()
+    abandoned, running, fresh = _scrubbed(), _scrubbed(), _scrubbed()
+    for upload_id, minutes in ((abandoned, 61), (running, 61), (fresh, 59)):
+        _age(upload_id, minutes * 60, now)
+    os.utime(scrub_runs.state_path(running), (now - 5, now - 5))  # its job wrote progress just now
+    assert scrub_uploads.purge_stale(now=now) == {"purged": 1}
+    assert _files(abandoned) == []
+    assert len(_files(running)) == 3 and len(_files(fresh)) == 3
+    app.config["SCRUB_FILE_TTL_MINUTES"] = 1
+    assert scrub_uploads.purge_stale(now=now) == {"purged": 1}  # the fresh one, now past a shorter age
+    assert len(_files(running)) == 3
+
+
+def test_the_purge_is_a_periodic_job(app):
+    from backoffice.jobs import schedule
+    from backoffice.jobs.scrub import purge_scrub_files
+
+    job = next(j for j in schedule.PERIODIC_JOBS if j.id == "purge-scrub-files")
+    assert job.func == "backoffice.jobs.scrub.purge_scrub_files" and job.interval(app.config) == 600
+    kept, upload_id = _scrubbed(), _scrubbed()
+    _age(upload_id, app.config["SCRUB_FILE_TTL_MINUTES"] * 60 + 5, time.time())
+    assert purge_scrub_files() == {"purged": 1}
+    assert _files(upload_id) == [] and len(_files(kept)) == 3
 
 
 def test_upload_ids_cannot_name_other_files(app):
