@@ -121,6 +121,8 @@ class Letter(db.Model):
     created_by_id = db.Column(db.Integer, db.ForeignKey("staff_user.id"), nullable=True)
     sent_at = db.Column(db.DateTime, nullable=True)
     resend_of_id = db.Column(db.Integer, db.ForeignKey("letter.id"), nullable=True)
+    # A breach notice to an affected client (policy 4.3) has no request: it names its incident instead.
+    breach_id = db.Column(db.Integer, db.ForeignKey("breach_incident.id"), nullable=True, index=True)
     # Personal data (erased with the client).
     to_address = db.Column(db.String(254), nullable=True)
     # The erasure's completion letter goes out after the client's address is erased: until sent, the address
