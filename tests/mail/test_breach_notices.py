@@ -155,3 +155,40 @@ def test_breach_letters_are_erased_with_the_client(app, smtp, manager, sent_firs
     # The register keeps the id (no personal data) and whether the client was told.
     row = BreachAffectedClient.query.one()
     assert row.client_id == client.id and (row.notified_at is not None) == sent_first
+
+
+def test_managers_clicking_at_once_write_to_each_client_once(app, manager):
+    """Threads with their own sessions: the incident's versioned UPDATE serialises them (PostgreSQL's row lock, or
+    SQLite's write lock); exactly one queues the notices, the others write nothing."""
+    import threading
+
+    from backoffice.models.staff import StaffUser
+
+    clients = [make_client() for _ in range(20)]
+    incident = _incident(manager, *clients)
+    incident_id, manager_id, runners = incident.id, manager.id, 4
+    barrier = threading.Barrier(runners)
+    outcomes = []
+
+    def click():
+        with app.app_context():
+            by = db.session.get(StaffUser, manager_id)
+            barrier.wait()
+            try:
+                outcomes.append(sum(breach_subjects.notify_affected(incident_id, by).values()))
+            except breaches.BreachError:
+                outcomes.append(0)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=click) for _ in range(runners)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [0] * (runners - 1) + [len(clients)]
+    db.session.expire_all()
+    rows = _letters()
+    assert sorted(r.client_id for r in rows) == sorted(c.id for c in clients)
+    linked = {r.client_id: r.letter_id for r in BreachAffectedClient.query.all()}
+    assert linked == {r.client_id: r.id for r in rows}
