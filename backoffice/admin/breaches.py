@@ -80,7 +80,7 @@ class BreachView(ProtectedView):
         return self.render("admin/breaches/details.html", incident=incident, counts=breaches.affected_counts(incident.id),
                            pending=breaches.affected(incident.id, only_pending=True, limit=200),
                            status_labels=breaches.STATUS_LABELS, categories=DATA_CATEGORIES,
-                           systems=breaches.system_choices(), data_map=datamap.all_systems(),
+                           systems=breaches.system_choices(incident), data_map=datamap.all_systems(),
                            category_labels=DATA_CATEGORY_LABELS, selections=SELECTIONS,
                            may_notify=has_any(BREACH_SUBJECTS_NOTIFY))
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..models.base import utcnow
-from ..models.breaches import (CLOSED, NOTIFIED, OPEN, OTHER_SYSTEM, BreachAffectedClient, BreachIncident,
-                               BreachStep)
+from ..models.breaches import (CLOSED, LEGACY_SYSTEMS, NOTIFIED, OPEN, OTHER_SYSTEM, BreachAffectedClient,
+                               BreachIncident, BreachStep)
 from ..models.clients import ERASED, Client
 from ..models.disclosures import DATA_CATEGORIES
 from ..models.optouts import MarketingOptOut
@@ -68,24 +68,30 @@ def _choices(values, allowed, field, errors):
 
 
 def _systems(values, errors):
-    """Data map system ids (as ints, in id order) and "other"; anything else is refused."""
+    """Data map system ids (as ints, in id order) and "other"; anything else is refused. A code from before the
+    data map is kept when an incident that has it is saved again."""
     known = {system.id for system in datamap.all_systems()}
-    chosen, other = set(), False
+    chosen, other, legacy = set(), False, set()
     for value in values or []:
         value = str(value).strip()
         if value == OTHER_SYSTEM:
             other = True
+        elif value in LEGACY_SYSTEMS:
+            legacy.add(value)
         elif value.isdigit() and len(value) < 10 and int(value) in known:
             chosen.add(int(value))
         elif value:
             errors["systems"] = _("Choose from the list.")
-    return sorted(chosen) + ([OTHER_SYSTEM] if other else [])
+    return sorted(chosen) + ([OTHER_SYSTEM] if other else []) + sorted(legacy)
 
 
-def system_choices():
-    """(value, name) of every system an incident may name: the data map's systems, then "other"."""
+def system_choices(incident=None):
+    """(value, name) of every system an incident may name: the data map's systems, then "other" (and the codes from
+    before the data map that this incident already has)."""
+    held = (incident.systems or []) if incident is not None else []
+    legacy = [(code, str(SYSTEM_LABELS[code])) for code in LEGACY_SYSTEMS if code in held]
     return [(str(system.id), system.name) for system in datamap.all_systems()] + [
-        (OTHER_SYSTEM, str(SYSTEM_LABELS[OTHER_SYSTEM]))]
+        (OTHER_SYSTEM, str(SYSTEM_LABELS[OTHER_SYSTEM]))] + legacy
 
 
 def system_names(values):

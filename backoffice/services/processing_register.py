@@ -176,7 +176,8 @@ def render_html(language):
     """The register as a standalone printable HTML document in `language` (the PDF is made from it)."""
     with force_locale(language):
         return render_template("documents/processing_register.html", language=language, rows=rows(),
-                               headers=HEADERS, systems=systems(), system_headers=SYSTEM_HEADERS, responsible=responsible_person(),
+                               headers=HEADERS, systems=systems(), system_headers=SYSTEM_HEADERS,
+                               responsible=responsible_person(),
                                generated=documents.document_time(utcnow(), language), css=documents.stylesheet())
 
 

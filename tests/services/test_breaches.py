@@ -186,5 +186,10 @@ def test_an_incident_names_the_systems_of_the_data_map(app, make_staff):
                                                        "Another system, not on the data map"]
     assert "Mailer" in breach_notice.draft(incident, "ru")
     with pytest.raises(breaches.BreachError) as error:
-        _report(manager, dt.datetime(2026, 3, 20, 10, 0), systems=["booking_site"])
+        _report(manager, dt.datetime(2026, 3, 20, 10, 0), systems=["mars", "99999"])
     assert set(error.value.errors) == {"systems"}
+    # An incident from before the data map keeps its old code when saved again, and shows it by its label.
+    old = _report(manager, dt.datetime(2026, 3, 20, 10, 0), systems=["booking_site"])
+    assert breaches.system_names(old.systems) == ["B2B booking site"]
+    assert ("booking_site", "B2B booking site") in breaches.system_choices(old)
+    assert ("booking_site", "B2B booking site") not in breaches.system_choices(incident)
