@@ -120,11 +120,10 @@ def rows():
     rules = effective_rules()
     limits = {record_type: (years, action, ref) for record_type, years, action, ref in retention_runs.limits()}
     recipients = ", ".join(_recipients()) or _("none recorded")
-    entries = systems()
-    held = {system.id: set(system.held_categories or []) for system in datamap.all_systems()}
+    data_map = [(system.held_categories or [], _system_entry(system)) for system in datamap.all_systems()]
     result = []
     for key, label, columns, purposes, bases, record_types in CATEGORIES:
-        holders = [entry for entry in entries if key in held.get(entry["id"], ())]
+        holders = [entry for held, entry in data_map if key in held]
         result.append({
             "key": key, "category": str(label),
             "items": ", ".join(f"{model.__tablename__}.{name}" for model, name in columns),
