@@ -342,17 +342,9 @@ def affected_counts(incident_id):
     return {"total": total, "notified": told, "pending": total - told, "queued": queued}
 
 
-def pending_subject_notifications(incident_id, limit=1000):
-    """Hook for the letter outbox (mail): ids of affected clients not yet told, with their language."""
-    return db.session.execute(
-        select(Client.id, Client.preferred_language).join(
-            BreachAffectedClient, BreachAffectedClient.client_id == Client.id)
-        .where(BreachAffectedClient.incident_id == incident_id, BreachAffectedClient.notified_at.is_(None))
-        .order_by(Client.id).limit(limit)).all()
-
-
 def record_subjects_notified(incident_id, by, client_ids, channel, at=None):
-    """Mark affected clients as told (by hand today; the letter outbox calls this when it sends). Commits."""
+    """Mark affected clients as told another way (letter, e-mail, SMS, phone: staff record it); the breach notices
+    of the letter outbox mark themselves when sent (services/breach_subjects.py). Commits."""
     incident = locked(incident_id, None)
     if channel not in ("letter", "email", "sms", "phone", "outbox"):
         raise BreachError({"channel": _("Choose from the list.")})

@@ -105,11 +105,6 @@ def validate(system):
     return system
 
 
-def holding(category):
-    """Systems of the data map that hold this category of personal data (the processing register), by id."""
-    return [system for system in all_systems() if category in (system.held_categories or [])]
-
-
 def lookup_identifiers(system):
     """The identities a system finds clients by (its dataset), or None when it declares none (manual systems)."""
     if not system.dataset:

@@ -103,7 +103,7 @@ def test_affected_clients_by_route_opt_out_and_ids_stored_as_ids_once(app, make_
         breaches.add_affected(incident.id, manager, selection="route_date", origin="ALMATY",
                               date_from=dt.date(2026, 2, 1), date_to=dt.date(2026, 1, 1))
     # Subject notifications: who must be told, then recorded as told.
-    assert [row.id for row in breaches.pending_subject_notifications(incident.id)] == sorted(
+    assert [row.client_id for row in breaches.affected(incident.id, only_pending=True)] == sorted(
         [flown.id, other.id, opted.id])
     assert breaches.record_subjects_notified(incident.id, manager, [flown.id], "letter") == 1
     assert breaches.affected_counts(incident.id) == {"total": 3, "notified": 1, "pending": 2, "queued": 0}
