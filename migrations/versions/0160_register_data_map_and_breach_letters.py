@@ -37,7 +37,7 @@ def upgrade():
 
     with op.batch_alter_table('letter', schema=None) as batch_op:
         batch_op.add_column(sa.Column('breach_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_letter_breach_id'), ['breach_id'], unique=False)
+        batch_op.create_index('ix_letter_breach_id_client_id', ['breach_id', 'client_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_letter_breach_id_breach_incident'), 'breach_incident',
                                     ['breach_id'], ['id'])
 
@@ -54,7 +54,7 @@ def downgrade():
 
     with op.batch_alter_table('letter', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_letter_breach_id_breach_incident'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_letter_breach_id'))
+        batch_op.drop_index('ix_letter_breach_id_client_id')
         batch_op.drop_column('breach_id')
 
     with op.batch_alter_table('data_system', schema=None) as batch_op:
