@@ -95,6 +95,13 @@ EXPORT_CATEGORIES = {
     "disclosures": _l("Disclosures to third parties (who received your data)"),
     "disclosure_log": _l("Disclosures of your data"),
 }
+# Categories of personal data (the processing register's; a disclosure or a breach names a subset).
+DATA_CATEGORIES = {
+    "identity": _l("Identity (name, date of birth, IIN)"), "contact": _l("Contact (e-mail, phone)"),
+    "document": _l("Identity document number"), "employment": _l("Employer agency and position (B2B)"),
+    "booking": _l("Bookings and tickets"), "account": _l("Site account"), "communications": _l("Support messages"),
+    "consents": _l("Consents"), "requests": _l("Privacy requests and what the requester wrote"),
+}
 AUDIT_OBJECTS = {
     **RECORD_TYPES,
     "staff_user": _l("Staff account"),
@@ -149,6 +156,9 @@ AUDIT_ACTIONS = {
     "download.code_wrong": _l("Wrong download code"),
     "download.refused": _l("Download refused"),
     "download.code_for_phone": _l("Download code issued for a phone call"),
+    # issue 15: the processing register's downloads, the breach notices to affected clients
+    "processing_register.export": _l("Processing register downloaded"),
+    "breach.subjects_letters_queued": _l("Breach notices put in the letter outbox"),
 }
 JOB_KINDS = {"erasure": _l("Erasure"), "export": _l("Export package"), "system": _l("Task in another system"),
              "completion": _l("Completion once every system is done"), "optout_import": _l("Opt-out import")}
@@ -400,6 +410,7 @@ TABLES = {
     "retention_action": RETENTION_ACTIONS, "counted_from": COUNTED_FROM,
     "certificate_outcome": CERTIFICATE_OUTCOMES, "exception_reason": EXCEPTION_REASONS,
     "scrub_reason": SCRUB_REASONS, "import_state": IMPORT_STATES, "import_failure": IMPORT_FAILURES,
+    "data_category": DATA_CATEGORIES,
 }
 
 

@@ -36,6 +36,8 @@ LETTER_TEMPLATES_ADMIN = {ADMIN}
 # Issue 15 (compliance). Breaches: anyone who handles data may report one; managers and supervisors run them.
 BREACHES_REPORT = {SUPPORT, MANAGER, SUPERVISOR}
 BREACHES_MANAGE = {MANAGER, SUPERVISOR}
+# Writing to every affected client is a manager's decision (supervisors oversee; they do not send).
+BREACH_SUBJECTS_NOTIFY = {MANAGER}
 DISCLOSURES_READ = {SUPPORT, MANAGER, SUPERVISOR}
 DISCLOSURES_WRITE = {SUPPORT, MANAGER}
 RETENTION_RULES_READ = {MANAGER, SUPERVISOR, ADMIN}

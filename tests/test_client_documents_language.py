@@ -150,3 +150,26 @@ def test_the_scan_sees_english():
             "<code>job-1</code> Zhanar deleted</p>")
     assert foreign_words(html, proper_names=["Zhanar Testova"]) == (["deleted"], [])
     assert foreign_words("<td>client_account</td>") == ([], ["client_account"])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_processing_register_reads_in_one_language(seeded, client, auth, make_staff, lang):
+    """The register an inspector takes away (its HTML, from which the PDF is made): no Latin word but the names of
+    the data map's systems and owners, the responsible person, and the model's column names (in <code>)."""
+    from backoffice.models.systems import MANUAL, DataSystem
+    from backoffice.services import compliance_settings, datamap
+
+    admin = make_staff("admin")
+    compliance_settings.save({compliance_settings.RESPONSIBLE_PERSON: "Aida Nurlanovna, dpo@bekair.kz"}, admin)
+    retention.ensure_default_rules()
+    datamap.ensure_backoffice_system()
+    db.session.add(datamap.validate(DataSystem(name="Mailer", owner="Marketing", kind=MANUAL, request_types=[],
+                                               held_categories=["contact"], country="DE")))
+    db.session.commit()
+    auth.login(admin)
+    response = client.get(f"/admin/register/html/{lang}/")
+    assert response.status_code == 200
+    names = [part for system in datamap.all_systems() for part in (system.name, system.owner)]
+    words, pending = foreign_words(response.get_data(as_text=True),
+                                   proper_names=names + ["Aida Nurlanovna, dpo@bekair.kz"])
+    assert (words, pending) == ([], [])

@@ -4,10 +4,10 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..models.breaches import SELECTIONS, SYSTEMS
+from ..models.breaches import SELECTIONS
 from ..models.disclosures import DATA_CATEGORIES
-from ..permissions import BREACHES_MANAGE, BREACHES_REPORT, has_any
-from ..services import breach_notice, breaches
+from ..permissions import BREACH_SUBJECTS_NOTIFY, BREACHES_MANAGE, BREACHES_REPORT, has_any
+from ..services import breach_notice, breach_subjects, breaches, datamap
 from ..services.disclosures import DATA_CATEGORY_LABELS
 from .base import ProtectedView, SecureForm
 from .formatting import local_time
@@ -53,8 +53,8 @@ class BreachReportView(ProtectedView):
                 if has_any(BREACHES_MANAGE):
                     return redirect(self.get_url("breaches.details_view", incident_id=incident.id))
                 return redirect(self.get_url(".index"))
-        return self.render("admin/breaches/report.html", categories=DATA_CATEGORIES, systems=SYSTEMS,
-                           category_labels=DATA_CATEGORY_LABELS, system_labels=breaches.SYSTEM_LABELS,
+        return self.render("admin/breaches/report.html", categories=DATA_CATEGORIES,
+                           systems=breaches.system_choices(), category_labels=DATA_CATEGORY_LABELS,
                            form=request.form)
 
 
@@ -79,9 +79,10 @@ class BreachView(ProtectedView):
         incident = self._incident_or_404(incident_id, read=True)
         return self.render("admin/breaches/details.html", incident=incident, counts=breaches.affected_counts(incident.id),
                            pending=breaches.affected(incident.id, only_pending=True, limit=200),
-                           status_labels=breaches.STATUS_LABELS, categories=DATA_CATEGORIES, systems=SYSTEMS,
-                           category_labels=DATA_CATEGORY_LABELS, system_labels=breaches.SYSTEM_LABELS,
-                           selections=SELECTIONS)
+                           status_labels=breaches.STATUS_LABELS, categories=DATA_CATEGORIES,
+                           systems=breaches.system_choices(incident), data_map=datamap.all_systems(),
+                           category_labels=DATA_CATEGORY_LABELS, selections=SELECTIONS,
+                           may_notify=has_any(BREACH_SUBJECTS_NOTIFY))
 
     def _act(self, incident_id, action, success):
         self._incident_or_404(incident_id)
@@ -139,6 +140,30 @@ class BreachView(ProtectedView):
         return self._act(incident_id, lambda: breaches.record_subjects_notified(
             incident_id, current_user, ids, request.form.get("channel")),
             lambda told: _("%(count)s client(s) recorded as told.", count=told))
+
+    @expose("/<int:incident_id>/notify/", methods=("GET", "POST"))
+    def notify_view(self, incident_id):
+        """Notify affected clients (policy 4.3): a confirmation page, then one notice per client via the outbox."""
+        if not has_any(BREACH_SUBJECTS_NOTIFY):
+            abort(403)
+        if request.method == "POST" and request.form.get("confirmed") == "1":
+            self._incident_or_404(incident_id)
+            version = form_int("version")
+            if version is None:
+                flash(_("Someone else changed this incident; reload the page."), "error")
+            elif _valid_post():
+                try:
+                    queued = breach_subjects.notify_affected(incident_id, current_user, version=version)
+                except breaches.BreachError as error:
+                    _flash_errors(error)
+                else:
+                    flash(_("%(count)s notice(s) put in the letter outbox; each client is recorded as told when "
+                            "their letter is sent.", count=sum(queued.values())), "success")
+                    return redirect(self.get_url(".details_view", incident_id=incident_id))
+        plan = breach_subjects.plan(incident_id)
+        if plan is None:
+            abort(404)
+        return self.render("admin/breaches/notify.html", plan=plan, incident=plan["incident"])
 
     @expose("/<int:incident_id>/draft/<lang>/")
     def draft_view(self, incident_id, lang):

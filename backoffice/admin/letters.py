@@ -17,6 +17,7 @@ TEMPLATE_LABELS = {
     "completion": _l("Request completed"), "access_ready": _l("Data ready: download link"),
     "download_code": _l("One-time download code"), "refusal": _l("Refusal with reason"),
     "extension": _l("Deadline extended"), "block_placed": _l("Block placed"), "block_lifted": _l("Block lifted"),
+    "breach_notification": _l("Personal data breach notice"),
 }
 LANGUAGE_LABELS = labels.LANGUAGES
 

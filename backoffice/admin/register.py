@@ -1,14 +1,13 @@
-"""The processing register page and its CSV in kk/ru/en; the admin edits the compliance settings here."""
+"""The processing register page and its CSV, PDF and HTML in kk/ru/en; the admin edits the compliance settings
+here."""
 from flask import abort, flash, make_response, redirect, request
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..permissions import COMPLIANCE_SETTINGS_ADMIN, PROCESSING_REGISTER_READ
-from ..services import compliance_settings, processing_register
+from ..services import compliance_settings, documents, processing_register
 from .base import ProtectedView, SecureForm
-
-CSV_LANGUAGES = ("kk", "ru", "en")
 
 
 class ProcessingRegisterView(ProtectedView):
@@ -19,17 +18,24 @@ class ProcessingRegisterView(ProtectedView):
     def index(self):
         settings = {key: compliance_settings.get(key) for key in compliance_settings.DEFAULTS}
         return self.render("admin/register/index.html", rows=processing_register.rows(),
-                           headers=processing_register.HEADERS, settings=settings,
-                           setting_labels=compliance_settings.LABELS,
-                           responsible=processing_register.responsible_person(), languages=CSV_LANGUAGES)
+                           headers=processing_register.HEADERS, systems=processing_register.systems(),
+                           settings=settings, setting_labels=compliance_settings.LABELS,
+                           responsible=processing_register.responsible_person(),
+                           languages=processing_register.LANGUAGES, pdf_available=documents.pdf_available())
 
-    @expose("/csv/<lang>/")
-    def csv_view(self, lang):
-        if lang not in CSV_LANGUAGES:
+    @expose("/<fmt>/<lang>/")
+    def download_view(self, fmt, lang):
+        if lang not in processing_register.LANGUAGES or fmt not in processing_register.FORMATS:
             abort(404)
-        response = make_response(processing_register.export_csv(lang))
-        response.headers["Content-Type"] = "text/csv; charset=utf-8"
-        response.headers["Content-Disposition"] = f'attachment; filename="processing-register-{lang}.csv"'
+        if fmt == "pdf" and not documents.pdf_available():
+            flash(_("PDF is not available on this server (system libraries missing); download the HTML and print it."),
+                  "error")
+            return redirect(self.get_url(".index"))
+        body, mimetype = processing_register.export(lang, fmt)
+        response = make_response(body)
+        response.headers["Content-Type"] = mimetype
+        response.headers["Content-Disposition"] = f'attachment; filename="processing-register-{lang}.{fmt}"'
+        response.headers["Cache-Control"] = "no-store"
         return response
 
     @expose("/settings/", methods=("POST",))

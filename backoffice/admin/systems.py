@@ -10,7 +10,8 @@ from markupsafe import Markup, escape
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ..models.systems import BACKOFFICE, MANUAL, SQL, WEBHOOK
+from .. import labels
+from ..models.systems import BACKOFFICE, MANUAL, PERSONAL_DATA_CATEGORIES, SQL, WEBHOOK
 from ..permissions import APPROVE, REQUESTS_HANDLE, SYSTEMS_ADMIN, has_any
 from ..services import audit, datamap, fanout
 from .base import ProtectedView, RoleModelView, SecureForm
@@ -21,7 +22,8 @@ REQUEST_TYPE_LABELS = {"erasure": _l("Erasure"), "consent_withdrawal": _l("Conse
                        "access": _l("Access"), "rectification": _l("Rectification"), "blocking": _l("Blocking")}
 TASK_STATUS_LABELS = {"pending": _l("queued"), "running": _l("running"), "waiting": _l("waiting for confirmation"),
                       "done": _l("done"), "failed": _l("failed"), "cannot": _l("cannot be done (recorded)")}
-FIELDS = ("name", "owner", "kind", "request_types", "data_categories", "country", "retention_reference",
+FIELDS = ("name", "owner", "kind", "request_types", "held_categories", "data_categories", "country",
+          "retention_reference",
           "connection_env", "webhook_url", "secret_env", "dataset", "enabled")
 
 
@@ -37,6 +39,13 @@ def _kind(view, context, model, name):
     return KIND_LABELS.get(model.kind, model.kind)
 
 
+def _held(view, context, model, name):
+    if not model.held_categories:
+        return Markup('<span class="badge badge-warning">{}</span>').format(
+            _("none recorded: the processing register cannot list this system"))
+    return ", ".join(str(labels.label(c, "data_category")) for c in model.held_categories)
+
+
 def _types(view, context, model, name):
     return ", ".join(str(REQUEST_TYPE_LABELS.get(t, t)) for t in model.request_types or [])
 
@@ -50,24 +59,30 @@ class DataSystemView(RoleModelView):
     allow_edit = True
     allow_delete = True
 
-    column_list = ("id", "name", "owner", "kind", "request_types", "country", "retention_reference", "enabled")
+    column_list = ("id", "name", "owner", "kind", "request_types", "held_categories", "country",
+                   "retention_reference", "enabled")
     column_details_list = FIELDS
     column_labels = {
         "id": _l("ID"), "name": _l("Name"), "owner": _l("Owner"), "kind": _l("Kind"),
-        "request_types": _l("Takes part in"), "data_categories": _l("Data categories"),
+        "request_types": _l("Takes part in"), "held_categories": _l("Categories of personal data held"),
+        "data_categories": _l("Data held (the owner's description)"),
         "country": _l("Country of storage"), "retention_reference": _l("Retention rule"),
         "connection_env": _l("Environment variable with the connection URL"), "webhook_url": _l("Webhook URL"),
         "secret_env": _l("Environment variable with the webhook secret"), "dataset": _l("Dataset (JSON)"),
         "enabled": _l("Enabled"),
     }
-    column_formatters = {"country": _country, "kind": _kind, "request_types": _types}
+    column_formatters = {"country": _country, "kind": _kind, "request_types": _types, "held_categories": _held}
     column_formatters_detail = column_formatters
     column_default_sort = ("id", False)
     form_columns = FIELDS
-    form_overrides = {"kind": SelectField, "request_types": SelectMultipleField, "dataset": TextAreaField}
+    form_overrides = {"kind": SelectField, "request_types": SelectMultipleField,
+                      "held_categories": SelectMultipleField, "dataset": TextAreaField}
     form_args = {
         "kind": {"choices": [(k, KIND_LABELS[k]) for k in (SQL, WEBHOOK, MANUAL)]},
         "request_types": {"choices": list(REQUEST_TYPE_LABELS.items())},
+        "held_categories": {"choices": labels.choices("data_category", PERSONAL_DATA_CATEGORIES),
+                            "description": _l("The processing register lists this system under each category "
+                                              "chosen here.")},
         "name": {"validators": [DataRequired(), Length(max=120)]},
         "owner": {"validators": [DataRequired(), Length(max=200)]},
         "country": {"validators": [DataRequired(), Length(min=2, max=2)]},

@@ -6,8 +6,10 @@ OPEN = "open"
 NOTIFIED = "notified"
 CLOSED = "closed"
 BREACH_STATUSES = (OPEN, NOTIFIED, CLOSED)
-# Systems a breach may touch (the data map of the `systems` work may extend this list).
-SYSTEMS = ("backoffice", "booking_site", "reservation_system", "email", "crm", "other")
+# An incident names the data map's systems it touched by id, or OTHER_SYSTEM for one not on the data map.
+# Incidents recorded before the data map named systems by these codes (still shown by their labels).
+OTHER_SYSTEM = "other"
+LEGACY_SYSTEMS = ("backoffice", "booking_site", "reservation_system", "email", "crm")
 # How affected clients were chosen (stored per row: ids only, never a copy of their data).
 SELECTIONS = ("route_date", "system", "opt_out_list", "id_list")
 
@@ -23,7 +25,7 @@ class BreachIncident(db.Model):
     reported_by_id = db.Column(db.Integer, db.ForeignKey("staff_user.id"), nullable=True)
     description = db.Column(db.Text, nullable=False)
     data_categories = db.Column(db.JSON, nullable=False, default=list)
-    systems = db.Column(db.JSON, nullable=False, default=list)
+    systems = db.Column(db.JSON, nullable=False, default=list)  # data map system ids, or "other"
     estimated_count = db.Column(db.Integer, nullable=True)
     status = db.Column(db.String(10), nullable=False, default=OPEN, index=True)
     notice_due_at = db.Column(db.DateTime, nullable=False, index=True)
@@ -69,3 +71,6 @@ class BreachAffectedClient(db.Model):
     added_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     notified_at = db.Column(db.DateTime, nullable=True)
     notified_channel = db.Column(db.String(20), nullable=True)
+    # The breach notice queued in the letter outbox for this client (at most one: services/breach_subjects.py);
+    # notified_at is set when it is sent.
+    letter_id = db.Column(db.Integer, db.ForeignKey("letter.id"), nullable=True)

@@ -121,6 +121,8 @@ class Letter(db.Model):
     created_by_id = db.Column(db.Integer, db.ForeignKey("staff_user.id"), nullable=True)
     sent_at = db.Column(db.DateTime, nullable=True)
     resend_of_id = db.Column(db.Integer, db.ForeignKey("letter.id"), nullable=True)
+    # A breach notice to an affected client (policy 4.3) has no request: it names its incident instead.
+    breach_id = db.Column(db.Integer, db.ForeignKey("breach_incident.id"), nullable=True)
     # Personal data (erased with the client).
     to_address = db.Column(db.String(254), nullable=True)
     # The erasure's completion letter goes out after the client's address is erased: until sent, the address
@@ -131,6 +133,10 @@ class Letter(db.Model):
     erased_at = db.Column(db.DateTime, nullable=True)
 
     request = db.relationship("PrivacyRequest")
+
+    # An incident's notice of each client is found by (breach, client): linking 100,000 notices stays one index probe
+    # each (services/breach_subjects.py).
+    __table_args__ = (db.Index("ix_letter_breach_id_client_id", "breach_id", "client_id"),)
 
     def __str__(self):
         return f"letter #{self.id} {self.template}"

@@ -14,6 +14,11 @@ MANUAL = "manual"
 KINDS = (BACKOFFICE, SQL, WEBHOOK, MANUAL)
 BACKOFFICE_SYSTEM_ID = 1
 HOME_COUNTRY = "KZ"
+# The categories of personal data of the processing register (art. 7(4)–(5)); a system of the data map names the
+# ones it holds, and the register lists each category's systems from it. A disclosure or a breach names a subset
+# (models/disclosures.DATA_CATEGORIES).
+PERSONAL_DATA_CATEGORIES = ("identity", "contact", "document", "employment", "booking", "account", "communications",
+                            "consents", "requests")
 
 # A system task's life: pending -> running -> done | waiting (webhook accepted, manual task open) | failed;
 # waiting -> done (callback / owner confirmed) | cannot (a manager recorded why, with a legal reference).
@@ -45,7 +50,10 @@ class DataSystem(db.Model):
     kind = db.Column(db.String(12), nullable=False, default=MANUAL)
     # Request types it takes part in: erasure, consent_withdrawal, access, rectification, blocking.
     request_types = db.Column(db.JSON, nullable=False, default=list)
-    data_categories = db.Column(db.Text, nullable=True)
+    data_categories = db.Column(db.Text, nullable=True)  # the owner's own description of what it holds
+    # The register's categories it holds (PERSONAL_DATA_CATEGORIES): the processing register and the breach
+    # register's "everyone this system may hold" read them.
+    held_categories = db.Column(db.JSON, nullable=False, default=list)
     country = db.Column(db.String(2), nullable=False, default=HOME_COUNTRY)
     retention_reference = db.Column(db.String(300), nullable=True)
     # sql: the environment variable holding the SQLAlchemy URL; webhook: the one holding the HMAC secret.

@@ -21,7 +21,7 @@ def draft(incident, language):
     with force_locale(language):
         discovered = deadlines.local_datetime(incident.discovered_at).strftime("%d.%m.%Y %H:%M")
         categories = ", ".join(str(DATA_CATEGORY_LABELS.get(c, c)) for c in incident.data_categories or []) or "—"
-        systems = ", ".join(str(breaches.SYSTEM_LABELS.get(s, s)) for s in incident.systems or []) or "—"
+        systems = ", ".join(breaches.system_names(incident.systems)) or "—"
         lines = [
             _("Notice of a personal data security breach"),
             "",

@@ -2,9 +2,10 @@
 
 An incident is reported (support may), edited and moved open → notified → closed by managers and supervisors.
 The notice to the authorised body is due 1 working day after discovery on the Kazakhstan calendar, by the
-editable `breach_notice` deadline rule. Affected clients are stored as ids only, chosen set-based (INSERT ...
-SELECT) by booking route and date, by the opt-out list or from a list of ids. Every change is audited with ids
-and field names only.
+editable `breach_notice` deadline rule. An incident names the data map's systems it touched. Affected clients are
+stored as ids only, chosen set-based (INSERT ... SELECT) by booking route and date, by a system of the data map
+(everyone it may hold: `datamap.may_hold_condition`), by the opt-out list or from a list of ids. Every change is
+audited with ids and field names only. Telling the affected clients: `services/breach_subjects.py`.
 """
 import csv
 import datetime as dt
@@ -18,29 +19,25 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..models.base import utcnow
-from ..models.breaches import (CLOSED, NOTIFIED, OPEN, SYSTEMS, BreachAffectedClient, BreachIncident,
-                               BreachStep)
-from ..models.clients import ERASED, Client, ClientAccount
+from ..models.breaches import (CLOSED, LEGACY_SYSTEMS, NOTIFIED, OPEN, OTHER_SYSTEM, BreachAffectedClient,
+                               BreachIncident, BreachStep)
+from ..models.clients import ERASED, Client
 from ..models.disclosures import DATA_CATEGORIES
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking
-from . import audit, deadlines
+from ..models.systems import DataSystem
+from . import audit, datamap, deadlines
 
 RULE = "breach_notice"
 MAX_TEXT = 5000
 MAX_IDS = 100_000
 NEXT_STATUS = {OPEN: NOTIFIED, NOTIFIED: CLOSED}
 STATUS_LABELS = {OPEN: _l("Open"), NOTIFIED: _l("Authority notified"), CLOSED: _l("Closed")}
+# "Other" (a system not on the data map) and the codes incidents used before the data map named systems.
 SYSTEM_LABELS = {
+    OTHER_SYSTEM: _l("Another system, not on the data map"),
     "backoffice": _l("Back-office"), "booking_site": _l("B2B booking site"),
-    "reservation_system": _l("Reservation system"), "email": _l("E-mail"), "crm": _l("CRM"), "other": _l("Other"),
-}
-# Whose data a system holds, for "everyone in this system" (the `systems` data map may refine it).
-SYSTEM_HOLDERS = {
-    "booking_site": Client.id.in_(select(ClientAccount.client_id)),
-    "reservation_system": Client.id.in_(select(Booking.client_id).where(Booking.client_id.is_not(None))),
-    "email": Client.email_norm.is_not(None),
-    "backoffice": Client.id.is_not(None),
+    "reservation_system": _l("Reservation system"), "email": _l("E-mail"), "crm": _l("CRM"),
 }
 _IATA = re.compile(r"^[A-Z]{3}$")
 _HEADER = re.compile(r"^[A-Za-z_]{1,40}$")
@@ -70,6 +67,41 @@ def _choices(values, allowed, field, errors):
     return sorted(set(values) & set(allowed))
 
 
+def _systems(values, errors):
+    """Data map system ids (as ints, in id order) and "other"; anything else is refused. A code from before the
+    data map is kept when an incident that has it is saved again."""
+    known = {system.id for system in datamap.all_systems()}
+    chosen, other, legacy = set(), False, set()
+    for value in values or []:
+        value = str(value).strip()
+        if value == OTHER_SYSTEM:
+            other = True
+        elif value in LEGACY_SYSTEMS:
+            legacy.add(value)
+        elif value.isdigit() and len(value) < 10 and int(value) in known:
+            chosen.add(int(value))
+        elif value:
+            errors["systems"] = _("Choose from the list.")
+    return sorted(chosen) + ([OTHER_SYSTEM] if other else []) + sorted(legacy)
+
+
+def system_choices(incident=None):
+    """(value, name) of every system an incident may name: the data map's systems, then "other" (and the codes from
+    before the data map that this incident already has)."""
+    held = (incident.systems or []) if incident is not None else []
+    legacy = [(code, str(SYSTEM_LABELS[code])) for code in LEGACY_SYSTEMS if code in held]
+    return [(str(system.id), system.name) for system in datamap.all_systems()] + [
+        (OTHER_SYSTEM, str(SYSTEM_LABELS[OTHER_SYSTEM]))] + legacy
+
+
+def system_names(values):
+    """The names of the systems an incident names (data map ids, "other", or a code from before the data map)."""
+    ids = [v for v in values or [] if isinstance(v, int)]
+    names = dict(db.session.execute(select(DataSystem.id, DataSystem.name).where(DataSystem.id.in_(ids))).all()) \
+        if ids else {}
+    return [names.get(v, f"#{v}") if isinstance(v, int) else str(SYSTEM_LABELS.get(v, v)) for v in values or []]
+
+
 def _clean(fields, errors):
     clean = {}
     discovered_at = fields.get("discovered_at")
@@ -82,7 +114,7 @@ def _clean(fields, errors):
     clean["discovered_by"] = _text(fields.get("discovered_by"), "discovered_by", errors, limit=200)
     clean["description"] = _text(fields.get("description"), "description", errors)
     clean["data_categories"] = _choices(fields.get("data_categories"), DATA_CATEGORIES, "data_categories", errors)
-    clean["systems"] = _choices(fields.get("systems"), SYSTEMS, "systems", errors)
+    clean["systems"] = _systems(fields.get("systems"), errors)
     count = fields.get("estimated_count")
     if count is not None and (not isinstance(count, int) or not 0 <= count <= 100_000_000):
         errors["estimated_count"] = _("Enter a whole number of clients.")
@@ -113,7 +145,9 @@ def report(by, **fields):
 
 
 def get(incident_id):
-    return db.session.get(BreachIncident, incident_id) if isinstance(incident_id, int) else None
+    if not isinstance(incident_id, int) or not 0 < incident_id < 2 ** 31:
+        return None  # a hostile /999…/ in the URL is "no such incident", never a database error
+    return db.session.get(BreachIncident, incident_id)
 
 
 def read(incident_id):
@@ -125,7 +159,8 @@ def read(incident_id):
     return incident
 
 
-def _locked(incident_id, version):
+def locked(incident_id, version):
+    """The incident to change; refused when missing or changed since the page was read (`version`)."""
     incident = get(incident_id)
     if incident is None:
         raise BreachError(_("No such incident."))
@@ -149,7 +184,7 @@ def edit(incident_id, by, version=None, **fields):
     clean = _clean(fields, errors)
     if errors:
         raise BreachError(errors)
-    incident = _locked(incident_id, version)
+    incident = locked(incident_id, version)
     changed = sorted(k for k, v in clean.items() if getattr(incident, k) != v)
     for key in changed:
         setattr(incident, key, clean[key])
@@ -165,7 +200,7 @@ def add_step(incident_id, by, text, version=None):
     text = _text(text, "text", errors)
     if errors:
         raise BreachError(errors)
-    incident = _locked(incident_id, version)
+    incident = locked(incident_id, version)
     step = BreachStep(incident_id=incident.id, by_id=by.id if by else None, text=text, at=utcnow())
     db.session.add(step)
     incident.updated_at = utcnow()
@@ -185,7 +220,7 @@ def record_notice_sent(incident_id, by, sent_on, reference, contact, version=Non
     contact = _text(contact, "contact", errors, limit=300)
     if errors:
         raise BreachError(errors)
-    incident = _locked(incident_id, version)
+    incident = locked(incident_id, version)
     if incident.status != OPEN:
         raise BreachError(_("The notice is already recorded for this incident."))
     incident.notice_sent_on, incident.notice_reference, incident.notice_contact = sent_on, reference, contact
@@ -196,7 +231,7 @@ def record_notice_sent(incident_id, by, sent_on, reference, contact, version=Non
 
 
 def close(incident_id, by, version=None):
-    incident = _locked(incident_id, version)
+    incident = locked(incident_id, version)
     if incident.status != NOTIFIED:
         raise BreachError(_("Record the notice to the authorised body before closing the incident."))
     incident.status, incident.closed_at = CLOSED, utcnow()
@@ -224,7 +259,7 @@ def add_affected(incident_id, by, *, selection, origin=None, destination=None, d
 
     Only existing, not erased clients are added; the count added is returned and audited (never the ids).
     """
-    incident = _locked(incident_id, version)
+    incident = locked(incident_id, version)
     errors = {}
     base = select(Client.id).where(Client.status != ERASED)
     if selection == "route_date":
@@ -245,10 +280,15 @@ def add_affected(incident_id, by, *, selection, origin=None, destination=None, d
             bookings = bookings.where(Booking.destination == destination)
         id_select = base.where(Client.id.in_(bookings))
     elif selection == "system":
-        holders = SYSTEM_HOLDERS.get(system)
-        if holders is None:
-            raise BreachError({"system": _("Choose a system whose clients can be listed.")})
-        id_select = base.where(holders)
+        chosen = db.session.get(DataSystem, int(system)) \
+            if isinstance(system, str) and system.isdigit() and len(system) < 10 else None
+        if chosen is None:
+            raise BreachError({"system": _("Choose a system of the data map.")})
+        try:
+            id_select = base.where(datamap.may_hold_condition(chosen))
+        except datamap.NoHoldings:
+            raise BreachError({"system": _("The data map records no categories of personal data for this "
+                                           "system: record them under Systems, or give a list of ids.")}) from None
     elif selection == "opt_out_list":
         id_select = base.where(Client.id.in_(select(MarketingOptOut.client_id).where(
             MarketingOptOut.client_id.is_not(None), MarketingOptOut.removed_at.is_(None))))
@@ -294,24 +334,18 @@ def affected(incident_id, only_pending=False, limit=500):
 
 
 def affected_counts(incident_id):
-    total, told = db.session.execute(
-        select(func.count(), func.count(BreachAffectedClient.notified_at))
+    """Listed, told, and still to be told — of whom `queued` have a notice waiting in the letter outbox."""
+    total, told, queued = db.session.execute(
+        select(func.count(), func.count(BreachAffectedClient.notified_at),
+               func.count(BreachAffectedClient.letter_id).filter(BreachAffectedClient.notified_at.is_(None)))
         .where(BreachAffectedClient.incident_id == incident_id)).one()
-    return {"total": total, "notified": told, "pending": total - told}
-
-
-def pending_subject_notifications(incident_id, limit=1000):
-    """Hook for the letter outbox (mail): ids of affected clients not yet told, with their language."""
-    return db.session.execute(
-        select(Client.id, Client.preferred_language).join(
-            BreachAffectedClient, BreachAffectedClient.client_id == Client.id)
-        .where(BreachAffectedClient.incident_id == incident_id, BreachAffectedClient.notified_at.is_(None))
-        .order_by(Client.id).limit(limit)).all()
+    return {"total": total, "notified": told, "pending": total - told, "queued": queued}
 
 
 def record_subjects_notified(incident_id, by, client_ids, channel, at=None):
-    """Mark affected clients as told (by hand today; the letter outbox calls this when it sends). Commits."""
-    incident = _locked(incident_id, None)
+    """Mark affected clients as told another way (letter, e-mail, SMS, phone: staff record it); the breach notices
+    of the letter outbox mark themselves when sent (services/breach_subjects.py). Commits."""
+    incident = locked(incident_id, None)
     if channel not in ("letter", "email", "sms", "phone", "outbox"):
         raise BreachError({"channel": _("Choose from the list.")})
     condition = and_(BreachAffectedClient.incident_id == incident.id, BreachAffectedClient.notified_at.is_(None))

@@ -7,12 +7,15 @@ system and reports what would stop an erasure, changing nothing.
 import re
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select, true
 
 from ..extensions import db
-from ..models.records import Booking
-from ..models.requests import ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, RECTIFICATION
-from ..models.systems import BACKOFFICE, HOME_COUNTRY, KINDS, MANUAL, SQL, TAKES_PART_AS, WEBHOOK, DataSystem
+from ..models.clients import Client, ClientAccount
+from ..models.consent import Consent
+from ..models.records import Booking, Communication
+from ..models.requests import ACCESS, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, RECTIFICATION, PrivacyRequest
+from ..models.systems import (BACKOFFICE, HOME_COUNTRY, KINDS, MANUAL, PERSONAL_DATA_CATEGORIES, SQL,
+                              TAKES_PART_AS, WEBHOOK, DataSystem)
 from . import audit, datasets, sql_connector, webhook
 from .transaction import user_action
 
@@ -22,6 +25,7 @@ BACKOFFICE_SYSTEM = {
     "name": "Back-office database", "owner": "Privacy team", "kind": BACKOFFICE,
     "request_types": list(SYSTEM_REQUEST_TYPES),
     "data_categories": "identity, contact details, bookings, communications, consents, requests, disclosures",
+    "held_categories": list(PERSONAL_DATA_CATEGORIES),
     "country": "KZ", "retention_reference": "Retention rules (services.retention)",
 }
 
@@ -76,6 +80,13 @@ def validate(system):
         system.enabled = True
     if system.kind not in KINDS:
         errors["kind"] = _l("Choose sql, webhook or manual.")
+    if system.kind == BACKOFFICE:
+        # This database holds every category: the register's categories are its own models' columns.
+        system.held_categories = list(PERSONAL_DATA_CATEGORIES)
+    held = [c for c in (system.held_categories or []) if c]
+    if any(c not in PERSONAL_DATA_CATEGORIES for c in held):
+        errors["held_categories"] = _l("Choose the categories from the list.")
+    system.held_categories = [c for c in PERSONAL_DATA_CATEGORIES if c in held]
     unknown = set(system.request_types or []) - set(SYSTEM_REQUEST_TYPES)
     if unknown:
         errors["request_types"] = _l("Unknown request type(s): %(types)s.", types=", ".join(sorted(unknown)))
@@ -117,6 +128,63 @@ def _missing_for(system, dataset):
     return None
 
 
+def lookup_identifiers(system):
+    """The identities a system finds clients by (its dataset), or None when it declares none (manual systems)."""
+    if not system.dataset:
+        return None
+    try:
+        parsed = datasets.parse(system.dataset)
+    except datasets.DatasetError:
+        return None
+    matched = {kind for spec in parsed.tables if spec.match for kind in spec.match}
+    kinds = set(parsed.identifiers) & matched if parsed.tables else set(parsed.identifiers)
+    return sorted(kinds)
+
+
+# What the back-office's own records say a client has, per category a system holds. Identity and employment data
+# belong to every client, so a system holding them may hold anyone.
+_CATEGORY_EVIDENCE = {
+    "contact": lambda: or_(Client.email_norm.is_not(None), Client.phone_e164.is_not(None)),
+    "document": lambda: Client.id.in_(select(Booking.client_id).where(Booking.client_id.is_not(None))),
+    "booking": lambda: Client.id.in_(select(Booking.client_id).where(Booking.client_id.is_not(None))),
+    "account": lambda: Client.id.in_(select(ClientAccount.client_id)),
+    "communications": lambda: Client.id.in_(select(Communication.client_id)),
+    "consents": lambda: Client.id.in_(select(Consent.client_id)),
+    "requests": lambda: Client.id.in_(select(PrivacyRequest.client_id).where(PrivacyRequest.client_id.is_not(None))),
+}
+_IDENTIFIER_EVIDENCE = {
+    "email": lambda: Client.email_norm.is_not(None), "phone": lambda: Client.phone_e164.is_not(None),
+    "iin": lambda: Client.iin.is_not(None),
+    "pnr": lambda: Client.id.in_(select(Booking.client_id).where(Booking.client_id.is_not(None))),
+}
+
+
+class NoHoldings(ValueError):
+    """The system has no categories recorded in the data map: nobody can be said to be in it."""
+
+
+def may_hold_condition(system):
+    """A condition over Client: the clients this system may hold data of, by the data map (policy 4.3, 5.2–5.4).
+
+    The back-office cannot look inside another system, so this is what the data map lets it say honestly: the
+    back-office database holds every client; another system may hold a client when the back-office has data of a
+    category the system holds for that client (identity and employment: everyone), and — when the system's
+    dataset names the identities it finds clients by — the client has one of them. It errs on the side of
+    including: for the exact list, the system's owner provides the ids.
+    """
+    if system.kind == BACKOFFICE:
+        return true()
+    held = [c for c in (system.held_categories or []) if c in PERSONAL_DATA_CATEGORIES]
+    if not held:
+        raise NoHoldings(system.id)
+    evidence = [_CATEGORY_EVIDENCE[c]() for c in held if c in _CATEGORY_EVIDENCE]
+    condition = true() if len(evidence) < len(held) else or_(*evidence)
+    kinds = lookup_identifiers(system)
+    if kinds is not None:
+        condition = condition & or_(*[_IDENTIFIER_EVIDENCE[k]() for k in kinds]) if kinds else Client.id.is_(None)
+    return condition
+
+
 def check(system):
     """What would stop this system's part of a request (empty list: ready). Reads only."""
     if system.kind == SQL:
@@ -153,5 +221,6 @@ def describe(system):
     where = {SQL: f"url from ${system.connection_env}", WEBHOOK: f"{system.webhook_url} secret ${system.secret_env}",
              MANUAL: "manual confirmation", BACKOFFICE: "this database"}.get(system.kind, "")
     state = "" if system.enabled else " (disabled)"
+    held = ", ".join(system.held_categories or []) or "none recorded"
     return (f"#{system.id} {system.name} [{system.kind}] owner: {system.owner}; country {system.country}{flag}; "
-            f"requests: {', '.join(system.request_types or [])}; {where}{state}")
+            f"holds: {held}; requests: {', '.join(system.request_types or [])}; {where}{state}")

@@ -96,15 +96,18 @@ def seed_demo_systems(receiver_url):
                    request_types=[ERASURE, CONSENT_WITHDRAWAL, "access", RECTIFICATION, BLOCKING], country="KZ",
                    dataset=SITE_DATASET,
                    data_categories="accounts, trips, newsletter subscriptions",
+                   held_categories=["identity", "contact", "booking", "account"],
                    retention_reference="Tax Code art. 48; Law on accounting art. 11"),
         DataSystem(name="Mailer (demo webhook)", owner="Marketing", kind=WEBHOOK, webhook_url=receiver_url,
                    secret_env=MAILER_SECRET_ENV, request_types=[ERASURE, CONSENT_WITHDRAWAL, RECTIFICATION, BLOCKING],
                    country="DE", dataset={"identifiers": ["email"], "fields": ["email", "full_name"]},
                    data_categories="e-mail address, name, campaign history",
+                   held_categories=["identity", "contact", "consents"],
                    retention_reference="Policy 3.2.2"),
         DataSystem(name="Paper archive", owner="Records office", kind=MANUAL,
                    request_types=[ERASURE, CONSENT_WITHDRAWAL], country="KZ",
-                   data_categories="signed contracts and letters", retention_reference="Law on archives, art. 16"),
+                   data_categories="signed contracts and letters", held_categories=["identity", "contact", "document"],
+                   retention_reference="Law on archives, art. 16"),
     )
     for system in wanted:
         if system.name not in existing:

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select, update
 
+from .. import labels
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import ERASED, Client
@@ -28,11 +29,7 @@ LEGAL_BASIS_LABELS = {CLIENT_REQUEST: _l("Client's request"), CONTRACT: _l("Cont
                       LAW: _l("Required by law")}
 END_KIND_LABELS = {REVOKED_BY_CLIENT: _l("Revoked at the client's request"), REVOKED_BY_STAFF: _l("Revoked by staff"),
                    EXPIRED: _l("Expired")}
-DATA_CATEGORY_LABELS = {
-    "identity": _l("Identity (name, date of birth, IIN)"), "contact": _l("Contact (e-mail, phone)"),
-    "document": _l("Identity document number"), "booking": _l("Bookings and tickets"),
-    "account": _l("Site account"), "communications": _l("Support messages"), "consents": _l("Consents"),
-}
+DATA_CATEGORY_LABELS = labels.DATA_CATEGORIES
 
 
 class DisclosureError(ValueError):

@@ -94,7 +94,8 @@ def staff_names(certificate):
     return {user.id: str(user) for user in rows}
 
 
-def _css():
+def stylesheet():
+    """The printed documents' CSS, inlined into each document (the PDF and the HTML download look the same)."""
     return DOCUMENT_CSS.read_text(encoding="utf-8")
 
 
@@ -104,7 +105,7 @@ def render_certificate(privacy_request, language, verify_url):
     with force_locale(language):
         return render_template("documents/certificate.html", request_id=privacy_request.id,
                                certificate=certificate, staff=staff_names(certificate), language=language,
-                               sha256=certificate_sha256(certificate), verify_url=verify_url, css=_css(),
+                               sha256=certificate_sha256(certificate), verify_url=verify_url, css=stylesheet(),
                                time=lambda value: document_time(value, language))
 
 

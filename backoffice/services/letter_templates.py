@@ -159,6 +159,71 @@ DEFAULTS = {
                + _SIGN["en"]),
     },
 }
+# Policy 4.3: the notice to a client whose data a breach concerned (services/breach_subjects.py). It names no
+# client and never quotes the staff-only description: the incident number, when it was discovered, the categories
+# of data, what was done, what the client can do and the contact of the person responsible (Law art. 25(3)).
+DEFAULTS["breach_notification"] = {
+    "kk": ("Дербес деректердің қауіпсіздігін бұзу туралы хабарлама (№{{ number }} оқиға)",
+           "Сәлеметсіз бе!\n\n«Bek Air» ЖШС сіздің дербес деректеріңіз бар дерекқордың меншік иесі және операторы "
+           "ретінде {{ discovered }} анықталған дербес деректердің қауіпсіздігін бұзу туралы хабарлайды "
+           "(№{{ number }} оқиға).\n\n"
+           "Не болды: «Bek Air» ЖШС өңдейтін дербес деректерге рұқсатсыз қол жеткізу немесе оларды заңсыз ашу "
+           "орын алуы мүмкін; олардың арасында сіздің дербес деректеріңіз болуы мүмкін.\n"
+           "Бұзушылық қозғаған дербес деректердің санаттары: {{ categories|join(', ') }}.\n\n"
+           "Біз не істедік: бұзушылықты жою және оның қайталануын болдырмау бойынша шаралар қабылдадық"
+           "{% if authority_notified %}, {{ authority_notified }} дербес деректерді қорғау саласындағы уәкілетті "
+           "органға хабарладық{% else %} және дербес деректерді қорғау саласындағы уәкілетті органға "
+           "хабарлаймыз{% endif %}.\n\n"
+           "Сіз не істей аласыз:\n"
+           "— «Bek Air» атынан құпиясөзді, кодты немесе төлем картасының деректерін сұрайтын хаттарға, "
+           "хабарламаларға және қоңырауларға сақ болыңыз: біз оларды ешқашан сұрамаймыз;\n"
+           "— брондау сайтында есептік жазбаңыз болса, оның құпиясөзін ауыстырыңыз;\n"
+           "— осы хатқа жауап беріп, дербес деректеріңізді өңдеу туралы ақпаратты, оларды өзгертуді немесе "
+           "толықтыруды, бұғаттауды немесе жоюды сұрай аласыз (Саясаттың 5.2–5.4-тармақтары);\n"
+           "— сондай-ақ дербес деректерді қорғау саласындағы уәкілетті органға жүгіне аласыз.\n\n"
+           "Дербес деректерді өңдеуді ұйымдастыруға жауапты адамның байланыс деректері: {{ contact }}.\n\n"
+           + _SIGN["kk"]),
+    "ru": ("Уведомление о нарушении безопасности персональных данных (инцидент № {{ number }})",
+           "Здравствуйте!\n\nТОО «Bek Air» как собственник и оператор базы, содержащей ваши персональные данные, "
+           "сообщает о нарушении безопасности персональных данных, выявленном {{ discovered }} "
+           "(инцидент № {{ number }}).\n\n"
+           "Что произошло: возможны несанкционированный доступ к персональным данным, обрабатываемым ТОО «Bek Air», "
+           "или их неправомерное раскрытие; в их числе могут быть ваши персональные данные.\n"
+           "Категории персональных данных, затронутых нарушением: {{ categories|join(', ') }}.\n\n"
+           "Что мы сделали: приняли меры по устранению нарушения и предотвращению его повторения"
+           "{% if authority_notified %}, {{ authority_notified }} уведомили уполномоченный орган в сфере защиты "
+           "персональных данных{% else %} и уведомляем уполномоченный орган в сфере защиты персональных "
+           "данных{% endif %}.\n\n"
+           "Что вы можете сделать:\n"
+           "— с осторожностью относитесь к письмам, сообщениям и звонкам от имени Bek Air, в которых просят "
+           "сообщить пароль, код или данные платёжной карты: мы их никогда не запрашиваем;\n"
+           "— смените пароль учётной записи на сайте бронирования, если она у вас есть;\n"
+           "— ответив на это письмо, вы можете запросить сведения об обработке ваших персональных данных, их "
+           "изменение или дополнение, блокирование или уничтожение (пункты 5.2–5.4 Политики конфиденциальности);\n"
+           "— вы также вправе обратиться в уполномоченный орган в сфере защиты персональных данных.\n\n"
+           "Контакт лица, ответственного за организацию обработки персональных данных: {{ contact }}.\n\n"
+           + _SIGN["ru"]),
+    "en": ("Notice of a personal data security breach (incident no. {{ number }})",
+           "Hello,\n\nBek Air LLP, as the owner and operator of the database that holds your personal data, "
+           "informs you of a personal data security breach discovered on {{ discovered }} "
+           "(incident no. {{ number }}).\n\n"
+           "What happened: personal data processed by Bek Air LLP may have been accessed without authorisation or "
+           "unlawfully disclosed; your personal data may be among them.\n"
+           "Categories of personal data concerned: {{ categories|join(', ') }}.\n\n"
+           "What we have done: we have taken measures to contain the breach and to prevent it from recurring"
+           "{% if authority_notified %}, and on {{ authority_notified }} we notified the authorised body for the "
+           "protection of personal data{% else %}, and we are notifying the authorised body for the protection of "
+           "personal data{% endif %}.\n\n"
+           "What you can do:\n"
+           "- be wary of e-mails, messages and calls in the name of Bek Air asking for a password, a code or payment "
+           "card details: we never ask for them;\n"
+           "- change the password of your account on the booking site, if you have one;\n"
+           "- by replying to this letter, you may ask for information about the processing of your personal data, "
+           "their change or supplement, blocking or destruction (privacy policy, clauses 5.2–5.4);\n"
+           "- you may also apply to the authorised body for the protection of personal data.\n\n"
+           "Contact of the person responsible for organising the processing of personal data: {{ contact }}.\n\n"
+           + _SIGN["en"]),
+}
 KEYS = tuple(DEFAULTS)
 
 # A made-up request for the admin's preview (no real client's data).
@@ -166,7 +231,8 @@ DEMO_CONTEXT = {"number": "1042", "type": "consent_withdrawal", "received": "01.
                 "reason": "…", "legal_basis": "Law No. 94-V art. 8(2)", "partial": False,
                 "link": "https://privacy.example/download/EXAMPLE-TOKEN", "expires": "08.12.2026", "code": "123456",
                 "deleted": ["client_account", "communication"], "kept": [("booking", "Law No. 94-V art. 8(2)")],
-                "until": "", }
+                "until": "", "discovered": "27.11.2026", "categories": ["…"], "authority_notified": "28.11.2026",
+                "contact": "…"}
 
 _ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
 

@@ -23,10 +23,11 @@ from zoneinfo import ZoneInfo
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, func, insert, literal, or_, select, update
 
 from ..extensions import db
 from ..models.base import utcnow
+from ..models.breaches import BreachAffectedClient
 from ..models.clients import ERASED, Client
 from ..models.mail import FAILED, PENDING, SENT, InboundMail, Letter
 from ..models.requests import (
@@ -110,9 +111,12 @@ def context_for(req, **extra):
     return values
 
 
+def _mail_domain():
+    return (current_app.config.get("MAIL_FROM") or "backoffice.local").rsplit("@", 1)[-1]
+
+
 def _new_message_id():
-    domain = (current_app.config.get("MAIL_FROM") or "backoffice.local").rsplit("@", 1)[-1]
-    return f"<letter-{uuid.uuid4().hex}@{domain}>"
+    return f"<letter-{uuid.uuid4().hex}@{_mail_domain()}>"
 
 
 def _fernet():
@@ -156,6 +160,50 @@ def queue(req, key, *, to_address=None, client=None, by=None, session=None, seal
                     erased_at=utcnow() if sealed else None)
     session.add(letter)
     return letter
+
+
+# --- one letter to many clients ------------------------------------------------------------------------------------
+
+def language_condition(language):
+    """Clients whose letters are written in `language`: their preferred one, else Russian (as `language_for`)."""
+    if language == "ru":
+        return or_(Client.preferred_language.is_(None),
+                   Client.preferred_language.not_in([lang for lang in letter_templates.LANGUAGES if lang != "ru"]))
+    return Client.preferred_language == language
+
+
+def writable_clients(client_ids):
+    """The clients of `client_ids` (a SELECT of ids) a letter can go to: not erased, with an e-mail address."""
+    return select(Client.id).where(Client.id.in_(client_ids), Client.status != ERASED, Client.email.is_not(None),
+                                   Client.email != "")
+
+
+def queue_to_clients(key, client_ids, contexts, *, by=None, breach_id=None):
+    """One letter per client of `client_ids` (a SELECT of ids) into the outbox, each in the client's language, in
+    the caller's transaction; {language: letters queued}.
+
+    Set-based (one INSERT ... SELECT per language, whatever the number of clients): the text is rendered once per
+    language from `contexts[language]`, so it must not carry any one client's data. Clients without an e-mail
+    address, and erased clients, get nothing.
+    """
+    token, domain, now = uuid.uuid4().hex, _mail_domain(), utcnow()
+    queued = {}
+    for language in letter_templates.LANGUAGES:
+        subject, body = letter_templates.render(key, language, contexts[language])
+        chosen = writable_clients(client_ids).where(language_condition(language))
+        count = db.session.execute(select(func.count()).select_from(chosen.subquery())).scalar()
+        if not count:
+            continue
+        rows = select(Client.id, literal(key), literal(language), literal(PENDING),
+                      literal(f"<letter-{token}-") + cast(Client.id, String) + literal(f"@{domain}>"),
+                      literal(0), literal(now), literal(now), literal(by.id if by else None, type_=db.Integer),
+                      Client.email, literal(subject), literal(body), literal(breach_id, type_=db.Integer)) \
+            .where(Client.id.in_(chosen))
+        db.session.execute(insert(Letter.__table__).from_select(
+            ["client_id", "template", "language", "status", "message_id", "attempts", "next_attempt_at",
+             "created_at", "created_by_id", "to_address", "subject", "body", "breach_id"], rows))
+        queued[language] = count
+    return queued
 
 
 # --- the erasure's own letter ---------------------------------------------------------------------------------------
@@ -244,9 +292,15 @@ def _record_sent(letter, via):
         db.session.add(RequestEvent(request_id=letter.request_id, action="letter_sent", from_status=status,
                                     to_status=status,
                                     comment=f"{letter.template} · {letter.language} · {letter.message_id}"))
+    if letter.breach_id is not None and letter.client_id is not None:
+        # A breach notice out of the outbox: the affected client is now recorded as told (policy 4.3).
+        db.session.execute(update(BreachAffectedClient).where(
+            BreachAffectedClient.incident_id == letter.breach_id, BreachAffectedClient.client_id == letter.client_id,
+            BreachAffectedClient.notified_at.is_(None)).values(notified_at=letter.sent_at, notified_channel="outbox")
+            .execution_options(synchronize_session=False))
     audit.record("letter.send", object_type="letter", object_id=letter.id, request_id=letter.request_id,
                  details={"template": letter.template, "language": letter.language, "via": via,
-                          "attempts": letter.attempts})
+                          "attempts": letter.attempts, **({"breach_id": letter.breach_id} if letter.breach_id else {})})
     client = db.session.get(Client, letter.client_id) if letter.client_id else None
     if client is not None and client.status == ERASED:
         # The last letter to an erased client: once it is out, its address and text go too.
@@ -296,7 +350,8 @@ def resend(letter_id, by):
                     language=original.language, status=PENDING, message_id=_new_message_id(),
                     to_address=original.to_address, to_address_sealed=original.to_address_sealed,
                     subject=original.subject, body=original.body, erased_at=original.erased_at,
-                    created_by_id=by.id, resend_of_id=original.id, next_attempt_at=utcnow())
+                    created_by_id=by.id, resend_of_id=original.id, next_attempt_at=utcnow(),
+                    breach_id=original.breach_id)
     db.session.add(letter)
     db.session.flush()
     audit.record("letter.resend", object_type="letter", object_id=letter.id, request_id=letter.request_id,

@@ -74,7 +74,7 @@ def everything(app, login_as):
     user = login_as("support", "manager", "supervisor", "admin")
     # Issue 15: objects with id 1, so the walk reaches the real handlers behind /<int:id>/ URLs.
     breaches.report(user, discovered_at=dt.datetime(2026, 11, 1, 9), discovered_by="x", description="x",
-                    data_categories=["contact"], systems=["backoffice"], estimated_count=1)
+                    data_categories=["contact"], systems=["other"], estimated_count=1)
     disclosures.create_grant(user, client_id=1, recipient="R", recipient_category="agency",
                              legal_basis="contract", data_categories=["booking"])
     retention.ensure_default_rules()
@@ -130,3 +130,28 @@ def test_hostile_ids_in_paths_never_500(app, client, everything, value):
             assert response.status_code < 500, f"GET {url} {params} → {response.status_code}"
             if value == "1" and not params:
                 assert response.status_code == 200, url  # the walk reaches the real handler
+
+
+def test_hostile_breach_notify_and_register_downloads_change_nothing(app, client, everything):
+    """The breach notice action with every broken version, confirmation and id queues nothing and never 500s;
+    a register download in an unknown format or language is 404."""
+    from backoffice.models import Letter
+    from backoffice.services import compliance_settings
+
+    compliance_settings.save({compliance_settings.RESPONSIBLE_PERSON: "DPO"}, everything)
+    breaches.add_affected(1, everything, selection="id_list", ids_text="1")
+    before = _counts()
+    for version in ("-5", "abc", "", "99999999999999", LONG, "1; DROP TABLE letter", "0"):
+        for confirmed in ("1", "yes", LONG):
+            response = client.post("/admin/breaches/1/notify/", data={**HOSTILE, "confirmed": confirmed,
+                                                                      "version": version})
+            assert response.status_code < 500, (version[:20], confirmed[:20])
+    for url in ("/admin/breaches/99999999999999999999999/notify/", "/admin/breaches/0/notify/"):
+        assert client.get(url).status_code == 404
+        assert client.post(url, data={"confirmed": "1", "version": "1"}).status_code == 404
+    for url in ("/admin/register/xls/ru/", "/admin/register/pdf/de/", "/admin/register/csv/" + "x" * 500 + "/",
+                "/admin/register/pdf/../etc/"):
+        assert client.get(url).status_code == 404, url
+    db.session.expire_all()
+    assert _counts() == before
+    assert db.session.execute(select(func.count()).select_from(Letter)).scalar() == 0

@@ -52,8 +52,9 @@ OFFERED = {
     ("notices", "create_view"),
     ("systems", "create_view"), ("systems", "edit_view"), ("systems", "delete_view"), ("systems", "ajax_update"),
 }
-# Pages only a manager may use (recording that a system cannot comply, retrying one system).
-MANAGER_PAGES = {("systemtasks", "cannot_view"), ("systemtasks", "retry_view")}
+# Pages only a manager may use (recording that a system cannot comply, retrying one system, writing to every client
+# a breach concerned: its confirmation page and the action).
+MANAGER_PAGES = {("systemtasks", "cannot_view"), ("systemtasks", "retry_view"), ("breaches", "notify_view")}
 # Custom pages that change data or handle recipients' data: writers only, on GET as well as POST.
 WRITE_PAGES = {
     ("optouts", "remove_view"), ("optouts", "import_view"), ("optouts", "scrub_view"),

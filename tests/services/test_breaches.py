@@ -7,13 +7,14 @@ from sqlalchemy import select
 
 from backoffice.extensions import db
 from backoffice.models import AuditEvent, BreachAffectedClient, DeadlineRule, MarketingOptOut
-from backoffice.services import breach_notice, breaches, deadlines
+from backoffice.models.systems import MANUAL, WEBHOOK, DataSystem
+from backoffice.services import breach_notice, breaches, datamap, deadlines
 from tests.factories import make_client
 
 
 def _report(staff, discovered_at, **fields):
     values = dict(discovered_at=discovered_at, discovered_by="IT on duty", description="Leaked list of Айгүл",
-                  data_categories=["contact", "booking"], systems=["booking_site"], estimated_count=40)
+                  data_categories=["contact", "booking"], systems=["other"], estimated_count=40)
     values.update(fields)
     return breaches.report(staff, **values)
 
@@ -87,10 +88,12 @@ def test_affected_clients_by_route_opt_out_and_ids_stored_as_ids_once(app, make_
     assert breaches.add_affected(incident.id, manager, selection="opt_out_list") == 1
     assert breaches.add_affected(incident.id, manager, selection="id_list",
                                  ids_text=f"client_id\n{flown.id}\n{other.id};99999") == 1
-    # By system: everyone with a site account on the booking site (all three here); nothing new is added.
-    assert breaches.add_affected(incident.id, manager, selection="system", system="booking_site") == 0
-    with pytest.raises(breaches.BreachError):
-        breaches.add_affected(incident.id, manager, selection="system", system="mars")
+    # By system: the back-office database holds everyone (all three are listed already); nothing new is added.
+    backoffice = datamap.ensure_backoffice_system()
+    assert breaches.add_affected(incident.id, manager, selection="system", system=str(backoffice.id)) == 0
+    for bad in ("mars", "999", None):
+        with pytest.raises(breaches.BreachError):
+            breaches.add_affected(incident.id, manager, selection="system", system=bad)
     rows = BreachAffectedClient.query.order_by(BreachAffectedClient.client_id).all()
     assert [(r.client_id, r.selection) for r in rows] == [
         (flown.id, "route_date"), (other.id, "id_list"), (opted.id, "opt_out_list")]
@@ -100,10 +103,10 @@ def test_affected_clients_by_route_opt_out_and_ids_stored_as_ids_once(app, make_
         breaches.add_affected(incident.id, manager, selection="route_date", origin="ALMATY",
                               date_from=dt.date(2026, 2, 1), date_to=dt.date(2026, 1, 1))
     # Subject notifications: who must be told, then recorded as told.
-    assert [row.id for row in breaches.pending_subject_notifications(incident.id)] == sorted(
+    assert [row.client_id for row in breaches.affected(incident.id, only_pending=True)] == sorted(
         [flown.id, other.id, opted.id])
     assert breaches.record_subjects_notified(incident.id, manager, [flown.id], "letter") == 1
-    assert breaches.affected_counts(incident.id) == {"total": 3, "notified": 1, "pending": 2}
+    assert breaches.affected_counts(incident.id) == {"total": 3, "notified": 1, "pending": 2, "queued": 0}
     assert breaches.record_subjects_notified(incident.id, manager, "all", "email") == 2
     assert breaches.affected_counts(incident.id)["pending"] == 0
 
@@ -122,13 +125,71 @@ def test_notice_draft_in_russian_and_kazakh_names_no_client(app, make_staff):
         assert "Сейтқали" not in text and "Айгүл" not in text and client.email not in text
 
 
-def test_affected_by_system_lists_everyone_the_system_holds(app, make_staff):
+def _system(**fields):
+    values = dict(name="Loyalty CRM", owner="Sales", kind=MANUAL, request_types=["erasure"], country="KZ")
+    values.update(fields)
+    system = datamap.validate(DataSystem(**values))
+    db.session.add(system)
+    db.session.commit()
+    return system
+
+
+def test_affected_by_system_follows_the_data_map(app, make_staff):
+    """"By system" reads the data map: the categories a system holds and the identities it finds clients by."""
     manager = make_staff("manager")
     with_account = make_client(bookings=0)
-    without = make_client(bookings=0)
+    without = make_client(bookings=0, phone=None)
     for account in without.accounts:
+        db.session.delete(account)
+    flyer = make_client(bookings=1)
+    flyer.email = flyer.email_norm = None
+    for account in flyer.accounts:
         db.session.delete(account)
     db.session.commit()
     incident = _report(manager, dt.datetime(2026, 3, 20, 10, 0))
-    assert breaches.add_affected(incident.id, manager, selection="system", system="booking_site") == 1
-    assert [r.client_id for r in BreachAffectedClient.query.all()] == [with_account.id]
+
+    def listed(system):
+        BreachAffectedClient.query.delete()
+        db.session.commit()
+        breaches.add_affected(incident.id, manager, selection="system", system=str(system.id))
+        return {r.client_id for r in BreachAffectedClient.query.all()}
+
+    # Holding site accounts only: the clients with an account.
+    assert listed(_system(name="Site", held_categories=["account"])) == {with_account.id}
+    # Holding bookings only: the clients with a booking.
+    assert listed(_system(name="Reservations", held_categories=["booking"])) == {flyer.id}
+    # Contact data, found by e-mail only (a webhook): clients with an e-mail address.
+    mailer = _system(name="Mailer", kind=WEBHOOK, webhook_url="https://mailer.example/hook", secret_env="MAILER_KEY",
+                     held_categories=["contact"], dataset={"identifiers": ["email"]})
+    assert listed(mailer) == {with_account.id, without.id}
+    # Identity data found by anything: everyone.
+    assert listed(_system(name="Archive", held_categories=["identity"])) == {with_account.id, without.id, flyer.id}
+    # A system with no categories recorded cannot say whom it holds: refused, nothing added.
+    empty = _system(name="Unknown box")
+    with pytest.raises(breaches.BreachError) as error:
+        breaches.add_affected(incident.id, manager, selection="system", system=str(empty.id))
+    assert "system" in error.value.errors
+    # Editing the data map changes the answer.
+    empty.held_categories = ["account"]
+    db.session.commit()
+    assert listed(empty) == {with_account.id}
+
+
+def test_an_incident_names_the_systems_of_the_data_map(app, make_staff):
+    manager = make_staff("manager")
+    backoffice = datamap.ensure_backoffice_system()
+    mailer = _system(name="Mailer", country="DE", held_categories=["contact"])
+    db.session.commit()
+    incident = _report(manager, dt.datetime(2026, 3, 20, 10, 0), systems=[str(mailer.id), "other", str(backoffice.id)])
+    assert incident.systems == [backoffice.id, mailer.id, "other"]
+    assert breaches.system_names(incident.systems) == ["Back-office database", "Mailer",
+                                                       "Another system, not on the data map"]
+    assert "Mailer" in breach_notice.draft(incident, "ru")
+    with pytest.raises(breaches.BreachError) as error:
+        _report(manager, dt.datetime(2026, 3, 20, 10, 0), systems=["mars", "99999"])
+    assert set(error.value.errors) == {"systems"}
+    # An incident from before the data map keeps its old code when saved again, and shows it by its label.
+    old = _report(manager, dt.datetime(2026, 3, 20, 10, 0), systems=["booking_site"])
+    assert breaches.system_names(old.systems) == ["B2B booking site"]
+    assert ("booking_site", "B2B booking site") in breaches.system_choices(old)
+    assert ("booking_site", "B2B booking site") not in breaches.system_choices(incident)

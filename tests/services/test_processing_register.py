@@ -4,7 +4,8 @@ import io
 
 from backoffice.extensions import db
 from backoffice.models import Booking, Client, ClientAccount, Communication, Consent, MarketingOptOut, PrivacyRequest
-from backoffice.services import compliance_settings, processing_register
+from backoffice.models.systems import PERSONAL_DATA_CATEGORIES
+from backoffice.services import compliance_settings, datamap, processing_register
 
 # Columns that are bookkeeping, not personal data about the client.
 TECHNICAL = {"id", "client_id", "created_at", "updated_at", "version", "status", "source", "erased_at",
@@ -28,14 +29,20 @@ def test_every_personal_column_is_in_a_category_and_every_named_column_exists():
                 assert (model.__tablename__, column.name) in covered, f"{model.__tablename__}.{column.name}"
 
 
+def test_the_categories_are_the_data_maps(app):
+    assert tuple(key for key, *_rest in processing_register.CATEGORIES) == PERSONAL_DATA_CATEGORIES
+
+
 def test_csv_in_three_languages_with_the_responsible_person(app, make_staff):
     compliance_settings.save({compliance_settings.RESPONSIBLE_PERSON: "=Aida Nurlanovna, dpo@bekair.kz"},
                              make_staff("admin"))
+    datamap.ensure_backoffice_system()
     for language in ("kk", "ru", "en"):
         text = processing_register.csv_text(language)
         rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
         assert rows[0][1] == "'=Aida Nurlanovna, dpo@bekair.kz"  # formula-guarded
-        assert len(rows) == 2 + len(processing_register.CATEGORIES)
+        # The responsible person, the header, one row per category, a blank line, the systems' header and rows.
+        assert len(rows) == 2 + len(processing_register.CATEGORIES) + 2 + len(datamap.all_systems())
     assert "Retention" in processing_register.csv_text("en")
     assert "5 years" in processing_register.csv_text("en")
     db.session.rollback()
