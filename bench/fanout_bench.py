@@ -5,7 +5,8 @@
 
 Systems: the back-office database, a booking site in its own PostgreSQL database (created here, its own schema),
 and a webhook receiver on 127.0.0.1 that answers at once. Workers are real `flask --app wsgi worker` processes on
-Redis (default DB 8), in both production modes (fork per job, and --no-fork). Each subject is approved through the
+Redis (default DB 8), in the three worker modes: the supervised pool (the production default, the one the
+target is for), --no-fork and fork per job (shown beside it). Each subject is approved through the
 lifecycle (`services.steps.take_step(..., "approve")`) and the clock stops when its request row reads `completed` (polled every
 2 ms; polling is the bench's, not the product's). The single-system figure (no other system in the map) is
 measured the same way beside it. Prints the figures and `targets met: X/Y`.
@@ -113,11 +114,17 @@ def seed_subjects(site_url, count, tag):
     return manager, ids
 
 
-def start_workers(count, fork, env):
-    mode = "--fork" if fork else "--no-fork"
-    return [subprocess.Popen(["flask", "--app", "wsgi", "worker", "--without-scheduler", mode], cwd=ROOT, env=env,
+MODES = {  # label → `flask worker` processes to start for `count` workers
+    "pool (the default)": lambda count: [["--processes", str(count)]],
+    "--no-fork": lambda count: [["--no-fork"]] * count,
+    "fork per job": lambda count: [["--fork"]] * count,
+}
+
+
+def start_workers(count, mode, env):
+    return [subprocess.Popen(["flask", "--app", "wsgi", "worker", "--without-scheduler", *options], cwd=ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            for _ in range(count)]
+            for options in MODES[mode](count)]
 
 
 def stop_workers(workers):
@@ -187,16 +194,15 @@ def run(args):
             db.create_all()
             datamap.ensure_backoffice_system()
             db.session.commit()
-        for fork in (False, True):
-            mode = "fork per job" if fork else "--no-fork"
-            workers = start_workers(args.workers, fork, env)
+        for number, mode in enumerate(MODES):
+            workers = start_workers(args.workers, mode, env)
             try:
                 time.sleep(2)  # workers registering with Redis; not part of any figure
                 with app.app_context():
                     for system in db.session.execute(sa.select(DataSystem).where(DataSystem.kind != "backoffice")):
                         db.session.delete(system[0])
                     db.session.commit()
-                    manager, single_ids = seed_subjects(site_url, args.subjects, f"{tag}s{int(fork)}")
+                    manager, single_ids = seed_subjects(site_url, args.subjects, f"{tag}s{number}")
                 results[f"1 system (back-office only), {mode}"] = time_approvals(app, manager, single_ids)
                 with app.app_context():
                     db.session.add(datamap.validate(DataSystem(
@@ -206,7 +212,7 @@ def run(args):
                         name="Mailer", owner="Marketing", kind=WEBHOOK, webhook_url=receiver.url,
                         secret_env="BENCH_MAILER_SECRET", request_types=["erasure"], dataset={"identifiers": ["email"]})))
                     db.session.commit()
-                    manager, fan_ids = seed_subjects(site_url, args.subjects, f"{tag}f{int(fork)}")
+                    manager, fan_ids = seed_subjects(site_url, args.subjects, f"{tag}f{number}")
                 results[f"3 systems (back-office + booking-site PostgreSQL + webhook), {mode}"] = time_approvals(
                     app, manager, fan_ids)
                 with app.app_context():
@@ -230,7 +236,7 @@ def run(args):
     for label, figures in results.items():
         median = statistics.median(figures)
         line = f"  {label}: median {median:.0f} ms, p90 {sorted(figures)[int(len(figures) * 0.9) - 1]:.0f} ms"
-        if label.startswith("3 systems"):
+        if label.startswith("3 systems") and label.endswith("pool (the default)"):
             total += 1
             ok = median <= TARGET_MS
             met += ok

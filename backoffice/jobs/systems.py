@@ -14,7 +14,7 @@ def run_system_task(task_id):
     context = current_context()
     with app.app_context():
         if context.job_id:
-            execution.job_started(context.job_id)
+            execution.job_started(context.job_id, commit=False)  # committed with the task's "running"
         try:
             result = fanout.run_task(task_id, job_id=context.job_id)
         except (fanout.TaskFailed, *TRANSIENT_ERRORS) as exc:

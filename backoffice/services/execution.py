@@ -172,7 +172,8 @@ def worker_name():
     return f"{socket.gethostname()}:{os.getpid()}"[:120]
 
 
-def job_started(job_id):
+def job_started(job_id, commit=True):
+    """Mark the job record started; `commit=False` leaves it to the work's first commit (one commit fewer)."""
     record = db.session.get(JobRecord, job_id)
     if record is not None:
         record.status = STARTED
@@ -180,7 +181,8 @@ def job_started(job_id):
         record.started_at = utcnow()
         record.ended_at = None
         record.worker = worker_name()
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return record
 
 

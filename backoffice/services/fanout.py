@@ -183,11 +183,11 @@ def run_task(task_id, job_id=None):
     if task is None or task.settled or task.status == WAITING:
         return {"task_id": task_id, "noop": True}
     request, client = _client_of(task)
-    if client is None:
-        raise TaskFailed(_l("The request is not linked to a client."), transient=False)
     task.status, task.started_at, task.attempts = RUNNING, utcnow(), (task.attempts or 0) + 1
     task.job_id = job_id or task.job_id
-    db.session.commit()
+    db.session.commit()  # with the job record's "started" (jobs/systems.py)
+    if client is None:
+        raise TaskFailed(_l("The request is not linked to a client."), transient=False)
     system = task.system
     identifiers = propagation.identifiers_for(system, client, request)
     try:
