@@ -269,7 +269,9 @@ class Bench:
 
         from backoffice.models import AuditEvent, Client, PrivacyRequest
 
-        peer = Flask("stock_flask_admin")
+        # root_path: bench/ (no templates there), so the peer renders Flask-Admin's own templates, not the project's
+        # overrides in templates/ (the current folder when run from the checkout).
+        peer = Flask("stock_flask_admin", root_path=str(Path(__file__).resolve().parent))
         peer.config.update(SECRET_KEY="bench-only-secret", SQLALCHEMY_DATABASE_URI=self.config["SQLALCHEMY_DATABASE_URI"],
                            SQLALCHEMY_ENGINE_OPTIONS=self.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
         self.db.init_app(peer)
