@@ -13,7 +13,7 @@ from sqlalchemy import exists, select
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import BLOCKED, Client
-from ..models.requests import BLOCKING, COMPLETED, EXECUTING, RECEIVED, UNBLOCKING, PrivacyRequest, RequestEvent
+from ..models.requests import BLOCKING, COMPLETED, RECEIVED, UNBLOCKING, PrivacyRequest, RequestEvent
 from . import audit, completion, fanout, intake
 from .erasure import local_today
 from .lifecycle import transition, unit_of_work
@@ -28,9 +28,7 @@ def lift_expired_blocks(today=None):
     A client whose block (or its lifting) is still being carried out in another system waits for the next pass.
     """
     today = today or local_today()
-    still_running = exists().where(PrivacyRequest.client_id == Client.id,
-                                   PrivacyRequest.type.in_((BLOCKING, UNBLOCKING)),
-                                   PrivacyRequest.status == EXECUTING)
+    still_running = exists().where(completion.block_change_executing(Client.id))
     client_ids = db.session.execute(
         select(Client.id).where(Client.status == BLOCKED, Client.blocked_until.is_not(None),
                                 Client.blocked_until < today, ~still_running).order_by(Client.id)
@@ -61,7 +59,7 @@ def _lift(client_id, today):
         if unblocking is None:
             completion.unblock(client)
         else:
-            transition(unblocking, "block_ended", None, comment=f"block ended on {until.isoformat()}",
+            transition(unblocking, "block_ended", None,
                        effect=lambda r: fanout.hand_over(r, completion.unblock(client)))
         blocking_request = db.session.execute(
             select(PrivacyRequest.id).where(PrivacyRequest.client_id == client_id, PrivacyRequest.type == BLOCKING,
@@ -94,7 +92,6 @@ def _unblocking_request(client_id):
         .order_by(PrivacyRequest.id.desc()).limit(1)).scalar_one_or_none()
     if left is not None:
         return left
+    # No description: the timeline's translated step ("block ended") says why the system opened it.
     return intake.create_request(by=None, type=UNBLOCKING, channel="e_document",
-                                 client=db.session.get(Client, client_id),
-                                 description="The block's end date has passed (policy 5.2): lifted by the "
-                                             "back-office, the other systems of the data map follow.")
+                                 client=db.session.get(Client, client_id))

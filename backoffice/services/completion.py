@@ -13,7 +13,7 @@
 import datetime as dt
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from ..extensions import db
 from ..models.base import utcnow
@@ -83,12 +83,18 @@ def unblock(client):
     return {"client_status": ACTIVE}
 
 
+def block_change_executing(client_id):
+    """Condition: a blocking or unblocking of this client (a column or a value) is being carried out in the
+    other systems."""
+    return and_(PrivacyRequest.client_id == client_id, PrivacyRequest.type.in_((BLOCKING, UNBLOCKING)),
+                PrivacyRequest.status == EXECUTING)
+
+
 def refuse_while_other_block_runs(req):
     """A block and its lifting must not race through the other systems: one waits for the other to finish."""
     running = db.session.execute(
-        select(PrivacyRequest.id).where(PrivacyRequest.client_id == req.client_id, PrivacyRequest.id != req.id,
-                                        PrivacyRequest.type.in_((BLOCKING, UNBLOCKING)),
-                                        PrivacyRequest.status == EXECUTING).limit(1)).scalar()
+        select(PrivacyRequest.id).where(block_change_executing(req.client_id), PrivacyRequest.id != req.id)
+        .limit(1)).scalar()
     if running is not None:
         raise IllegalTransition(_l("Request #%(id)s is still blocking or unblocking this client in the other "
                                    "systems: wait until it is completed.", id=running))

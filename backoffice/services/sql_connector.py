@@ -17,6 +17,7 @@ from sqlalchemy import inspect, literal, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
+from .. import labels
 from . import datasets
 
 MASK_TEXT = "erased-"
@@ -174,7 +175,10 @@ def erase(system, identifiers):
 def _typed(column, field, value):
     """The new value as the column stores it: a date of birth into a DATE column, text otherwise."""
     if field == "date_of_birth" and isinstance(column.type, Date) and isinstance(value, str):
-        return dt.date.fromisoformat(value)
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ConnectorError(_l("The new date of birth is not a date.")) from None
     return value
 
 
@@ -265,8 +269,9 @@ def check(system):
                 for field, name in spec.fields.items():
                     wanted = (Date, String) if field == "date_of_birth" else (String,)
                     if not isinstance(columns[name]["type"], wanted):
-                        problems.append(str(_l("%(table)s.%(column)s is not text: it cannot hold the new %(field)s.",
-                                               table=spec.table, column=name, field=field)))
+                        problems.append(str(_l("%(table)s.%(column)s is not text: it cannot hold the new value of "
+                                               "“%(field)s”.", table=spec.table, column=name,
+                                               field=labels.label(field, "client_field"))))
             return problems
     except ConnectorError as exc:
         return [str(exc)]

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from ..models.base import utcnow
 from ..models.requests import CONSENT_WITHDRAWAL
 from ..permissions import REQUESTS_HANDLE
-from . import completion, deadlines, fanout, matching
+from . import completion, deadlines, fanout, matching, propagation
 from .lifecycle import (
     IDENTITY_METHODS, IllegalTransition, InvalidInput, enqueue_job, refuse_if_blocked, required_text, runs_job,
     transition, unit_of_work,
@@ -119,6 +119,7 @@ def close(step, req, by, comment=None):
     def effect(r):
         setattr(r, field, reason)
         r.completed_at = utcnow()
+        propagation.forget_previous(r)  # a rectification's replaced identities are not kept once it is closed
     return Plan(effect, reason)
 
 

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from backoffice.extensions import db
 from backoffice.models import (Booking, BreachAffectedClient, BreachIncident, BreachStep, Client, ComplianceSetting,
                                Communication, Consent, DeadlineRule, DisclosureGrant, DisclosureLog, IntegrationToken,
-                               MarketingOptOut, NoticeVersion, OptOutImport, PrivacyRequest, RetentionRule, StaffUser)
-from backoffice.services import breaches, disclosures, optout_import_runs, retention
+                               Letter, MarketingOptOut, NoticeVersion, OptOutImport, PrivacyRequest, RetentionRule,
+                               StaffUser)
+from backoffice.services import breaches, compliance_settings, disclosures, optout_import_runs, retention
 from tests.factories import make_client
 from tests.services.test_scrub import Upload
 
@@ -135,9 +136,6 @@ def test_hostile_ids_in_paths_never_500(app, client, everything, value):
 def test_hostile_breach_notify_and_register_downloads_change_nothing(app, client, everything):
     """The breach notice action with every broken version, confirmation and id queues nothing and never 500s;
     a register download in an unknown format or language is 404."""
-    from backoffice.models import Letter
-    from backoffice.services import compliance_settings
-
     compliance_settings.save({compliance_settings.RESPONSIBLE_PERSON: "DPO"}, everything)
     breaches.add_affected(1, everything, selection="id_list", ids_text="1")
     before = _counts()

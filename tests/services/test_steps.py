@@ -10,9 +10,10 @@ from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.deadlines import DeadlineRule
 from backoffice.models.requests import (
-    ACCESS, APPROVED, AWAITING_APPROVAL, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, FAILED, RECEIVED, REJECTED,
+    ACCESS, APPROVED, AWAITING_APPROVAL, BLOCKING, CONSENT_WITHDRAWAL, ERASURE, FAILED, RECEIVED, RECTIFICATION,
+    REJECTED,
 )
-from backoffice.services import execution, intake, lifecycle, steps
+from backoffice.services import execution, intake, lifecycle, propagation, steps
 from backoffice.services.steps import take_step
 from tests.factories import make_client
 from tests.services.requestkit import make_manager, new_request
@@ -132,3 +133,15 @@ def test_a_system_step_cannot_be_taken_as_a_staff_step(app, team):
             take_step(req, step, team.manager)
     db.session.refresh(req)
     assert req.status == APPROVED
+
+
+def test_a_closed_rectification_keeps_no_replaced_identities(app, team):
+    """The old e-mail/phone/IIN a rectification keeps for the other systems is dropped when it is closed unfinished."""
+    req = new_request(RECTIFICATION, team.support, status=FAILED)
+    req.payload = {**(req.payload or {}), propagation.PREVIOUS: {"email": ["old.address@mail.kz"]}}
+    db.session.commit()
+    take_step(req, "reject", team.manager, comment="The systems could not be reached; the client was told.")
+    db.session.refresh(req)
+    assert req.status == REJECTED
+    assert propagation.PREVIOUS not in (req.payload or {})
+    assert "old.address@mail.kz" not in json.dumps(req.payload or {})

@@ -154,7 +154,7 @@ def test_check_reports_a_block_flag_or_field_column_that_cannot_hold_it(app, sit
     wrong["tables"][2]["fields"] = {"email": "adress"}  # a typo
     assert sql_connector.check(_system(wrong)) == [
         "customers.full_name is not a yes/no column: it cannot be the block flag.",
-        "trips.amount is not text: it cannot hold the new full_name.",
+        "trips.amount is not text: it cannot hold the new value of “Full name”.",
         "Table newsletter has no column(s): adress."]
     with pytest.raises(sql_connector.ConnectorError) as failed:
         sql_connector.rectify(_system(wrong), SUBJECT, {"email": "zhanar.new@mail.kz"})
