@@ -141,12 +141,16 @@ def lookup_identifiers(system):
     return sorted(kinds)
 
 
+def _has_booking():
+    return Client.id.in_(select(Booking.client_id).where(Booking.client_id.is_not(None)))
+
+
 # What the back-office's own records say a client has, per category a system holds. Identity and employment data
 # belong to every client, so a system holding them may hold anyone.
 _CATEGORY_EVIDENCE = {
     "contact": lambda: or_(Client.email_norm.is_not(None), Client.phone_e164.is_not(None)),
-    "document": lambda: Client.id.in_(select(Booking.client_id).where(Booking.client_id.is_not(None))),
-    "booking": lambda: Client.id.in_(select(Booking.client_id).where(Booking.client_id.is_not(None))),
+    "document": _has_booking,
+    "booking": _has_booking,
     "account": lambda: Client.id.in_(select(ClientAccount.client_id)),
     "communications": lambda: Client.id.in_(select(Communication.client_id)),
     "consents": lambda: Client.id.in_(select(Consent.client_id)),
@@ -155,7 +159,7 @@ _CATEGORY_EVIDENCE = {
 _IDENTIFIER_EVIDENCE = {
     "email": lambda: Client.email_norm.is_not(None), "phone": lambda: Client.phone_e164.is_not(None),
     "iin": lambda: Client.iin.is_not(None),
-    "pnr": lambda: Client.id.in_(select(Booking.client_id).where(Booking.client_id.is_not(None))),
+    "pnr": _has_booking,
 }
 
 

@@ -245,6 +245,14 @@ def _latest_records(request_ids, chunk=1000):
 _UNKNOWN = object()
 
 
+def mark_lost(record, now):
+    """An open job record whose job the queue forgot (or whose worker died) ends as lost; its work is queued again."""
+    if record.status in OPEN_JOB_STATUSES:
+        record.status = LOST
+        record.error = "job lost (queue forgot it or its worker died); queued again"
+        record.ended_at = now
+
+
 def job_is_live(record, now, stale_before, state=_UNKNOWN, heartbeat=None):
     """Is someone going to finish this job? Waiting jobs are; started ones only while recent and their worker lives.
 
@@ -294,10 +302,7 @@ def reconcile(now=None, stale_after=None):
         lost_job = None
         if record is not None:
             lost_job = record.id
-            if record.status in OPEN_JOB_STATUSES:
-                record.status = LOST
-                record.error = "job lost (queue forgot it or its worker died); queued again by reconcile"
-                record.ended_at = now
+            mark_lost(record, now)
         audit.record("job.requeued", object_type="privacy_request", object_id=request_id, request_id=request_id,
                      details={"lost_job_id": lost_job})
         db.session.commit()

@@ -16,6 +16,7 @@ from ..models.clients import ERASED, Client
 from ..models.optouts import MarketingOptOut
 from . import csv_limits
 from .scrub import email_key
+from .uploads import NOT_UTF8
 from .optouts import (ALL, MAX_REASON, OptOutError, address_hash, check_channel, consent_follows_opt_out,
                       normalise_address, place_entry)
 
@@ -152,7 +153,7 @@ def check(lines, dialect, progress=None):
     except csv_limits.CsvLimitError as error:
         refuse(error.line, lambda: error.message)
     except UnicodeDecodeError:
-        refuse(number + 1, lambda: _("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again."))
+        refuse(number + 1, lambda: str(NOT_UTF8))
     except csv.Error:
         refuse(number + 1, lambda: _("The file is not a readable CSV file."))
     if total:

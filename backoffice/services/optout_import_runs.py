@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models.base import utcnow
-from ..models.jobs import OPEN_JOB_STATUSES, LOST, JobRecord
+from ..models.jobs import JobRecord
 from ..models.optouts import (IMPORT_CHECKING, IMPORT_DONE, IMPORT_FAILED, IMPORT_IMPORTING, IMPORT_OPEN_STATUSES,
                               IMPORT_QUEUED, IMPORT_REFUSED, OptOutImport)
 from ..models.staff import StaffUser
@@ -243,10 +243,7 @@ def maintain(now=None):
         if record is None or execution.job_is_live(record, now, stale_before, state=states.get(record.id),
                                                    heartbeat=run.updated_at):
             continue
-        if record.status in OPEN_JOB_STATUSES:
-            record.status = LOST
-            record.error = "job lost (queue forgot it or its worker died); queued again"
-            record.ended_at = now
+        execution.mark_lost(record, now)
         audit.record("job.requeued", object_type="optout_import", object_id=run.id,
                      details={"lost_job_id": record.id})
         _queue(run)

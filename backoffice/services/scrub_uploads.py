@@ -5,7 +5,6 @@ files. Ids are random hex, never a name from the client's file (services/uploads
 import csv
 import json
 import os
-import time
 from collections import Counter
 
 from flask import current_app
@@ -14,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from . import audit
 from .scrub import CAMPAIGN_CHANNELS, ScrubError, ScrubResult, scrub_rows
-from .uploads import UploadFolder, open_text
+from .uploads import NOT_UTF8, UploadFolder, open_text
 
 CAMPAIGN_LISTS = UploadFolder("scrub", ScrubError,
                               _l("This scrub file does not exist any more. Upload the list again."))
@@ -82,7 +81,7 @@ def run_scrub(upload_id, email_column, phone_column, channel, by=None, processes
                                 email_column, phone_column, channel, processes=processes, progress=progress)
     except UnicodeDecodeError:
         delete_files(upload_id)
-        raise ScrubError(_("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.")) from None
+        raise ScrubError(str(NOT_UTF8)) from None
     except csv.Error:
         delete_files(upload_id)
         raise ScrubError(_("The file is not a readable CSV file.")) from None
@@ -103,14 +102,9 @@ def summary(upload_id):
                        seconds=data["seconds"])
 
 
-def _files_of(upload_id):
-    """Every file kept for one upload: the input, the output, its counts and the job's state."""
-    input_path(upload_id)  # refuses an id that is not ours
-    return sorted(scrub_folder().glob(f"{upload_id}.*"))
-
-
 def delete_files(upload_id):
-    for path in _files_of(upload_id):
+    """The input, the output, its counts and the job's state."""
+    for path in CAMPAIGN_LISTS.files_of(upload_id):
         path.unlink(missing_ok=True)
 
 
@@ -121,20 +115,7 @@ def purge_stale(now=None):
     still writing its progress keeps its input. Runs as the periodic job `purge-scrub-files`; returns counts only.
     """
     ttl = current_app.config["SCRUB_FILE_TTL_MINUTES"] * 60
-    now = time.time() if now is None else now
-    uploads = {}
-    for path in scrub_folder().iterdir():
-        try:
-            uploads.setdefault(path.name.split(".", 1)[0], []).append((path, path.stat().st_mtime))
-        except OSError:
-            continue  # deleted meanwhile (a download finished)
-    purged = 0
-    for files in uploads.values():
-        if now - max(mtime for _path, mtime in files) > ttl:
-            for path, _mtime in files:
-                path.unlink(missing_ok=True)
-            purged += 1
-    return {"purged": purged}
+    return {"purged": CAMPAIGN_LISTS.purge_older_than(ttl, now=now)}
 
 
 def open_download(upload_id, chunk_size=256 * 1024):
@@ -144,7 +125,7 @@ def open_download(upload_id, chunk_size=256 * 1024):
     download cut off half-way leaves them for another try until purge_stale. The paths are resolved here, in the
     request: the chunks are sent after the request's app context has ended.
     """
-    files = _files_of(upload_id)
+    files = CAMPAIGN_LISTS.files_of(upload_id)
     try:
         handle = open(output_path(upload_id), "rb")
     except FileNotFoundError:

@@ -14,11 +14,13 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from . import csv_limits
 
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 SAMPLE_BYTES = 64 * 1024
+NOT_UTF8 = _l("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.")
 
 
 def sniff_dialect(sample):
@@ -76,12 +78,28 @@ class UploadFolder:
                 except OSError:
                     continue
 
+    def files_of(self, upload_id):
+        """Every file kept for one upload (whatever its suffix), in name order."""
+        self.path(upload_id, "")  # refuses an id that is not ours
+        return sorted(self.folder().glob(f"{upload_id}.*"))
+
     def purge_older_than(self, seconds, now=None, keep=frozenset()):
-        """Delete files not modified for `seconds` (uploads abandoned half-way), except those of the ids in `keep`."""
-        now = now or time.time()
-        for upload_id, path, modified in list(self.files()):
+        """Delete the files of uploads abandoned half-way, except those of the ids in `keep`; returns how many.
+
+        An upload's files go together once the newest of them is older than `seconds`, so a job still writing one
+        of them (its progress, its output) keeps the others."""
+        now = time.time() if now is None else now
+        newest, paths = {}, {}
+        for upload_id, path, modified in self.files():
+            newest[upload_id] = max(newest.get(upload_id, modified), modified)
+            paths.setdefault(upload_id, []).append(path)
+        purged = 0
+        for upload_id, modified in newest.items():
             if upload_id not in keep and now - modified > seconds:
-                path.unlink(missing_ok=True)
+                for path in paths[upload_id]:
+                    path.unlink(missing_ok=True)
+                purged += 1
+        return purged
 
     # --- reading ------------------------------------------------------------------------------------------------
 
@@ -92,7 +110,7 @@ class UploadFolder:
             try:
                 sample = handle.read(SAMPLE_BYTES)
             except UnicodeDecodeError:
-                raise self.error(_("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.")) from None
+                raise self.error(str(NOT_UTF8)) from None
         if not sample.strip():
             raise self.error(_("The file is empty."))
         return sniff_dialect("\n".join(sample.splitlines()[:20]))
@@ -131,5 +149,5 @@ class UploadFolder:
             except csv_limits.CsvLimitError as error:
                 raise self.error(str(error)) from None
             except UnicodeDecodeError:
-                raise self.error(_("The file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.")) from None
+                raise self.error(str(NOT_UTF8)) from None
         return max(lines - 1, 0)
