@@ -92,6 +92,10 @@ def load_config(environ=None, instance_path=None):
         "REDIS_URL": env.get("REDIS_URL") or None,
         "RQ_QUEUE": env.get("BACKOFFICE_RQ_QUEUE", "backoffice"),
         "JOB_TIMEOUT_SECONDS": int_or_default(env.get("BACKOFFICE_JOB_TIMEOUT"), 600),
+        # How often a page with a running job asks for its status (static/live_status.js).
+        "LIVE_STATUS_INTERVAL_MS": max(100, int_or_default(env.get("BACKOFFICE_LIVE_STATUS_INTERVAL_MS"), 2000)),
+        # Bulk approval queues its erasures in jobs of this many subjects, each in its own savepoint (issue 16).
+        "ERASURE_BATCH_SIZE": max(1, int_or_default(env.get("BACKOFFICE_ERASURE_BATCH_SIZE"), 25)),
         # Jobs that read a whole upload (opt-out import, campaign scrub): a 200 MB file takes minutes, not seconds.
         "FILE_JOB_TIMEOUT_SECONDS": int_or_default(env.get("BACKOFFICE_FILE_JOB_TIMEOUT"), 3600),
         # Transient failures (database or Redis connection) are retried after these many seconds.

@@ -3,7 +3,8 @@
 - approve → completed over HTTP: a real gunicorn web process (gunicorn.conf.py) and a separate
   `flask --app wsgi worker` in each mode (supervised pool = the default, --no-fork, --fork);
 - produce export → ready over HTTP, the same way, default mode;
-- a burst of 500 approved erasures through 1, 2 and 4 pool workers (`--processes N --burst`);
+- a burst of 500 approved erasures through 1, 2 and 4 pool workers (`--processes N --burst`), queued as bulk
+  approval queues them (batches of ERASURE_BATCH_SIZE subjects, a savepoint each), and once one job per erasure;
 - the list pages through gunicorn under wrk at 8 and 32 concurrent connections (closed loop, no think time);
 - resident memory of a pool worker process and of a gunicorn worker after the runs above.
 
@@ -11,6 +12,7 @@
 register into a second copy).
 """
 import atexit
+import contextlib
 import datetime as dt
 import html.parser
 import http.cookiejar
@@ -292,8 +294,10 @@ def _as_datetime(value):
     return value.replace(tzinfo=None) if value.tzinfo else value
 
 
-def _burst_case(run, processes):
-    """500 approved erasures (quick: 300) queued, then `flask worker --burst --processes N` drains them."""
+def _burst_case(run, processes, batched=True):
+    """500 approved erasures (quick: 300) queued, then `flask worker --burst --processes N` drains them.
+
+    `batched`: queued as bulk approval queues them (jobqueue.erasure_batches); else one job per erasure."""
     def build(bench):
         from backoffice import create_app
         from backoffice.services import jobqueue
@@ -313,8 +317,10 @@ def _burst_case(run, processes):
                 connection.set(lock_key(queue, periodic), int(time.time()), ex=24 * 3600)
             with app.app_context():
                 pairs = run.make_subjects(count, 5)
-                for _client, request_id in pairs:
-                    jobqueue.enqueue_request_job(request_id)
+                with jobqueue.erasure_batches() if batched else contextlib.nullcontext():
+                    for _client, request_id in pairs:
+                        jobqueue.enqueue_request_job(request_id)
+                extra["batch"] = f"{app.config['ERASURE_BATCH_SIZE']} subjects per job" if batched else "1 per job"
             state["ids"] = (pairs[0][1], pairs[-1][1])
 
         def project():
@@ -442,8 +448,10 @@ def register(run):
     case("memory: pool worker process (max RSS, MiB)", group=PROD,
          target=run.Target("≤ 150 MiB", lambda row: row["project_ms"] <= 150))(_memory_case(run, "worker"))
     for processes in (1, 2, 4):
-        case(f"burst of 500 erasures (quick: 300), {processes} worker process(es)", group=PROD,
+        case(f"burst of 500 bulk-approved erasures (quick: 300), {processes} worker process(es)", group=PROD,
              target=_PerMinute(run, 10_000).target if processes == 4 else None)(_burst_case(run, processes))
+    case("burst of 500 erasures (quick: 300), one job each, 4 worker processes",
+         group=PROD)(_burst_case(run, 4, batched=False))
     for connections in (8, 32):
         case(f"gunicorn list pages, {connections} concurrent users (p99 ms)", group=PROD,
              target=run.max_ms(100) if connections == 32 else None)(_wrk_case(run, connections))

@@ -8,6 +8,7 @@ optionally the raw-SQL floor for the same work and a peer (stock Flask-Admin) to
 See docs/bench.md.
 """
 import argparse
+import hashlib
 import datetime as dt
 import json
 import os
@@ -544,9 +545,12 @@ def _subject_rows(tag, records):
     """(client, [(table, rows)]) for one subject with `records` personal-data records besides the client row."""
     from backoffice.models import Booking, ClientAccount, Communication, Consent
 
-    client = {"full_name": "Бенчмарков Субъект", "name_key": "бенчмарков субъект",
+    # Every subject has a name, e-mail and phone of their own, as real clients do: the erasure's check of its own
+    # work searches the free-text columns for them, and identical values would match every earlier subject.
+    number = int(hashlib.blake2b(tag.encode(), digest_size=4).hexdigest(), 16) % 10_000_000
+    client = {"full_name": f"Субъект {tag}", "name_key": f"субъект {tag}",
               "email": f"subject.{tag}@bench.example", "email_norm": f"subject.{tag}@bench.example",
-              "phone": "+7 701 000 00 00", "phone_e164": "+77010000000", "status": "active",
+              "phone": f"+7 701 {number:07d}", "phone_e164": f"+7701{number:07d}", "status": "active",
               "source": "registration", "preferred_language": "ru", "version": 1}
     rest = records - 1  # one site account
     consents = min(2, max(0, rest - 2))
@@ -556,7 +560,7 @@ def _subject_rows(tag, records):
         (ClientAccount, [{"login": client["email"], "registered_at": SUBJECT_TIME, "state": "active"}]),
         (Booking, [{"pnr": "BNCH%02d" % (k % 100), "origin": "ALA", "destination": "NQZ",
                     "flight_date": dt.date(2025, 6, 1), "passenger_name": client["full_name"],
-                    "document_number": f"N{10_000_000 + k}", "amount": 42000,
+                    "document_number": f"N{number:07d}{k}", "amount": 42000,
                     # even: issued within the retention period (depersonalised); odd: past it (deleted)
                     "issued_at": dt.datetime(2025, 5, 1) if k % 2 == 0 else dt.datetime(2010, 5, 1)}
                    for k in range(bookings)]),
@@ -600,8 +604,8 @@ def make_subjects(count, records, request_type="erasure"):
     now = dt.datetime.utcnow()
     requests = [{"type": request_type, "channel": "email", "status": "approved", "received_at": now,
                  "due_at": now + dt.timedelta(days=14), "client_id": client_id,
-                 "requester_name": "Бенчмарков Субъект", "requester_email": f"subject.{batch}.{n}@bench.example",
-                 "requester_phone": "+77010000000", "description": "Please delete everything about me.",
+                 "requester_name": clients[n]["full_name"], "requester_email": clients[n]["email"],
+                 "requester_phone": clients[n]["phone_e164"], "description": "Please delete everything about me.",
                  "approved_at": now, "created_at": now, "updated_at": now, "version": 1}
                 for n, client_id in enumerate(ids)]
     request_ids = []

@@ -88,6 +88,9 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # The trigram indexes (models/text_search.py) are DDL, not model indexes: autogenerate must not drop them.
+    conf_args.setdefault("include_object", lambda obj, name, type_, reflected, compare_to: not (
+        type_ == "index" and reflected and compare_to is None and (name or "").startswith("ix_trgm_")))
 
     connectable = get_engine()
 

@@ -17,6 +17,7 @@ from rq import get_current_job
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..extensions import db
+from ..models.jobs import FINISHED
 from ..services import audit, execution
 
 log = logging.getLogger("backoffice.jobs")
@@ -133,6 +134,40 @@ def run_recorded_job(kind, object_id, service, mark_failed, what):
         if context.job_id:
             execution.job_finished(context.job_id)
         return result
+
+
+def run_batch_job(kind, request_ids, service):
+    """Run `service(request_ids, batch_job_id=...)`: it fails a bad subject alone and commits the rest together.
+
+    What escapes it failed the whole batch (nothing was committed): a transient error is retried like any request
+    job, anything else fails every request of the batch. Each request's own job record says so.
+    """
+    app = job_app()
+    context = current_context()
+    with app.app_context(), audit.appended_at_commit():
+        try:
+            return service(request_ids, batch_job_id=context.job_id)
+        except TRANSIENT_ERRORS as exc:
+            db.session.rollback()
+            final = not context.will_retry
+            error = f"{kind} attempt failed: {type(exc).__name__} (transient)"
+        except Exception as exc:
+            db.session.rollback()
+            context.stop_retrying()
+            final, error = True, execution.safe_error(exc)
+        log.warning("batch job %s (%s requests): %s; final=%s", context.job_id, len(request_ids), error, final)
+        try:
+            for request_id, record in execution.batch_records(context.job_id).items():
+                if record.status == FINISHED:
+                    continue  # committed before the failure (e.g. while checking its own work afterwards)
+                execution.job_failed(record.id, error, final, commit=False)
+                if final:
+                    execution.fail_in_transaction(request_id, error)
+            db.session.commit()
+        except TRANSIENT_ERRORS as exc:
+            db.session.rollback()  # the database is unreachable too: reconcile finds the requests still open
+            log.error("batch job %s: failure not recorded (%s)", context.job_id, type(exc).__name__)
+        raise JobFailed(error) from None
 
 
 def _record_failure(context, object_id, error, final, mark_failed, what):

@@ -17,6 +17,7 @@ from .security import LoginThrottle, RecoveryCode, RoleGrant, SearchToken, Staff
 from .retention_runs import RetentionRun
 from .staff import StaffUser
 from .systems import DataSystem, SystemTask
+from . import text_search  # noqa: F401  (PostgreSQL: trigram indexes for the erasure's own check)
 
 __all__ = [
     "Agency", "AuditChainHead", "AuditEvent", "Booking", "BreachAffectedClient", "BreachIncident", "BreachStep",

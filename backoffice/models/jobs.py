@@ -13,7 +13,11 @@ OPEN_JOB_STATUSES = (QUEUED, STARTED, RETRYING)
 
 
 class JobRecord(db.Model):
-    """One queued job, keyed by its RQ job id. Error text never carries personal data."""
+    """One queued job, keyed by its RQ job id. Error text never carries personal data.
+
+    A request carried out in a batch (bulk approval, issue 16) has a record of its own, keyed by its own id, whose
+    `batch_job_id` names the one queued job that carries out the whole batch: the queue knows that id, not this one.
+    """
 
     __tablename__ = "job_record"
 
@@ -21,6 +25,7 @@ class JobRecord(db.Model):
     kind = db.Column(db.String(20), nullable=False, index=True)
     func = db.Column(db.String(120), nullable=False)
     request_id = db.Column(db.Integer, db.ForeignKey("privacy_request.id"), nullable=True, index=True)
+    batch_job_id = db.Column(db.String(64), nullable=True, index=True)
     status = db.Column(db.String(10), nullable=False, default=QUEUED, index=True)
     attempts = db.Column(db.Integer, nullable=False, default=0)
     error = db.Column(db.Text, nullable=True)
@@ -31,6 +36,11 @@ class JobRecord(db.Model):
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     request = db.relationship("PrivacyRequest")
+
+    @property
+    def queue_job_id(self):
+        """The id the queue knows this job by: the batch's job for a member of a batch, else its own."""
+        return self.batch_job_id or self.id
 
 
 class ExportPackage(db.Model):

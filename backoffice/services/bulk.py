@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from .lifecycle import MAX_TEXT, InvalidInput, JobNotQueued, WorkflowError, find_step, may_take
+from . import jobqueue
+from .lifecycle import JOB_NOT_QUEUED, MAX_TEXT, InvalidInput, JobNotQueued, WorkflowError, find_step, may_take
 from .steps import take_step
 
 BULK_STEPS = ("approve", "reject")
@@ -54,13 +55,17 @@ def decide_each(reqs, step, by, comment):
     if len(comment) > MAX_TEXT:
         raise InvalidInput(_l("The text is too long."), {"comment": _l("At most %(n)s characters.", n=MAX_TEXT)})
     outcomes = []
-    for req in reqs:
-        try:
-            take_step(req, step, by, comment=comment)
-        except JobNotQueued as error:
-            outcomes.append(Outcome(req.id, True, str(error)))
-        except WorkflowError as error:
-            outcomes.append(Outcome(req.id, False, str(error)))
-        else:
-            outcomes.append(Outcome(req.id, True))
-    return outcomes
+    # The erasures approved here are carried out in batches, a savepoint per subject (issue 16).
+    with jobqueue.erasure_batches() as batches:
+        for req in reqs:
+            try:
+                take_step(req, step, by, comment=comment)
+            except JobNotQueued as error:
+                outcomes.append(Outcome(req.id, True, str(error)))
+            except WorkflowError as error:
+                outcomes.append(Outcome(req.id, False, str(error)))
+            else:
+                outcomes.append(Outcome(req.id, True))
+        batches.push()
+    not_queued = str(JOB_NOT_QUEUED)
+    return [Outcome(o.request_id, o.done, not_queued) if o.request_id in batches.unpushed else o for o in outcomes]

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..extensions import db
 from ..identifiers import normalise_email, normalise_phone, try_normalise
@@ -31,6 +32,8 @@ from .retention import effective_rules
 
 log = logging.getLogger("backoffice.jobs")
 
+# A lost connection or a lock timeout ends the whole batch (the job is retried); other errors fail one subject.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 DEPERSONALISED = "[depersonalised]"
 REDACTED = "[redacted]"
 # Free text people type on a request (identity notes, comments, outcomes, reasons): redacted on erasure, while
@@ -70,34 +73,95 @@ def erase_client(request_id, job_id=None, today=None):
     # stay usable while a browser test watches the request's live status.
     execution.checkpoint("erasure.started", optional=True)
     with audit.appended_at_commit():
-        privacy_request = execution.claim(request_id, (ERASURE, CONSENT_WITHDRAWAL))
-        if privacy_request is None:
-            return {"request_id": request_id, "noop": True}
-        client = db.session.execute(
-            select(Client).where(Client.id == privacy_request.client_id).with_for_update(of=Client)
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none() if privacy_request.client_id else None
-        if erasure_blocker(client) is not None:
+        try:
+            summary = _erase_request(request_id, job_id, today)
+        except ErasureRefused:
             db.session.rollback()
-            # The stored reason is a fixed English sentence (it lands in the database and the Jobs view);
-            # erasure_blocker() gives the translated one for pages.
-            raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry"
-                                 if client is not None else "refused: request has no client",
-                                 code="blocked" if client is not None else "no_client")
-        waiting = fanout.blocking_tasks(request_id, privacy_request.type)
-        if waiting:
-            # The other systems go first (services.fanout); their settling queues this job again.
+            raise
+        if summary["noop"]:
             db.session.rollback()
-            return {"request_id": request_id, "noop": True, "waiting_on": [task.system.name for task in waiting]}
-        execution.mark_executing(privacy_request, job_id)
-        # Held in memory only, to check the erasure's own work after the commit; never stored or logged.
-        identifiers = erasure_check.identifiers_of(client)
-        summary = _erase(privacy_request, client, today, utcnow(), job_id)
+            return summary
         execution.checkpoint("erasure.before_commit")
         db.session.commit()
+    return _after_commit(summary, today)
+
+
+def erase_batch(request_ids, batch_job_id=None, today=None):
+    """Erase the subjects of a bulk approval in one transaction, each in its own savepoint (policy 5.3; issue 16).
+
+    A subject that cannot be erased (blocked, a bug) is rolled back alone and its request fails with the reason;
+    the others commit together, sharing one commit and one append to the audit chain. Each request keeps its own
+    job record and gets its certificate exactly once (the row lock and the completed check of `claim`).
+    A transient error (lost connection, lock timeout) rolls the whole batch back for the job's retry.
+    Returns {"completed": [...], "failed": [...], "noop": [...]} (request ids).
+    """
+    today = today or local_today()
+    records = execution.batch_records(batch_job_id)
+    outcome, summaries = {"completed": [], "failed": [], "noop": []}, []
+    with audit.appended_at_commit():
+        for request_id in sorted(set(request_ids)):
+            record = records.get(request_id)
+            if record is not None:
+                execution.job_started(record.id, commit=False)
+            try:
+                with db.session.begin_nested():
+                    summary = _erase_request(request_id, record.id if record else None, today)
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:  # this subject alone: its savepoint is rolled back, the others go on
+                error = execution.safe_error(exc)
+                log.warning("batch %s: request %s failed (%s)", batch_job_id, request_id, type(exc).__name__)
+                if record is not None:
+                    execution.job_failed(record.id, error, final=True, commit=False)
+                execution.fail_in_transaction(request_id, error)
+                outcome["failed"].append(request_id)
+                continue
+            if summary["noop"]:
+                if record is not None:
+                    execution.finish_record(record.id)
+                outcome["noop"].append(request_id)
+            else:
+                summaries.append(summary)
+                outcome["completed"].append(request_id)
+        db.session.commit()
+        for summary in summaries:
+            _after_commit(summary, today, commit=False)
+        db.session.commit()
+    return outcome
+
+
+def _erase_request(request_id, job_id, today):
+    """One request's erasure in the current transaction (neither commit nor rollback): its summary, or a no-op."""
+    privacy_request = execution.claim_locked(request_id, (ERASURE, CONSENT_WITHDRAWAL))
+    if privacy_request is None:
+        return {"request_id": request_id, "noop": True}
+    client = db.session.execute(
+        select(Client).where(Client.id == privacy_request.client_id).with_for_update(of=Client)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none() if privacy_request.client_id else None
+    if erasure_blocker(client) is not None:
+        # The stored reason is a fixed English sentence (it lands in the database and the Jobs view);
+        # erasure_blocker() gives the translated one for pages.
+        raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry"
+                             if client is not None else "refused: request has no client",
+                             code="blocked" if client is not None else "no_client")
+    waiting = fanout.blocking_tasks(request_id, privacy_request.type)
+    if waiting:
+        # The other systems go first (services.fanout); their settling queues this job again.
+        return {"request_id": request_id, "noop": True, "waiting_on": [task.system.name for task in waiting]}
+    execution.mark_executing(privacy_request, job_id)
+    # Held in memory only, to check the erasure's own work after the commit; never stored or logged.
+    identifiers = erasure_check.identifiers_of(client)
+    summary = _erase(privacy_request, client, today, utcnow(), job_id)
+    summary["_identifiers"] = identifiers
+    return summary
+
+
+def _after_commit(summary, today, commit=True):
+    """Files go once the erasure is committed (a file cannot be rolled back); then the erasure checks itself."""
     _unlink(summary.pop("_files"))
-    summary["verification"] = erasure_check.verify(request_id, summary["client_id"],
-                                                   identifiers, today)
+    summary["verification"] = erasure_check.verify(summary["request_id"], summary["client_id"],
+                                                   summary.pop("_identifiers"), today, commit=commit)
     return summary
 
 
@@ -231,6 +295,7 @@ def _erase(privacy_request, client, today, started_at, job_id):
     execution.mark_completed(privacy_request, outcome, certificate=certificate,
                              details={"deleted": deleted, "depersonalised": depersonalised,
                                       "outcome": outcome_kind})
+    db.session.flush()  # expiring unflushed changes would drop them (the job record's "finished")
     db.session.expire_all()
     return {"request_id": rid, "client_id": cid, "noop": False, "outcome": outcome_kind, "deleted": deleted,
             "depersonalised": depersonalised, "_files": files}

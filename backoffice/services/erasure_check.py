@@ -9,26 +9,18 @@ an alert on the request page and the certificate.
 """
 import logging
 
-from sqlalchemy import JSON, String, Text, cast, or_, select
+from sqlalchemy import JSON, String, Text, cast, or_, select, text
 
 from ..extensions import db
 from ..identifiers import normalise_email, normalise_phone, try_normalise
 from ..models.disclosures import DisclosureGrant
 from ..models.records import Booking
+from ..models.text_search import FREE_TEXT_COLUMNS  # trigram-indexed on PostgreSQL
 from ..models.requests import PrivacyRequest
 from . import audit
 
 log = logging.getLogger("backoffice.jobs")
 
-# Columns where anyone may have typed a client's name or address about anybody: searched over the whole table, not
-# only the rows linked to the client (an unmatched request, a comment on another request, a plaintext opt-out).
-FREE_TEXT_COLUMNS = {
-    "privacy_request": ("requester_name", "requester_email", "requester_phone", "description", "outcome",
-                        "rejection_reason", "extension_reason"),
-    "request_event": ("comment",),
-    "communication": ("subject", "body"),
-    "marketing_opt_out": ("email", "phone", "reason", "removal_reason"),
-}
 # Shorter values ("Li", a 3-digit fragment) would match unrelated text; every real identifier is longer.
 MIN_LENGTH = 4
 RESIDUAL = "residual"
@@ -102,6 +94,7 @@ def find_residuals(client_id, identifiers, today):
     """
     request_ids = select(PrivacyRequest.id).where(PrivacyRequest.client_id == client_id).scalar_subquery()
     patterns = _patterns(identifiers)
+    postgres = db.session.get_bind().dialect.name == "postgresql"
     folded = [value.casefold() for value in identifiers]
     hits, checked, seen = {}, set(), set()
     for table in db.metadata.sorted_tables:
@@ -116,14 +109,27 @@ def find_residuals(client_id, identifiers, today):
         if free and key:
             checked.update((table.name, column.name) for column in free)
             if patterns:
-                matches = or_(*[cast(column, Text).contains(value, autoescape=True) for column in free
-                                for value in patterns])
-                _scan(select(*key, *free).where(matches).limit(1000), free, folded, table, hits, seen)
+                if postgres:
+                    # The trigram indexes answer a rare substring in ~1 ms a pattern; PostgreSQL's cost model
+                    # rates them above a read of the whole table once a handful of patterns are OR-ed (bench:
+                    # 10 ms vs 79 ms at 100,000 messages): no whole-table read for this statement.
+                    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+                _scan(select(*key, *free).where(free_text_match(free, patterns)).limit(1000), free, folded, table,
+                      hits, seen)
+                if postgres:
+                    db.session.execute(text("SET LOCAL enable_seqscan = on"))
     return hits, len(checked)
 
 
-def verify(request_id, client_id, identifiers, today):
-    """Search for what the erasure should have removed; record the result on the certificate and audit it."""
+def free_text_match(columns, patterns):
+    """Any of `columns` contains any of `patterns` (LIKE '%…%': on PostgreSQL the trigram indexes answer it)."""
+    return or_(*[cast(column, Text).contains(value, autoescape=True) for column in columns for value in patterns])
+
+
+def verify(request_id, client_id, identifiers, today, commit=True):
+    """Search for what the erasure should have removed; record the result on the certificate and audit it.
+
+    `commit=False`: a batch records every subject's result, then commits once."""
     hits, checked = find_residuals(client_id, identifiers, today)
     privacy_request = db.session.get(PrivacyRequest, request_id)
     certificate = dict(privacy_request.certificate or {})
@@ -138,5 +144,6 @@ def verify(request_id, client_id, identifiers, today):
     audit.record("erasure.residual_data" if hits else "erasure.verified", object_type="privacy_request",
                  object_id=request_id, request_id=request_id,
                  details={"columns_checked": checked, "residual_columns": sorted(hits)})
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return result

@@ -55,15 +55,22 @@ def lock_request(request_id):
 
 
 def claim(request_id, types):
-    """Lock the request a job works on; None if it is already completed (a re-run is a no-op).
+    """Lock the request a job works on; None (lock released) if it is already completed: a re-run is a no-op.
 
     Raises ExecutionError when the request is missing or of a type this job does not carry out.
     """
+    privacy_request = claim_locked(request_id, types)
+    if privacy_request is None:
+        db.session.rollback()
+    return privacy_request
+
+
+def claim_locked(request_id, types):
+    """`claim` within a larger transaction (a batch's savepoint): nothing is rolled back here."""
     privacy_request = lock_request(request_id)
     if privacy_request is None:
         raise ExecutionError("request not found", code="not_found")
     if privacy_request.status == COMPLETED:
-        db.session.rollback()
         return None
     if privacy_request.type not in types:
         raise ExecutionError(f"this job does not carry out a {privacy_request.type} request", code="wrong_type")
@@ -97,10 +104,10 @@ def mark_completed(privacy_request, outcome, details=None, certificate=None):
         if certificate is not None:
             r.certificate = certificate
     _system_step(privacy_request, "complete", comment=outcome, details=details, effect=effect)
-    _finish_record(privacy_request.job_id)
+    finish_record(privacy_request.job_id)
 
 
-def _finish_record(job_id):
+def finish_record(job_id):
     """The job's record says finished in the same commit as the work (job_finished then has nothing to write)."""
     record = db.session.get(JobRecord, job_id) if job_id else None
     if record is not None and record.status != FINISHED:
@@ -135,15 +142,22 @@ def complete_after_systems(request_id, job_id=None):
 def mark_failed(request_id, error):
     """approved/executing → failed in its own transaction; the error text carries no personal data."""
     db.session.rollback()
+    if not fail_in_transaction(request_id, error):
+        db.session.rollback()
+        return False
+    db.session.commit()
+    return True
+
+
+def fail_in_transaction(request_id, error):
+    """approved/executing → failed in the caller's transaction (a batch fails one subject alone); False if neither."""
     privacy_request = lock_request(request_id)
     if privacy_request is None or privacy_request.status not in (APPROVED, EXECUTING):
-        db.session.rollback()
         return False
 
     def effect(r):
         r.outcome = error
     _system_step(privacy_request, "fail", comment=error, details={"error": error}, effect=effect)
-    db.session.commit()
     return True
 
 
@@ -191,18 +205,29 @@ def job_finished(job_id):
     if record is None or record.status == FINISHED:
         db.session.rollback()  # marked in the work's own commit (mark_completed), or a no-op re-run
         return
-    _finish_record(job_id)
+    finish_record(job_id)
     db.session.commit()
 
 
-def job_failed(job_id, error, final):
-    db.session.rollback()
+def job_failed(job_id, error, final, commit=True):
+    """The job's record says failed (or retrying); `commit=False` within a batch's transaction."""
+    if commit:
+        db.session.rollback()
     record = db.session.get(JobRecord, job_id)
     if record is not None:
         record.status = FAILED if final else RETRYING
         record.error = error
         record.ended_at = utcnow()
-    db.session.commit()
+    if commit:
+        db.session.commit()
+
+
+def batch_records(batch_job_id):
+    """{request id: JobRecord} of the requests a batch job carries out (services/erasure.erase_batch)."""
+    if not batch_job_id:
+        return {}
+    return {record.request_id: record for record in db.session.execute(
+        select(JobRecord).where(JobRecord.batch_job_id == batch_job_id)).scalars()}
 
 
 PAUSE_LIMIT_SECONDS = 180
@@ -259,12 +284,12 @@ def job_is_live(record, now, stale_before, state=_UNKNOWN, heartbeat=None):
     `heartbeat`: when a long job last showed progress (an import's run row), counted instead of its start.
     """
     if state is _UNKNOWN:
-        state = jobqueue.job_state(record.id)
+        state = jobqueue.job_state(record.queue_job_id)
     if state in ("queued", "scheduled", "deferred"):
         return True
     if state == "started":
         started = heartbeat or record.started_at or record.enqueued_at
-        return started >= stale_before and jobqueue.worker_alive(record.id)
+        return started >= stale_before and jobqueue.worker_alive(record.queue_job_id)
     if state is None:
         # Not in the queue at all: lost, unless it was pushed a moment ago.
         return record.enqueued_at >= now - dt.timedelta(seconds=ENQUEUE_GRACE_SECONDS) and record.attempts == 0
@@ -289,13 +314,14 @@ def reconcile(now=None, stale_after=None):
     # Every open request's latest record and its queue state in a few statements and one Redis round trip: with
     # a burst of thousands waiting, reconcile runs every 15 s and must not cost a query per request.
     records = _latest_records([request_id for request_id, _updated in candidates])
-    states = jobqueue.job_states(record.id for record in records.values())
+    states = jobqueue.job_states({record.queue_job_id for record in records.values()})
     requeued = []
     for request_id, updated_at in candidates:
         record = records.get(request_id)
         if record is None and updated_at >= grace_start:
             continue  # approved a moment ago: the approving request is queueing its job right now
-        if record is not None and job_is_live(record, now, stale_before, state=states.get(record.id)):
+        if record is not None and job_is_live(record, now, stale_before,
+                                                state=states.get(record.queue_job_id)):
             continue
         if fanout.only_waiting_for_people(request_id):
             continue  # a manual confirmation or a webhook callback is due, not a job

@@ -7,7 +7,9 @@ fails or Redis later loses it; `services.execution.reconcile` then queues it aga
 """
 import logging
 import re
+import threading
 import uuid
+from contextlib import contextmanager
 
 from flask import current_app
 from redis import Redis
@@ -34,7 +36,12 @@ KIND_FOR_TYPE = {ERASURE: "erasure", CONSENT_WITHDRAWAL: "erasure", ACCESS: "exp
 # done, this job completes the request (services/fanout, BACKOFFICE_FIRST).
 COMPLETION_JOB = "backoffice.jobs.systems.complete_after_systems"
 COMPLETION_KIND = "completion"
+# Bulk approval (issue 16): the erasures it approves are carried out by one job per batch of this many subjects,
+# each in its own savepoint (services/erasure.erase_batch), so a batch shares one commit and one chain append.
+ERASURE_BATCH_JOB = "backoffice.jobs.erasure.erase_batch"
+ERASURE_TYPES = frozenset({ERASURE, CONSENT_WITHDRAWAL})
 _ANY = object()
+_batch = threading.local()
 # Jobs that read a whole uploaded file (up to MAX_UPLOAD_MB) get FILE_JOB_TIMEOUT_SECONDS instead of JOB_TIMEOUT.
 FILE_JOB_KINDS = frozenset({"optout_import", "scrub"})
 # Transient failures are retried this many times (intervals from JOB_RETRY_INTERVALS); others fail at once.
@@ -99,15 +106,30 @@ def _push(func_path, ids, job_id, kind=None):
         embedded_worker().submit(func_path, ids, job_id)
 
 
+def _check_ids(ids):
+    if any(not isinstance(value, int) or isinstance(value, bool) for value in ids):
+        raise TypeError("jobs take ids only")
+
+
+def _note_unpushed(records, exc):
+    log.warning("job(s) %s not pushed: %s; reconcile will queue them", [r.id for r in records], type(exc).__name__)
+    for record in records:
+        record.error = f"queue unavailable ({type(exc).__name__}); reconcile will queue it again"
+    db.session.commit()
+
+
 def enqueue(func_path, *ids, job_id=None, kind=None, request_id=None):
     """Queue `func_path(*ids)`; returns the job id. Arguments must be ids (ints), never personal data.
 
     With `kind`, a JobRecord is committed first. If Redis cannot be reached the record keeps the reason and the
     caller still gets the job id: reconcile pushes it later, so an approval never fails because of the queue.
+    Inside `erasure_batches()`, an erasure's job joins the open batch instead of being pushed on its own.
     """
-    if any(not isinstance(value, int) or isinstance(value, bool) for value in ids):
-        raise TypeError("jobs take ids only")
+    _check_ids(ids)
     job_id = job_id or uuid.uuid4().hex
+    batch = getattr(_batch, "open", None)
+    if batch is not None and func_path == JOB_FOR_TYPE[ERASURE] and request_id is not None:
+        return batch.add(job_id, request_id)
     record = None
     if kind is not None:
         record = JobRecord(id=job_id, kind=kind, func=func_path, request_id=request_id)
@@ -118,11 +140,60 @@ def enqueue(func_path, *ids, job_id=None, kind=None, request_id=None):
     except Exception as exc:
         if record is None or not isinstance(exc, RedisError):
             raise
-        log.warning("job %s (request %s) not pushed: %s; reconcile will queue it", job_id, request_id,
-                    type(exc).__name__)
-        record.error = f"queue unavailable ({type(exc).__name__}); reconcile will queue it again"
-        db.session.commit()
+        _note_unpushed([record], exc)
     return job_id
+
+
+class _ErasureBatches:
+    """The erasure jobs one bulk approval queues, pushed as jobs of `size` subjects each (ids only)."""
+
+    def __init__(self, size):
+        self.size = max(1, int(size))
+        self.members = []  # [(request id, its JobRecord)] not pushed yet
+        self.unpushed = set()  # request ids whose batch the queue did not take (reconcile queues them later)
+
+    def add(self, job_id, request_id):
+        """Record the request's own job (committed now, like any job record); its batch is pushed later."""
+        if not self.members:
+            self.batch_id = uuid.uuid4().hex
+        record = JobRecord(id=job_id, kind="erasure", func=ERASURE_BATCH_JOB, request_id=request_id,
+                           batch_job_id=self.batch_id)
+        db.session.add(record)
+        db.session.commit()
+        self.members.append((request_id, record))
+        if len(self.members) >= self.size:
+            self.push()
+        return job_id
+
+    def push(self):
+        members, self.members = self.members, []
+        if not members:
+            return
+        request_ids = tuple(sorted(request_id for request_id, _record in members))  # one lock order for all
+        try:
+            _push(ERASURE_BATCH_JOB, request_ids, members[0][1].batch_job_id, "erasure")
+        except Exception as exc:  # Redis down, no worker: the approvals stand; reconcile queues each one later
+            _note_unpushed([record for _request_id, record in members], exc)
+            self.unpushed.update(request_ids)
+
+
+@contextmanager
+def erasure_batches(size=None):
+    """Within the block, approved erasures are queued in batches (bulk approval; issue 16), not a job each.
+
+    Each subject keeps its own job record and is erased in its own savepoint: one subject's failure fails it alone;
+    a batch the queue loses is found by reconcile like any job (its members are queued again one by one).
+    """
+    if getattr(_batch, "open", None) is not None:
+        yield _batch.open
+        return
+    batches = _ErasureBatches(size or current_app.config["ERASURE_BATCH_SIZE"])
+    _batch.open = batches
+    try:
+        yield batches
+    finally:
+        _batch.open = None
+        batches.push()
 
 
 class QueueUnavailable(Exception):
@@ -205,12 +276,18 @@ def job_states(job_ids):
 LIVE_STATES = {"queued", "scheduled", "deferred", "started"}
 
 
+def queue_job_id(job_id):
+    """The id the queue knows a request's job by: its batch's job when it was queued in a batch."""
+    record = db.session.get(JobRecord, job_id) if job_id else None
+    return record.queue_job_id if record is not None else job_id
+
+
 def job_is_live(job_id):
     """Is this job waiting or running in the queue now? (False when unknown, lost, finished or Redis is down.)"""
     if not job_id:
         return False
     try:
-        return job_state(job_id) in LIVE_STATES
+        return job_state(queue_job_id(job_id)) in LIVE_STATES
     except Exception as exc:  # the queue is unreachable: treat the job as not live, so a manager may requeue
         log.warning("job %s: queue state unknown (%s)", job_id, type(exc).__name__)
         return False

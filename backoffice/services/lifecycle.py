@@ -74,6 +74,10 @@ class JobNotQueued(WorkflowError):
     """The step was saved but its job could not be queued."""
 
 
+JOB_NOT_QUEUED = _l("The step was saved, but its job could not be queued. "
+                    "Use “Queue the job again” on the request page.")
+
+
 # --- the transition table -------------------------------------------------------------------------------------------
 
 HANDLER = "handler"  # support or manager
@@ -344,5 +348,4 @@ def enqueue_job(req, by):
         logger.warning("request %s: job not queued (%s)", req.id, type(exc).__name__)
         with unit_of_work():
             record_step(req, "job_not_queued", by, req.status, req.status, details={"error": type(exc).__name__})
-        raise JobNotQueued(_l("The step was saved, but its job could not be queued. "
-                              "Use “Queue the job again” on the request page.")) from exc
+        raise JobNotQueued(JOB_NOT_QUEUED) from exc

@@ -140,6 +140,36 @@ def test_push_failure_does_not_lose_the_approval(app, manager):
     assert db.session.get(PrivacyRequest, request.id).job_id == job_id
 
 
+def test_bulk_approval_erases_in_batch_jobs_and_reconcile_requeues_a_lost_batch_member_by_member(app, queue,
+                                                                                                make_staff):
+    from backoffice.models.requests import AWAITING_APPROVAL, ERASURE
+    from backoffice.services import bulk
+    from tests.services.requestkit import new_request
+
+    app.config["ERASURE_BATCH_SIZE"] = 3
+    support, manager = make_staff("support"), make_staff("manager")
+    requests = [new_request(ERASURE, support, status=AWAITING_APPROVAL) for _ in range(5)]
+    bulk.decide_each(requests, "approve", manager, "identity checked")
+    batch_ids = sorted({db.session.get(JobRecord, r.job_id).batch_job_id for r in requests})
+    assert len(batch_ids) == 2 and all(jobqueue.job_state(b) == "queued" for b in batch_ids)
+    assert sorted(len(queue.fetch_job(b).args) for b in batch_ids) == [2, 3]  # request ids only in Redis
+    assert execution.reconcile(now=utcnow() + dt.timedelta(minutes=5)) == []  # members of a queued batch are live
+    # The queue loses one batch (Redis restarted): reconcile finds its members one by one.
+    lost = queue.fetch_job(batch_ids[0])
+    members = sorted(lost.args)
+    lost.delete()
+    assert execution.reconcile(now=utcnow() + dt.timedelta(minutes=5)) == members
+
+    run_burst(queue)
+
+    db.session.expire_all()
+    for privacy_request in requests:
+        done = db.session.get(PrivacyRequest, privacy_request.id)
+        assert done.status == COMPLETED and done.certificate["request_id"] == done.id
+    assert {db.session.get(JobRecord, r.job_id).status for r in requests} == {FINISHED}
+    assert execution.reconcile(now=utcnow() + dt.timedelta(minutes=5)) == []
+
+
 def test_worker_killed_mid_erasure_leaves_client_untouched_and_reconcile_completes(app, queue, manager, tmp_path):
     client, strings = seeded_client("kill", 5)
     request = approved_request(client, "erasure", by=manager)
