@@ -3,7 +3,10 @@
    when the job ends, the page reloads once to show the outcome and the next steps. No inline script (CSP). */
 (function () {
   "use strict";
-  var INTERVAL = 2000, MAX_POLLS = 900;
+  // How often a page asks (LIVE_STATUS_INTERVAL_MS, 2 s by default); about 30 minutes of asking at most.
+  var script = document.currentScript;
+  var INTERVAL = Math.max(100, parseInt(script && script.getAttribute("data-interval-ms"), 10) || 2000);
+  var MAX_POLLS = Math.ceil(1800000 / INTERVAL);
   function fingerprint(data) { return JSON.stringify(data.map ? data.map(function (j) { return [j.id, j.status]; }) : [data.status, data.step]); }
   function poll(el, url, initial, count, update) {
     if (count > MAX_POLLS) { return; }
