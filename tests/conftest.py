@@ -229,6 +229,8 @@ class SharedApp:
         self.config = copy.deepcopy(dict(self.app.config))
         self.extensions = dict(self.app.extensions)
         self.hooks = dict(vars(self.app))
+        # Flask-Admin's views hold per-view settings (page size, caps): each test gets them as built.
+        self.views = [(view, dict(vars(view))) for view in self.app.extensions["backoffice_admin"]._views]
 
     def reset(self, test_config, template):
         app = self.app
@@ -247,6 +249,10 @@ class SharedApp:
         Path(instance).mkdir(parents=True, exist_ok=True)
         app.extensions.clear()
         app.extensions.update(self.extensions)
+        for view, attributes in self.views:
+            for name in set(vars(view)) - set(attributes):
+                delattr(view, name)
+            vars(view).update(attributes)
         self.worker = init_jobs(app)  # a fresh embedded worker (nothing queued by an earlier test)
         limiter = app.extensions.get("backoffice_limiter")
         if limiter is not None and not app.config.get("REDIS_URL"):
@@ -256,7 +262,11 @@ class SharedApp:
                 db.engine.dispose()
             for suffix in ("-wal", "-shm", "-journal"):
                 Path(f"{self.database_file}{suffix}").unlink(missing_ok=True)
-            shutil.copyfile(template, self.database_file)
+            # A new file put in place (not the old one overwritten): a connection an earlier test's thread still
+            # holds keeps the old file and never sees this test's database change under it.
+            fresh = self.database_file.with_suffix(".new")
+            shutil.copyfile(template, fresh)
+            os.replace(fresh, self.database_file)
         return app
 
 

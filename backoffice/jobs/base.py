@@ -17,7 +17,6 @@ from rq import get_current_job
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..extensions import db
-from ..models.jobs import FINISHED
 from ..services import audit, execution
 
 log = logging.getLogger("backoffice.jobs")
@@ -157,12 +156,11 @@ def run_batch_job(kind, request_ids, service):
             final, error = True, execution.safe_error(exc)
         log.warning("batch job %s (%s requests): %s; final=%s", context.job_id, len(request_ids), error, final)
         try:
-            for request_id, record in execution.batch_records(context.job_id).items():
-                if record.status == FINISHED:
-                    continue  # committed before the failure (e.g. while checking its own work afterwards)
+            # Open members only: one finished, failed or queued again on its own is not this failure's.
+            for request_id, record in execution.batch_records(context.job_id, open_only=True).items():
                 execution.job_failed(record.id, error, final, commit=False)
                 if final:
-                    execution.fail_in_transaction(request_id, error)
+                    execution.fail_in_transaction(request_id, error, job_id=record.id)
             db.session.commit()
         except TRANSIENT_ERRORS as exc:
             db.session.rollback()  # the database is unreachable too: reconcile finds the requests still open

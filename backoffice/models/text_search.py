@@ -46,18 +46,19 @@ CREATE_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_trgm"
 EXTENSION_SCHEMA = "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
 
 
-def install(connection):
-    """pg_trgm and the indexes, on a PostgreSQL connection (a no-op where they exist)."""
+def install(connection, tables=None):
+    """pg_trgm and the indexes of `tables` (names; all four by default) on a PostgreSQL connection (idempotent)."""
     connection.exec_driver_sql(CREATE_EXTENSION)
     schema = connection.exec_driver_sql(EXTENSION_SCHEMA).scalar()
     for table in FREE_TEXT_COLUMNS:
-        for statement in create_statements(table, schema):
-            connection.exec_driver_sql(statement)
+        if tables is None or table in tables:
+            for statement in create_statements(table, schema):
+                connection.exec_driver_sql(statement)
 
 
-def _after_create(target, connection, **kw):
+def _after_create(target, connection, tables=None, **kw):
     if connection.dialect.name == "postgresql":
-        install(connection)
+        install(connection, None if tables is None else {table.name for table in tables})
 
 
 # `db.create_all()` on PostgreSQL builds the indexes too (the tests and bench/ build their schemas that way).

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 from . import jobqueue
-from .lifecycle import JOB_NOT_QUEUED, MAX_TEXT, InvalidInput, JobNotQueued, WorkflowError, find_step, may_take
+from .lifecycle import (JOB_NOT_QUEUED, MAX_TEXT, InvalidInput, JobNotQueued, WorkflowError, find_step, may_take,
+                        note_job_not_queued)
 from .steps import take_step
 
 BULK_STEPS = ("approve", "reject")
@@ -67,5 +68,8 @@ def decide_each(reqs, step, by, comment):
             else:
                 outcomes.append(Outcome(req.id, True))
         batches.push()
+    for req in reqs:
+        if req.id in batches.unpushed:
+            note_job_not_queued(req, by, batches.error)
     not_queued = str(JOB_NOT_QUEUED)
     return [Outcome(o.request_id, o.done, not_queued) if o.request_id in batches.unpushed else o for o in outcomes]

@@ -151,6 +151,7 @@ class _ErasureBatches:
         self.size = max(1, int(size))
         self.members = []  # [(request id, its JobRecord)] not pushed yet
         self.unpushed = set()  # request ids whose batch the queue did not take (reconcile queues them later)
+        self.error = None  # the class name of why not
 
     def add(self, job_id, request_id):
         """Record the request's own job (committed now, like any job record); its batch is pushed later."""
@@ -175,6 +176,7 @@ class _ErasureBatches:
         except Exception as exc:  # Redis down, no worker: the approvals stand; reconcile queues each one later
             _note_unpushed([record for _request_id, record in members], exc)
             self.unpushed.update(request_ids)
+            self.error = type(exc).__name__
 
 
 @contextmanager

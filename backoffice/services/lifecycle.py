@@ -346,6 +346,11 @@ def enqueue_job(req, by):
     except Exception as exc:  # Redis down or no worker: the request stays approved and can be queued again
         db.session.rollback()
         logger.warning("request %s: job not queued (%s)", req.id, type(exc).__name__)
-        with unit_of_work():
-            record_step(req, "job_not_queued", by, req.status, req.status, details={"error": type(exc).__name__})
+        note_job_not_queued(req, by, type(exc).__name__)
         raise JobNotQueued(JOB_NOT_QUEUED) from exc
+
+
+def note_job_not_queued(req, by, error_name):
+    """The step was saved but its job not queued: the timeline says so (the request page offers to queue it)."""
+    with unit_of_work():
+        record_step(req, "job_not_queued", by, req.status, req.status, details={"error": error_name})

@@ -2,6 +2,8 @@
 all of it back when it raises (and re-raises, so the view can say why). Views never commit."""
 import functools
 
+from sqlalchemy import text
+
 from ..extensions import db
 
 
@@ -31,3 +33,13 @@ def commit_read_audit():
         session.commit()
     finally:
         session.expire_on_commit = True
+
+
+def open_for_savepoints():
+    """Make sure a real transaction is open before the savepoints that follow (a batch: all or nothing per subject).
+
+    Python's sqlite3 driver opens a transaction only before a write, so a SAVEPOINT outside one starts a transaction
+    of its own, which its RELEASE commits. On SQLite a write that changes nothing opens it first.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("UPDATE job_record SET id = id WHERE 0 = 1"))

@@ -36,10 +36,13 @@ def upgrade():
     # the name where it needs to be.
     schema = op.get_bind().exec_driver_sql(
         "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").scalar()
-    for table, columns in COLUMNS.items():
-        for column in columns:
-            op.execute(f"CREATE INDEX IF NOT EXISTS ix_trgm_{table}_{column} ON {table} "
-                       f"USING gin ({column} {schema}.gin_trgm_ops) WITH (fastupdate = off)")
+    # CONCURRENTLY, outside the migration's transaction: the tables stay writable while the indexes are built
+    # (minutes for a large `communication.body`).
+    with op.get_context().autocommit_block():
+        for table, columns in COLUMNS.items():
+            for column in columns:
+                op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_trgm_{table}_{column} ON {table} "
+                           f"USING gin ({column} {schema}.gin_trgm_ops) WITH (fastupdate = off)")
 
 
 def downgrade():

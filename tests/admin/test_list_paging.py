@@ -35,10 +35,10 @@ def clients(app):
 
 
 @pytest.fixture
-def small_pages(app):
+def small_pages(app, monkeypatch):
     view = next(v for v in app.extensions["backoffice_admin"]._views if v.endpoint == "clients")
-    view.page_size = PAGE
-    view.count_cap = 10
+    monkeypatch.setattr(view, "page_size", PAGE)
+    monkeypatch.setattr(view, "count_cap", 10)
     return view
 
 

@@ -11,7 +11,7 @@ from backoffice.extensions import db
 from backoffice.jobs import erasure as erasure_jobs
 from backoffice.jobs.base import JobContext, JobFailed, embedded_context
 from backoffice.models.clients import BLOCKED, ERASED, Client
-from backoffice.models.jobs import FAILED, FINISHED, RETRYING, JobRecord
+from backoffice.models.jobs import FAILED, FINISHED, LOST, RETRYING, STARTED, JobRecord
 from backoffice.models.requests import APPROVED, AWAITING_APPROVAL, COMPLETED, ERASURE, PrivacyRequest, RequestEvent
 from backoffice.services import audit, bulk, erasure, jobqueue
 from tests.jobfactories import approved_request, seeded_client, text_hits
@@ -55,8 +55,8 @@ def test_a_batch_erases_every_subject_in_one_commit_and_certifies_each(app, mana
     outcome, commits = _commits_during(
         lambda: erasure.erase_batch([r.id for r in reversed(requests)], batch_job_id=batch_id))
 
-    assert commits == 2  # the erasures; then every subject's check of its own erasure
-    assert outcome == {"completed": sorted(r.id for r in requests), "failed": [], "noop": []}
+    assert commits == 3  # the members marked started; the erasures; every subject's check of its own erasure
+    assert outcome == {"completed": sorted(r.id for r in requests), "failed": [], "noop": [], "requeued": []}
     db.session.expire_all()
     for (client, strings), privacy_request in zip(subjects, requests):
         done = db.session.get(PrivacyRequest, privacy_request.id)
@@ -77,7 +77,7 @@ def test_a_blocked_subject_fails_alone_and_keeps_its_data(app, manager):
 
     outcome = erasure.erase_batch([ok.id, refused.id], batch_job_id=batch_id)
 
-    assert outcome == {"completed": [ok.id], "failed": [refused.id], "noop": []}
+    assert outcome == {"completed": [ok.id], "failed": [refused.id], "noop": [], "requeued": []}
     db.session.expire_all()
     assert db.session.get(PrivacyRequest, ok.id).status == COMPLETED and text_hits(ok_strings[0]) == []
     failed = db.session.get(PrivacyRequest, refused.id)
@@ -125,7 +125,7 @@ def test_running_a_batch_again_certifies_nothing_twice(app, manager):
 
     outcome = erasure.erase_batch([r.id for r in requests], batch_job_id=batch_id)
 
-    assert outcome == {"completed": [], "failed": [], "noop": sorted(certificates)}
+    assert outcome == {"completed": [], "failed": [], "noop": sorted(certificates), "requeued": []}
     db.session.expire_all()
     assert {r.id: db.session.get(PrivacyRequest, r.id).certificate for r in requests} == certificates
     completions = db.session.execute(select(func.count()).select_from(RequestEvent).where(
@@ -133,7 +133,7 @@ def test_running_a_batch_again_certifies_nothing_twice(app, manager):
     assert completions == 2
 
 
-def test_a_transient_error_leaves_every_subject_untouched_for_the_retry(app, manager, monkeypatch):
+def test_a_lost_connection_leaves_every_subject_untouched_for_the_retry(app, manager, monkeypatch):
     subjects = [seeded_client(f"tr{n}", 340 + n) for n in range(2)]
     requests = [approved_request(client, "erasure", by=manager) for client, _ in subjects]
     batch_id = _batch(requests)
@@ -145,6 +145,7 @@ def test_a_transient_error_leaves_every_subject_untouched_for_the_retry(app, man
         return real_erase(privacy_request, client, *args)
 
     monkeypatch.setattr(erasure, "_erase", lose_connection_on_second)
+    monkeypatch.setattr(erasure, "_connected", lambda: False)  # the batch's transaction cannot go on
     with embedded_context(JobContext(batch_id, retries_left=2)), pytest.raises(JobFailed):
         erasure_jobs.erase_batch(*[r.id for r in requests])
 
@@ -153,6 +154,80 @@ def test_a_transient_error_leaves_every_subject_untouched_for_the_retry(app, man
         assert db.session.get(PrivacyRequest, privacy_request.id).status == APPROVED
         assert db.session.get(JobRecord, privacy_request.job_id).status == RETRYING
         assert text_hits(strings[0])  # the first subject's erasure went back with the batch
+
+
+def test_a_subject_that_meets_a_lock_timeout_is_queued_again_alone(app, manager, monkeypatch):
+    worker = RecordingWorker()
+    app.extensions["embedded_worker"] = worker
+    subjects = [seeded_client(f"lk{n}", 345 + n) for n in range(3)]
+    requests = [approved_request(client, "erasure", by=manager) for client, _ in subjects]
+    locked = requests[1]
+    real_erase = erasure._erase
+
+    def time_out_on_locked(privacy_request, client, *args):
+        if privacy_request.id == locked.id:
+            raise OperationalError("SELECT ... FOR UPDATE", {}, Exception("canceling statement due to lock timeout"))
+        return real_erase(privacy_request, client, *args)
+
+    monkeypatch.setattr(erasure, "_erase", time_out_on_locked)
+    outcome = erasure.erase_batch([r.id for r in requests], batch_job_id=_batch(requests))
+
+    assert outcome["requeued"] == [locked.id] and len(outcome["completed"]) == 2
+    db.session.expire_all()
+    again = db.session.get(PrivacyRequest, locked.id)
+    assert again.status == APPROVED and text_hits(subjects[1][1][0])
+    assert db.session.get(JobRecord, f"batch-1-{locked.id}").status == LOST
+    assert worker.calls == [(jobqueue.JOB_FOR_TYPE[ERASURE], (locked.id,), again.job_id)]  # on its own
+
+
+def test_members_are_marked_started_before_the_work_and_a_member_queued_again_is_left_alone(app, manager,
+                                                                                             monkeypatch):
+    subjects = [seeded_client(f"st{n}", 350 + n) for n in range(3)]
+    requests = [approved_request(client, "erasure", by=manager) for client, _ in subjects]
+    batch_id = _batch(requests)
+    # Reconcile queued the third one again on its own (its batch looked lost): the batch must leave it to that job.
+    db.session.get(JobRecord, f"{batch_id}-{requests[2].id}").status = LOST
+    db.session.get(PrivacyRequest, requests[2].id).job_id = "its-own-job"
+    db.session.commit()
+    seen = []
+    real_erase = erasure._erase
+
+    def look_from_another_connection(privacy_request, client, *args):
+        with db.engine.connect() as other:  # what reconcile (another process) would read now
+            seen.append(other.execute(select(JobRecord.status).where(JobRecord.batch_job_id == batch_id)
+                                      .order_by(JobRecord.request_id)).scalars().all())
+        return real_erase(privacy_request, client, *args)
+
+    monkeypatch.setattr(erasure, "_erase", look_from_another_connection)
+    outcome = erasure.erase_batch([r.id for r in requests], batch_job_id=batch_id)
+
+    assert seen[0] == [STARTED, STARTED, LOST]
+    assert outcome["completed"] == sorted(r.id for r in requests[:2]) and outcome["noop"] == [requests[2].id]
+    db.session.expire_all()
+    assert db.session.get(PrivacyRequest, requests[2].id).status == APPROVED  # untouched, its own job's to do
+    assert text_hits(subjects[2][1][0])
+
+
+def test_one_failing_self_check_leaves_the_others_checked(app, manager, monkeypatch):
+    from backoffice.services import erasure_check
+
+    subjects = [seeded_client(f"ck{n}", 360 + n) for n in range(3)]
+    requests = [approved_request(client, "erasure", by=manager) for client, _ in subjects]
+    real_verify = erasure_check.verify
+
+    def time_out_on_second(request_id, *args, **kwargs):
+        result = real_verify(request_id, *args, **kwargs)
+        if request_id == requests[1].id:
+            raise OperationalError("SELECT ... LIKE", {}, Exception("canceling statement due to statement timeout"))
+        return result
+
+    monkeypatch.setattr(erasure_check, "verify", time_out_on_second)
+    outcome = erasure.erase_batch([r.id for r in requests], batch_job_id=_batch(requests))
+
+    assert len(outcome["completed"]) == 3
+    db.session.expire_all()
+    checked = {r.id: "verification" in db.session.get(PrivacyRequest, r.id).certificate for r in requests}
+    assert checked == {requests[0].id: True, requests[1].id: False, requests[2].id: True}
 
 
 def test_bulk_approval_queues_its_erasures_in_batches_of_ids(app, client, make_staff, login_as):
@@ -188,3 +263,5 @@ def test_bulk_approval_whose_batch_cannot_be_queued_says_so_and_keeps_the_approv
     for privacy_request in requests:
         assert db.session.get(PrivacyRequest, privacy_request.id).status == APPROVED
         assert "queue unavailable" in db.session.get(JobRecord, privacy_request.job_id).error
+        assert db.session.execute(select(func.count()).select_from(RequestEvent).where(  # the timeline says so
+            RequestEvent.request_id == privacy_request.id, RequestEvent.action == "job_not_queued")).scalar() == 1
