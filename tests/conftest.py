@@ -238,6 +238,8 @@ class SharedApp:
             if name not in self.hooks:
                 delattr(app, name)
         app.__dict__.update(self.hooks)
+        # As after its first request: a test that registers a route or hook on it fails (it would outlive the test).
+        app._got_first_request = True
         app.config.clear()
         app.config.update(copy.deepcopy(self.config))
         instance = test_config["INSTANCE_PATH"]
@@ -255,8 +257,8 @@ class SharedApp:
             vars(view).update(attributes)
         self.worker = init_jobs(app)  # a fresh embedded worker (nothing queued by an earlier test)
         limiter = app.extensions.get("backoffice_limiter")
-        if limiter is not None and not app.config.get("REDIS_URL"):
-            limiter.reset()
+        if limiter is not None:
+            limiter.reset()  # its memory, or its keys in this process's own Redis database
         if template is not None:
             with app.app_context():
                 db.engine.dispose()
@@ -270,12 +272,11 @@ class SharedApp:
         return app
 
 
-def _shared_app(config, tmp_path, tmp_path_factory):
-    """The shared app for this configuration, or None when the test chose its own database file."""
-    own = {"INSTANCE_PATH": str(tmp_path / "instance"), "EXPORT_DIR": str(tmp_path / "exports")}
+def _shared_app(config, tmp_path, tmp_path_factory, postgres_url):
+    """The shared app for this configuration, or None when the test chose its own database (file)."""
+    own = {"INSTANCE_PATH": str(tmp_path / "instance"), "EXPORT_DIR": str(tmp_path / "exports"),
+           "SQLALCHEMY_DATABASE_URI": postgres_url or f"sqlite:///{tmp_path / 'test.db'}"}
     if any(config.get(name) != value for name, value in own.items()):
-        return None
-    if not is_postgres() and config["SQLALCHEMY_DATABASE_URI"] != f"sqlite:///{tmp_path / 'test.db'}":
         return None
     key = repr(sorted((name, repr(value)) for name, value in config.items() if name not in PER_TEST_KEYS))
     if key not in _shared_apps:
@@ -284,8 +285,8 @@ def _shared_app(config, tmp_path, tmp_path_factory):
 
 
 @pytest.fixture
-def app(app_config, tmp_path, tmp_path_factory, _sqlite_template):
-    shared = _shared_app(app_config, tmp_path, tmp_path_factory)
+def app(app_config, tmp_path, tmp_path_factory, _sqlite_template, _postgres_schema):
+    shared = _shared_app(app_config, tmp_path, tmp_path_factory, _postgres_schema)
     app = shared.reset(app_config, _sqlite_template) if shared else create_app(app_config)
     # A test that builds a second app from app_config (or hands it to a subprocess) meets the same database.
     app_config["SQLALCHEMY_DATABASE_URI"] = app.config["SQLALCHEMY_DATABASE_URI"]

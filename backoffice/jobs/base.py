@@ -14,10 +14,12 @@ from flask import current_app, has_app_context
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
+from rq.timeouts import BaseTimeoutException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..extensions import db
-from ..services import audit, execution
+from ..models.jobs import LOST
+from ..services import audit, execution, jobqueue
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -146,6 +148,12 @@ def run_batch_job(kind, request_ids, service):
     with app.app_context(), audit.appended_at_commit():
         try:
             return service(request_ids, batch_job_id=context.job_id)
+        except BaseTimeoutException:
+            # The batch ran out of time and went back: each open member is queued again on its own.
+            db.session.rollback()
+            context.stop_retrying()
+            _requeue_members(context.job_id)
+            raise JobFailed("erasure batch timed out; its open requests were queued again one by one") from None
         except TRANSIENT_ERRORS as exc:
             db.session.rollback()
             final = not context.will_retry
@@ -166,6 +174,20 @@ def run_batch_job(kind, request_ids, service):
             db.session.rollback()  # the database is unreachable too: reconcile finds the requests still open
             log.error("batch job %s: failure not recorded (%s)", context.job_id, type(exc).__name__)
         raise JobFailed(error) from None
+
+
+def _requeue_members(batch_job_id):
+    members = execution.batch_records(batch_job_id, open_only=True)
+    for record in members.values():
+        execution.close_record(record.id, LOST, "its batch timed out; queued again on its own")
+    db.session.commit()
+    for request_id, record in members.items():
+        try:
+            jobqueue.enqueue_request_job(request_id, replacing=record.id)
+        except Exception as exc:  # reconcile queues it later
+            db.session.rollback()
+            log.warning("request %s not queued again after its batch timed out (%s)", request_id,
+                        type(exc).__name__)
 
 
 def _record_failure(context, object_id, error, final, mark_failed, what):

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from rq.timeouts import BaseTimeoutException
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from ..extensions import db
 from ..identifiers import normalise_email, normalise_phone, try_normalise
@@ -112,8 +113,10 @@ def erase_batch(request_ids, batch_job_id=None, today=None):
             try:
                 with db.session.begin_nested():
                     summary = _erase_request(request_id, record_id, today, owner=record_id)
+            except BaseTimeoutException:
+                raise  # the job's own time is up: the whole batch goes back (jobs/base.run_batch_job)
             except TRANSIENT_DB_ERRORS as exc:
-                if not _connected():
+                if getattr(exc, "connection_invalidated", False) or not _connected():
                     raise
                 log.warning("batch %s: request %s met %s; queued again on its own", batch_job_id, request_id,
                             type(exc).__name__)
@@ -138,8 +141,6 @@ def erase_batch(request_ids, batch_job_id=None, today=None):
                 summaries.append(summary)
                 outcome["completed"].append(request_id)
         db.session.commit()
-        for request_id in outcome["requeued"]:
-            jobqueue.enqueue_request_job(request_id)
         open_for_savepoints()
         # Each subject's check of its own erasure in a savepoint: one that fails (a statement timeout) is logged
         # and leaves its certificate without a verification, not the others' checks undone.
@@ -147,11 +148,25 @@ def erase_batch(request_ids, batch_job_id=None, today=None):
             try:
                 with db.session.begin_nested():
                     _after_commit(summary, today, commit=False)
+            except BaseTimeoutException:
+                raise
             except Exception as exc:
                 log.error("batch %s: request %s: the erasure's self-check failed (%s)", batch_job_id,
                           summary["request_id"], type(exc).__name__, exc_info=True)
         db.session.commit()
+    for request_id in outcome["requeued"]:
+        _queue_alone(request_id, records.get(request_id), batch_job_id)
     return outcome
+
+
+def _queue_alone(request_id, record_id, batch_job_id):
+    """Queue one subject of a batch on its own (after a timeout); if even that fails, reconcile queues it later."""
+    try:
+        jobqueue.enqueue_request_job(request_id, replacing=record_id)
+    except Exception as exc:
+        db.session.rollback()
+        log.warning("batch %s: request %s not queued again (%s); reconcile will", batch_job_id, request_id,
+                    type(exc).__name__)
 
 
 def _connected():
@@ -159,7 +174,7 @@ def _connected():
     try:
         db.session.execute(select(1))
         return True
-    except TRANSIENT_DB_ERRORS:
+    except SQLAlchemyError:
         return False
 
 

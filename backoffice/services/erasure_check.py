@@ -139,7 +139,7 @@ def find_residuals(client_id, identifiers, today):
                 _scan(select(*key, *free).where(free_text_match(free, patterns)).limit(1000), free, folded, table,
                       hits, seen)
                 if postgres:
-                    db.session.execute(text("SET LOCAL enable_seqscan = on"))
+                    db.session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
     return hits, len(checked)
 
 

@@ -20,7 +20,7 @@ from rq.job import Job
 from sqlalchemy import update
 
 from ..extensions import db
-from ..models.jobs import JobRecord
+from ..models.jobs import OPEN_JOB_STATUSES, JobRecord
 from ..models.requests import ACCESS, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
 from ..models.systems import BACKOFFICE_FIRST
 
@@ -285,8 +285,13 @@ def queue_job_id(job_id):
 
 
 def job_is_live(job_id):
-    """Is this job waiting or running in the queue now? (False when unknown, lost, finished or Redis is down.)"""
+    """Is this job waiting or running in the queue now? (False when unknown, lost, finished or Redis is down.)
+
+    A member of a batch whose own record is closed is not live, though its batch may still run for the others."""
     if not job_id:
+        return False
+    record = db.session.get(JobRecord, job_id)
+    if record is not None and record.batch_job_id and record.status not in OPEN_JOB_STATUSES:
         return False
     try:
         return job_state(queue_job_id(job_id)) in LIVE_STATES

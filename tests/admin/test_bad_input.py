@@ -101,6 +101,7 @@ def test_hostile_posts_never_500_and_change_nothing(app, client, everything, sha
             # percent-decoding ~1.7 MB of Cyrillic per request in pure Python (most of this walk's time).
             response = client.post(url + query, data=HOSTILE, content_type="multipart/form-data")
             assert response.status_code < 500, f"POST {url}{query} ({rule.endpoint}) → {response.status_code}"
+            assert response.status_code != 413, f"POST {url}{query}: the form never reached the view"
             checked += 1
     db.session.expire_all()
     assert _counts() == before

@@ -2,6 +2,7 @@
 the client's requests, and the erasure's own self-check."""
 import datetime as dt
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -116,23 +117,31 @@ def test_the_alert_and_verification_show_on_the_certificate_page(app, client, ma
     assert "privacy_request.requester_email" in html and "alert-danger" in html
 
 
-def test_on_postgresql_the_whole_table_search_is_answered_by_trigram_indexes(app):
-    """The check after every erasure searches four whole tables; without these indexes it reads every row."""
-    from sqlalchemy import text
+def test_on_postgresql_the_whole_table_search_is_answered_by_trigram_indexes(app, make_staff):
+    """The check after every erasure searches four whole tables; each of its searches must use the trigram indexes
+    (EXPLAINed on the erasure's own connection, right after it ran, with the check's own settings)."""
+    from sqlalchemy import event
 
-    from backoffice.models.text_search import FREE_TEXT_COLUMNS, index_name
-    from backoffice.services.erasure_check import free_text_match
+    from backoffice.models.text_search import FREE_TEXT_COLUMNS, INDEX_PREFIX
     from tests.conftest import is_postgres
 
     if not is_postgres():
         pytest.skip("trigram indexes are PostgreSQL's (SQLite searches in-process)")
-    for name, columns in FREE_TEXT_COLUMNS.items():
-        table = db.metadata.tables[name]
-        statement = select(table.c.id).where(free_text_match([table.c[c] for c in columns],
-                                                             ["zhanar@mail.kz", "+77015551234"]))
-        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-        db.session.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = "\n".join(db.session.execute(text(f"EXPLAIN {compiled}")).scalars())
-        db.session.rollback()
-        for column in columns:
-            assert index_name(name, column) in plan, plan
+    client, _strings = seeded_client("trgm", 71)
+    privacy_request = approved_request(client, "erasure", by=make_staff("manager"))
+    plans = {}
+
+    def explain(connection, cursor, statement, parameters, context, executemany):
+        if " LIKE " in statement and not statement.lstrip().upper().startswith("EXPLAIN"):
+            table = re.search(r"\bFROM\s+(\w+)", statement).group(1)
+            cursor.execute("EXPLAIN " + statement, parameters)
+            plans[table] = "\n".join(row[0] for row in cursor.fetchall())
+
+    event.listen(db.engine, "after_cursor_execute", explain)
+    try:
+        erasure.erase_client(privacy_request.id)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", explain)
+    assert set(plans) == set(FREE_TEXT_COLUMNS)
+    for table, plan in plans.items():
+        assert INDEX_PREFIX + table in plan and "Seq Scan" not in plan, plan
