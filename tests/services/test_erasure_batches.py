@@ -269,3 +269,30 @@ def test_bulk_approval_whose_batch_cannot_be_queued_says_so_and_keeps_the_approv
         assert "queue unavailable" in db.session.get(JobRecord, privacy_request.job_id).error
         assert db.session.execute(select(func.count()).select_from(RequestEvent).where(  # the timeline says so
             RequestEvent.request_id == privacy_request.id, RequestEvent.action == "job_not_queued")).scalar() == 1
+
+
+def test_a_batch_out_of_time_goes_back_and_each_member_is_queued_alone(app, manager, monkeypatch):
+    from rq.timeouts import JobTimeoutException
+
+    worker = RecordingWorker()
+    app.extensions["embedded_worker"] = worker
+    subjects = [seeded_client(f"to{n}", 370 + n) for n in range(2)]
+    requests = [approved_request(client, "erasure", by=manager) for client, _ in subjects]
+    batch_id = _batch(requests)
+    real_erase = erasure._erase
+
+    def run_out_of_time_on_second(privacy_request, client, *args):
+        if privacy_request.id == requests[1].id:
+            raise JobTimeoutException("Task exceeded maximum timeout value (600 seconds)")
+        return real_erase(privacy_request, client, *args)
+
+    monkeypatch.setattr(erasure, "_erase", run_out_of_time_on_second)
+    with embedded_context(JobContext(batch_id, retries_left=2)), pytest.raises(JobFailed):
+        erasure_jobs.erase_batch(*[r.id for r in requests])
+
+    db.session.expire_all()
+    for (client, strings), privacy_request in zip(subjects, requests):
+        again = db.session.get(PrivacyRequest, privacy_request.id)
+        assert again.status == APPROVED and text_hits(strings[0])  # nothing of the batch was committed
+        assert db.session.get(JobRecord, f"{batch_id}-{privacy_request.id}").status == LOST
+        assert (jobqueue.JOB_FOR_TYPE[ERASURE], (privacy_request.id,), again.job_id) in worker.calls
