@@ -59,8 +59,11 @@ def redis_url():
     url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or None
     if url and XDIST_WORKER:
         parts = urlsplit(url)
-        base = int(parts.path.strip("/") or 0)
-        number = (base + 1 + int(XDIST_WORKER.removeprefix("gw"))) % 16
+        base, worker = int(parts.path.strip("/") or 0), int(XDIST_WORKER.removeprefix("gw"))
+        if base + 1 + worker > 15:  # Redis has 16 databases: a wrap would share (and flush) another's
+            raise pytest.UsageError(f"Redis database {base} leaves no database of its own for xdist worker "
+                                    f"{worker}: run with fewer processes (-n) or a lower database number")
+        number = base + 1 + worker
         return parts._replace(path=f"/{number}").geturl()
     return url
 
@@ -86,6 +89,18 @@ def require_service(name, url, port):
     if IN_CI:
         pytest.fail(f"{name} is not reachable at {urlsplit(url).hostname}:{urlsplit(url).port or port} in CI")
     pytest.skip(f"{name} not reachable; CI runs this test against a real {name}")
+
+
+@pytest.fixture
+def needs_pdf():
+    """WeasyPrint's system libraries: skipped on a developer machine without them, a failure in CI."""
+    from backoffice.services import documents
+
+    if not documents.pdf_available():
+        reason = "WeasyPrint needs libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 (installed by .ci/run)"
+        if IN_CI:
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)
 
 
 def is_postgres():

@@ -6,7 +6,7 @@ lookup that also finds entries whose plaintext was erased), never an ILIKE scan.
 from flask import Response, abort, flash, jsonify, redirect, request, stream_with_context
 from flask_admin import expose
 from flask_admin.model.template import EndpointLinkRowAction
-from flask_babel import format_decimal, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,6 +23,7 @@ from ..services import live_status, optout_import_runs
 from ..services import optouts as optout_service
 from ..services import scrub as scrub_service
 from ..services import scrub_runs, scrub_uploads
+from . import formatting
 from .base import RoleModelView, SecureForm
 
 # What an import's page says while its job runs (static/live_status.js refreshes it); the outcome is on the page.
@@ -186,7 +187,7 @@ class MarketingOptOutView(RoleModelView):
     @staticmethod
     def _import_live(run):
         data = live_status.import_status(run)
-        numbers = {"done": format_decimal(data["phase_done"]), "total": format_decimal(data["phase_total"])}
+        numbers = {"done": formatting.number(data["phase_done"]), "total": formatting.number(data["phase_total"])}
         data.update(step_label=str(labels.label(run.status, "import_state")),
                     message=str(IMPORT_STEP_MESSAGES.get(run.status, "")) % numbers)
         return data

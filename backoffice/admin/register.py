@@ -21,11 +21,11 @@ class ProcessingRegisterView(ProtectedView):
                            headers=processing_register.HEADERS, systems=processing_register.systems(),
                            settings=settings, setting_labels=compliance_settings.LABELS,
                            responsible=processing_register.responsible_person(),
-                           languages=processing_register.LANGUAGES, pdf_available=documents.pdf_available())
+                           languages=documents.languages(), pdf_available=documents.pdf_available())
 
     @expose("/<fmt>/<lang>/")
     def download_view(self, fmt, lang):
-        if lang not in processing_register.LANGUAGES or fmt not in processing_register.FORMATS:
+        if lang not in documents.languages() or fmt not in processing_register.FORMATS:
             abort(404)
         if fmt == "pdf" and not documents.pdf_available():
             flash(_("PDF is not available on this server (system libraries missing); download the HTML and print it."),

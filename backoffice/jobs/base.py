@@ -14,12 +14,10 @@ from flask import current_app, has_app_context
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
-from rq.timeouts import BaseTimeoutException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..extensions import db
-from ..models.jobs import LOST
-from ..services import audit, execution, jobqueue
+from ..services import audit, execution
 
 log = logging.getLogger("backoffice.jobs")
 
@@ -135,59 +133,6 @@ def run_recorded_job(kind, object_id, service, mark_failed, what):
         if context.job_id:
             execution.job_finished(context.job_id)
         return result
-
-
-def run_batch_job(kind, request_ids, service):
-    """Run `service(request_ids, batch_job_id=...)`: it fails a bad subject alone and commits the rest together.
-
-    What escapes it failed the whole batch (nothing was committed): a transient error is retried like any request
-    job, anything else fails every request of the batch. Each request's own job record says so.
-    """
-    app = job_app()
-    context = current_context()
-    with app.app_context(), audit.appended_at_commit():
-        try:
-            return service(request_ids, batch_job_id=context.job_id)
-        except BaseTimeoutException:
-            # The batch ran out of time and went back: each open member is queued again on its own.
-            db.session.rollback()
-            context.stop_retrying()
-            _requeue_members(context.job_id)
-            raise JobFailed("erasure batch timed out; its open requests were queued again one by one") from None
-        except TRANSIENT_ERRORS as exc:
-            db.session.rollback()
-            final = not context.will_retry
-            error = f"{kind} attempt failed: {type(exc).__name__} (transient)"
-        except Exception as exc:
-            db.session.rollback()
-            context.stop_retrying()
-            final, error = True, execution.safe_error(exc)
-        log.warning("batch job %s (%s requests): %s; final=%s", context.job_id, len(request_ids), error, final)
-        try:
-            # Open members only: one finished, failed or queued again on its own is not this failure's.
-            for request_id, record in execution.batch_records(context.job_id, open_only=True).items():
-                execution.job_failed(record.id, error, final, commit=False)
-                if final:
-                    execution.fail_in_transaction(request_id, error, job_id=record.id)
-            db.session.commit()
-        except TRANSIENT_ERRORS as exc:
-            db.session.rollback()  # the database is unreachable too: reconcile finds the requests still open
-            log.error("batch job %s: failure not recorded (%s)", context.job_id, type(exc).__name__)
-        raise JobFailed(error) from None
-
-
-def _requeue_members(batch_job_id):
-    members = execution.batch_records(batch_job_id, open_only=True)
-    for record in members.values():
-        execution.close_record(record.id, LOST, "its batch timed out; queued again on its own")
-    db.session.commit()
-    for request_id, record in members.items():
-        try:
-            jobqueue.enqueue_request_job(request_id, replacing=record.id)
-        except Exception as exc:  # reconcile queues it later
-            db.session.rollback()
-            log.warning("request %s not queued again after its batch timed out (%s)", request_id,
-                        type(exc).__name__)
 
 
 def _record_failure(context, object_id, error, final, mark_failed, what):

@@ -10,7 +10,7 @@ an e-mail address stay on the list, to be told another way and recorded by hand.
 never quotes the staff-only description; the audit event carries counts only. The letters are erased with the
 client like every other letter (services/mail_records.py).
 """
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,6 +24,7 @@ from .breaches import BreachError
 from .disclosures import DATA_CATEGORY_LABELS
 
 TEMPLATE = "breach_notification"
+LETTER_DATE = "dd.MM.yyyy"  # a letter's dates: day.month.year, as services/letters writes them
 
 
 def _waiting(incident_id):
@@ -45,9 +46,11 @@ def contexts(incident):
         with force_locale(language):
             values[language] = {
                 "number": str(incident.id),
-                "discovered": deadlines.local_datetime(incident.discovered_at).strftime("%d.%m.%Y"),
+                # Dates through Babel, in the letters' day.month.year (services/letters).
+                "discovered": format_date(deadlines.local_datetime(incident.discovered_at).date(), LETTER_DATE),
                 "categories": [str(DATA_CATEGORY_LABELS.get(c, c)) for c in incident.data_categories or []],
-                "authority_notified": incident.notice_sent_on.strftime("%d.%m.%Y") if incident.notice_sent_on else "",
+                "authority_notified": format_date(incident.notice_sent_on, LETTER_DATE)
+                if incident.notice_sent_on else "",
                 "contact": contact or "",
             }
     return values

@@ -67,16 +67,16 @@ def _choices(values, allowed, field, errors):
     return sorted(set(values) & set(allowed))
 
 
-def _systems(values, errors):
+def _systems(values, errors, kept=()):
     """Data map system ids (as ints, in id order) and "other"; anything else is refused. A code from before the
-    data map is kept when an incident that has it is saved again."""
+    data map is kept when the incident being saved has it already (`kept`); a new report may not name one."""
     known = {system.id for system in datamap.all_systems()}
     chosen, other, legacy = set(), False, set()
     for value in values or []:
         value = str(value).strip()
         if value == OTHER_SYSTEM:
             other = True
-        elif value in LEGACY_SYSTEMS:
+        elif value in LEGACY_SYSTEMS and value in kept:
             legacy.add(value)
         elif value.isdigit() and len(value) < 10 and int(value) in known:
             chosen.add(int(value))
@@ -102,7 +102,7 @@ def system_names(values):
     return [names.get(v, f"#{v}") if isinstance(v, int) else str(SYSTEM_LABELS.get(v, v)) for v in values or []]
 
 
-def _clean(fields, errors):
+def _clean(fields, errors, incident=None):
     clean = {}
     discovered_at = fields.get("discovered_at")
     if not isinstance(discovered_at, dt.datetime):
@@ -114,7 +114,8 @@ def _clean(fields, errors):
     clean["discovered_by"] = _text(fields.get("discovered_by"), "discovered_by", errors, limit=200)
     clean["description"] = _text(fields.get("description"), "description", errors)
     clean["data_categories"] = _choices(fields.get("data_categories"), DATA_CATEGORIES, "data_categories", errors)
-    clean["systems"] = _systems(fields.get("systems"), errors)
+    clean["systems"] = _systems(fields.get("systems"), errors,
+                                kept={str(v) for v in (incident.systems or [])} if incident is not None else ())
     count = fields.get("estimated_count")
     if count is not None and (not isinstance(count, int) or not 0 <= count <= 100_000_000):
         errors["estimated_count"] = _("Enter a whole number of clients.")
@@ -181,10 +182,10 @@ def _save(incident, action, details):
 def edit(incident_id, by, version=None, **fields):
     """Change the incident's facts; a new discovery time moves the notice deadline. Commits."""
     errors = {}
-    clean = _clean(fields, errors)
+    incident = locked(incident_id, version)
+    clean = _clean(fields, errors, incident)
     if errors:
         raise BreachError(errors)
-    incident = locked(incident_id, version)
     changed = sorted(k for k, v in clean.items() if getattr(incident, k) != v)
     for key in changed:
         setattr(incident, key, clean[key])

@@ -12,8 +12,6 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select, update
-from rq.timeouts import BaseTimeoutException
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from ..extensions import db
 from ..identifiers import normalise_email, normalise_phone, try_normalise
@@ -21,21 +19,18 @@ from ..models.base import utcnow
 from ..models.clients import BLOCKED, ERASED, Client, ClientAccount
 from ..models.consent import MARKETING, Consent
 from ..models.disclosures import DisclosureGrant
-from ..models.jobs import LOST, ExportPackage
+from ..models.jobs import ExportPackage
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
 from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest, RequestEvent
 from ..models.retention import DELETE
 from ..models.systems import BACKOFFICE, SystemTask
-from . import audit, erasure_check, execution, fanout, jobqueue, letters, mail_records
+from . import audit, erasure_check, execution, fanout, letters, mail_records
 from .optouts import address_hash as keyed_hash
 from .retention import effective_rules
-from .transaction import open_for_savepoints
 
 log = logging.getLogger("backoffice.jobs")
 
-# A lost connection or a lock timeout ends the whole batch (the job is retried); other errors fail one subject.
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 DEPERSONALISED = "[depersonalised]"
 REDACTED = "[redacted]"
 # Free text people type on a request (identity notes, comments, outcomes, reasons): redacted on erasure, while
@@ -76,7 +71,7 @@ def erase_client(request_id, job_id=None, today=None):
     execution.checkpoint("erasure.started", optional=True)
     with audit.appended_at_commit():
         try:
-            summary = _erase_request(request_id, job_id, today)
+            summary = erase_in_transaction(request_id, job_id, today)
         except ErasureRefused:
             db.session.rollback()
             raise
@@ -85,100 +80,10 @@ def erase_client(request_id, job_id=None, today=None):
             return summary
         execution.checkpoint("erasure.before_commit")
         db.session.commit()
-    return _after_commit(summary, today)
+    return after_commit(summary, today)
 
 
-def erase_batch(request_ids, batch_job_id=None, today=None):
-    """Erase the subjects of a bulk approval in one transaction, each in its own savepoint (policy 5.3; issue 16).
-
-    A subject that cannot be erased (blocked, a bug) is rolled back alone and its request fails with the reason; a
-    subject that meets a lock or statement timeout is rolled back alone and queued again on its own; the others
-    commit together, sharing one commit and one append to the audit chain. Each request keeps its own job record and
-    gets its certificate exactly once (the row lock and the completed check of `claim`); a member queued again on
-    its own meanwhile is left to that job. A lost connection rolls the whole batch back for the job's retry.
-    Returns {"completed", "failed", "noop", "requeued"}: lists of request ids.
-    """
-    today = today or local_today()
-    # Committed before the work: reconcile sees the members running, not waiting since their approval.
-    records = execution.start_batch(batch_job_id) if batch_job_id else {}
-    outcome = {"completed": [], "failed": [], "noop": [], "requeued": []}
-    summaries = []
-    with audit.appended_at_commit():
-        open_for_savepoints()
-        for request_id in sorted(set(request_ids)):
-            record_id = records.get(request_id)
-            if batch_job_id and record_id is None:
-                outcome["noop"].append(request_id)  # its record is closed: queued again on its own, or done
-                continue
-            try:
-                with db.session.begin_nested():
-                    summary = _erase_request(request_id, record_id, today, owner=record_id)
-            except BaseTimeoutException:
-                raise  # the job's own time is up: the whole batch goes back (jobs/base.run_batch_job)
-            except TRANSIENT_DB_ERRORS as exc:
-                if getattr(exc, "connection_invalidated", False) or not _connected():
-                    raise
-                log.warning("batch %s: request %s met %s; queued again on its own", batch_job_id, request_id,
-                            type(exc).__name__)
-                if record_id is not None:
-                    execution.close_record(record_id, LOST, "a timeout in its batch; queued again on its own")
-                outcome["requeued"].append(request_id)
-                continue
-            except Exception as exc:  # this subject alone: its savepoint is rolled back, the others go on
-                error = execution.safe_error(exc)
-                log.warning("batch %s: request %s failed (%s)", batch_job_id, request_id, type(exc).__name__,
-                            exc_info=not isinstance(exc, execution.ExecutionError))
-                if record_id is not None:
-                    execution.job_failed(record_id, error, final=True, commit=False)
-                execution.fail_in_transaction(request_id, error, job_id=record_id)
-                outcome["failed"].append(request_id)
-                continue
-            if summary["noop"]:
-                if record_id is not None:
-                    execution.finish_record(record_id)
-                outcome["noop"].append(request_id)
-            else:
-                summaries.append(summary)
-                outcome["completed"].append(request_id)
-        db.session.commit()
-        open_for_savepoints()
-        # Each subject's check of its own erasure in a savepoint: one that fails (a statement timeout) is logged
-        # and leaves its certificate without a verification, not the others' checks undone.
-        for summary in summaries:
-            try:
-                with db.session.begin_nested():
-                    _after_commit(summary, today, commit=False)
-            except BaseTimeoutException:
-                raise
-            except Exception as exc:
-                log.error("batch %s: request %s: the erasure's self-check failed (%s)", batch_job_id,
-                          summary["request_id"], type(exc).__name__, exc_info=True)
-        db.session.commit()
-    for request_id in outcome["requeued"]:
-        _queue_alone(request_id, records.get(request_id), batch_job_id)
-    return outcome
-
-
-def _queue_alone(request_id, record_id, batch_job_id):
-    """Queue one subject of a batch on its own (after a timeout); if even that fails, reconcile queues it later."""
-    try:
-        jobqueue.enqueue_request_job(request_id, replacing=record_id)
-    except Exception as exc:
-        db.session.rollback()
-        log.warning("batch %s: request %s not queued again (%s); reconcile will", batch_job_id, request_id,
-                    type(exc).__name__)
-
-
-def _connected():
-    """After a transient error rolled a subject's savepoint back: can the batch's transaction go on?"""
-    try:
-        db.session.execute(select(1))
-        return True
-    except SQLAlchemyError:
-        return False
-
-
-def _erase_request(request_id, job_id, today, owner=None):
+def erase_in_transaction(request_id, job_id, today, owner=None):
     """One request's erasure in the current transaction (neither commit nor rollback): its summary, or a no-op.
 
     `owner`: a batch member's own job record; if the request was queued again under another job, that job does it.
@@ -208,7 +113,7 @@ def _erase_request(request_id, job_id, today, owner=None):
     return summary
 
 
-def _after_commit(summary, today, commit=True):
+def after_commit(summary, today, commit=True):
     """Files go once the erasure is committed (a file cannot be rolled back); then the erasure checks itself."""
     _unlink(summary.pop("_files"))
     summary["verification"] = erasure_check.verify(summary["request_id"], summary["client_id"],

@@ -226,28 +226,6 @@ def job_failed(job_id, error, final, commit=True):
         db.session.commit()
 
 
-def batch_records(batch_job_id, open_only=False):
-    """{request id: JobRecord} of the requests a batch job carries out (services/erasure.erase_batch).
-
-    `open_only`: only records still waiting or running (not finished, failed, or lost and queued again)."""
-    if not batch_job_id:
-        return {}
-    query = select(JobRecord).where(JobRecord.batch_job_id == batch_job_id)
-    if open_only:
-        query = query.where(JobRecord.status.in_(OPEN_JOB_STATUSES))
-    return {record.request_id: record for record in db.session.execute(query).scalars()}
-
-
-def start_batch(batch_job_id):
-    """Mark a batch's open members started and commit; {request id: record id} of those members."""
-    records = batch_records(batch_job_id, open_only=True)
-    for record in records.values():
-        job_started(record.id, commit=False)
-    members = {request_id: record.id for request_id, record in records.items()}
-    db.session.commit()
-    return members
-
-
 def close_record(job_id, status, error):
     """End a job record with `status` and a reason (in the caller's transaction)."""
     record = db.session.get(JobRecord, job_id)

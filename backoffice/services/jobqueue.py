@@ -37,7 +37,7 @@ KIND_FOR_TYPE = {ERASURE: "erasure", CONSENT_WITHDRAWAL: "erasure", ACCESS: "exp
 COMPLETION_JOB = "backoffice.jobs.systems.complete_after_systems"
 COMPLETION_KIND = "completion"
 # Bulk approval (issue 16): the erasures it approves are carried out by one job per batch of this many subjects,
-# each in its own savepoint (services/erasure.erase_batch), so a batch shares one commit and one chain append.
+# each in its own savepoint (services/erasure_batches.erase_batch), so a batch shares one commit and one chain append.
 ERASURE_BATCH_JOB = "backoffice.jobs.erasure.erase_batch"
 ERASURE_TYPES = frozenset({ERASURE, CONSENT_WITHDRAWAL})
 _ANY = object()

@@ -26,8 +26,7 @@ from .disclosures import RECIPIENT_CATEGORY_LABELS
 from .retention import effective_rules
 from .transaction import user_action
 
-LANGUAGES = ("kk", "ru", "en")
-FORMATS = ("csv", "pdf", "html")
+FORMATS = ("csv",) + documents.FORMATS  # the register as a spreadsheet too
 PURPOSES = {"3.2.1": _l("Identification and service (3.2.1)"), "3.2.2": _l("Marketing, with consent (3.2.2)"),
             "3.2.3": _l("Statistics, depersonalised only (3.2.3)"), "4.1": _l("Transfer at the client's request (4.1)")}
 BASES = {"consent": _l("Consent of the data subject (Law art. 7, 8)"),
@@ -183,7 +182,7 @@ def render_html(language):
 @user_action
 def export(language, fmt):
     """(bytes, mimetype) of the register in `fmt` (csv, pdf, html) and `language`; the download is audited."""
-    if language not in LANGUAGES or fmt not in FORMATS:
+    if language not in documents.languages() or fmt not in FORMATS:
         raise documents.DocumentError("no such export")
     if fmt == "pdf":
         body, mimetype = documents.to_pdf(render_html(language)), "application/pdf"

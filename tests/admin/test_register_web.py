@@ -7,7 +7,7 @@ from pypdf import PdfReader
 
 from backoffice.extensions import db
 from backoffice.models import AuditEvent
-from backoffice.services import compliance_settings, datamap, documents
+from backoffice.services import compliance_settings, datamap
 
 
 def test_supervisor_reads_and_downloads_admin_sets_the_responsible_person(client, login_as, auth, make_staff):
@@ -71,7 +71,7 @@ def test_a_system_added_in_the_systems_view_appears_in_the_register_flagged_outs
     assert "Bad" not in [s.name for s in datamap.all_systems()]
 
 
-@pytest.mark.skipif(not documents.pdf_available(), reason="WeasyPrint needs Pango/HarfBuzz (installed by .ci/run)")
+@pytest.mark.usefixtures("needs_pdf")
 @pytest.mark.parametrize("lang,title,flag", [
     ("kk", "Өңдеу тізілімі", "Қазақстаннан тыс"), ("ru", "Реестр обработки", "за пределами Казахстана"),
     ("en", "Processing register", "outside Kazakhstan")])

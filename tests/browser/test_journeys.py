@@ -53,7 +53,7 @@ def _text(app, language, message):
         return gettext(message)
 
 
-LIVE_WAIT_MS = 60_000  # the page polls every 2 s; the embedded worker may still be busy with another test's job
+LIVE_WAIT_MS = 60_000  # pages poll every 0.2 s here (conftest); the embedded worker may be busy with another job
 
 
 def _step(visitor, step):

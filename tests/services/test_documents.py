@@ -16,9 +16,7 @@ from backoffice.models.jobs import ExportPackage
 from backoffice.services import documents, erasure, export
 from tests.jobfactories import approved_request, seeded_client
 
-pytestmark = pytest.mark.skipif(not documents.pdf_available(),
-                                reason="WeasyPrint needs libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 "
-                                       "(installed by .ci/run)")
+pytestmark = pytest.mark.usefixtures("needs_pdf")
 KAZAKH_LETTERS = set("әғқңөұүһі")
 
 

@@ -13,7 +13,7 @@ from backoffice.jobs.base import JobContext, JobFailed, embedded_context
 from backoffice.models.clients import BLOCKED, ERASED, Client
 from backoffice.models.jobs import FAILED, FINISHED, LOST, RETRYING, STARTED, JobRecord
 from backoffice.models.requests import APPROVED, AWAITING_APPROVAL, COMPLETED, ERASURE, PrivacyRequest, RequestEvent
-from backoffice.services import audit, bulk, erasure, jobqueue
+from backoffice.services import audit, bulk, erasure, erasure_batches, jobqueue
 from tests.jobfactories import approved_request, seeded_client, text_hits
 from tests.services.conftest import RecordingWorker
 from tests.services.requestkit import new_request
@@ -47,13 +47,25 @@ def _commits_during(action):
     return result, len(commits)
 
 
+def _raise_for(monkeypatch, request_id, error):
+    """The erasure of `request_id` raises `error` before it writes anything; every other subject's runs."""
+    real_erase = erasure._erase
+
+    def erase_or_raise(privacy_request, client, *args):
+        if privacy_request.id == request_id:
+            raise error
+        return real_erase(privacy_request, client, *args)
+
+    monkeypatch.setattr(erasure, "_erase", erase_or_raise)
+
+
 def test_a_batch_erases_every_subject_in_one_commit_and_certifies_each(app, manager):
     subjects = [seeded_client(f"batch{n}", 300 + n) for n in range(3)]
     requests = [approved_request(client, "erasure", by=manager) for client, _ in subjects]
     batch_id = _batch(requests)
 
     outcome, commits = _commits_during(
-        lambda: erasure.erase_batch([r.id for r in reversed(requests)], batch_job_id=batch_id))
+        lambda: erasure_batches.erase_batch([r.id for r in reversed(requests)], batch_job_id=batch_id))
 
     # The members marked started; the erasures; every subject's check of its own erasure. (COMMITs SQLAlchemy sends:
     # SQLite's driver committing at a savepoint's release is caught by the lost-connection test below.)
@@ -77,7 +89,7 @@ def test_a_blocked_subject_fails_alone_and_keeps_its_data(app, manager):
     ok, refused = approved_request(ok_client, "erasure", by=manager), approved_request(blocked, "erasure", by=manager)
     batch_id = _batch([ok, refused])
 
-    outcome = erasure.erase_batch([ok.id, refused.id], batch_job_id=batch_id)
+    outcome = erasure_batches.erase_batch([ok.id, refused.id], batch_job_id=batch_id)
 
     assert outcome == {"completed": [ok.id], "failed": [refused.id], "noop": [], "requeued": []}
     db.session.expire_all()
@@ -104,7 +116,7 @@ def test_a_subject_whose_erasure_breaks_midway_is_rolled_back_alone(app, manager
         return summary
 
     monkeypatch.setattr(erasure, "_erase", erase_then_break)
-    outcome = erasure.erase_batch([r.id for r in requests], batch_job_id=_batch(requests))
+    outcome = erasure_batches.erase_batch([r.id for r in requests], batch_job_id=_batch(requests))
 
     assert outcome["failed"] == [broken.id] and len(outcome["completed"]) == 2
     db.session.expire_all()
@@ -121,12 +133,12 @@ def test_running_a_batch_again_certifies_nothing_twice(app, manager):
     subjects = [seeded_client(f"again{n}", 330 + n) for n in range(2)]
     requests = [approved_request(client, "erasure", by=manager) for client, _ in subjects]
     batch_id = _batch(requests)
-    erasure.erase_batch([r.id for r in requests], batch_job_id=batch_id)
+    erasure_batches.erase_batch([r.id for r in requests], batch_job_id=batch_id)
     db.session.expire_all()
     certificates = {r.id: db.session.get(PrivacyRequest, r.id).certificate for r in requests}
 
     # Run again without the batch's records (all closed now): the completed check under the row lock decides.
-    outcome = erasure.erase_batch([r.id for r in requests])
+    outcome = erasure_batches.erase_batch([r.id for r in requests])
 
     assert outcome == {"completed": [], "failed": [], "noop": sorted(certificates), "requeued": []}
     db.session.expire_all()
@@ -140,15 +152,9 @@ def test_a_lost_connection_leaves_every_subject_untouched_for_the_retry(app, man
     subjects = [seeded_client(f"tr{n}", 340 + n) for n in range(2)]
     requests = [approved_request(client, "erasure", by=manager) for client, _ in subjects]
     batch_id = _batch(requests)
-    real_erase = erasure._erase
-
-    def lose_connection_on_second(privacy_request, client, *args):
-        if privacy_request.id == requests[1].id:
-            raise OperationalError("UPDATE client", {}, Exception("server closed the connection"))
-        return real_erase(privacy_request, client, *args)
-
-    monkeypatch.setattr(erasure, "_erase", lose_connection_on_second)
-    monkeypatch.setattr(erasure, "_connected", lambda: False)  # the batch's transaction cannot go on
+    _raise_for(monkeypatch, requests[1].id,
+               OperationalError("UPDATE client", {}, Exception("server closed the connection")))
+    monkeypatch.setattr(erasure_batches, "_connected", lambda: False)  # the batch's transaction cannot go on
     with embedded_context(JobContext(batch_id, retries_left=2)), pytest.raises(JobFailed):
         erasure_jobs.erase_batch(*[r.id for r in requests])
 
@@ -165,15 +171,9 @@ def test_a_subject_that_meets_a_lock_timeout_is_queued_again_alone(app, manager,
     subjects = [seeded_client(f"lk{n}", 345 + n) for n in range(3)]
     requests = [approved_request(client, "erasure", by=manager) for client, _ in subjects]
     locked = requests[1]
-    real_erase = erasure._erase
-
-    def time_out_on_locked(privacy_request, client, *args):
-        if privacy_request.id == locked.id:
-            raise OperationalError("SELECT ... FOR UPDATE", {}, Exception("canceling statement due to lock timeout"))
-        return real_erase(privacy_request, client, *args)
-
-    monkeypatch.setattr(erasure, "_erase", time_out_on_locked)
-    outcome = erasure.erase_batch([r.id for r in requests], batch_job_id=_batch(requests))
+    _raise_for(monkeypatch, locked.id,
+               OperationalError("SELECT ... FOR UPDATE", {}, Exception("canceling statement due to lock timeout")))
+    outcome = erasure_batches.erase_batch([r.id for r in requests], batch_job_id=_batch(requests))
 
     assert outcome["requeued"] == [locked.id] and len(outcome["completed"]) == 2
     db.session.expire_all()
@@ -202,7 +202,7 @@ def test_members_are_marked_started_before_the_work_and_a_member_queued_again_is
         return real_erase(privacy_request, client, *args)
 
     monkeypatch.setattr(erasure, "_erase", look_from_another_connection)
-    outcome = erasure.erase_batch([r.id for r in requests], batch_job_id=batch_id)
+    outcome = erasure_batches.erase_batch([r.id for r in requests], batch_job_id=batch_id)
 
     assert seen[0] == [STARTED, STARTED, LOST]
     assert outcome["completed"] == sorted(r.id for r in requests[:2]) and outcome["noop"] == [requests[2].id]
@@ -225,7 +225,7 @@ def test_one_failing_self_check_leaves_the_others_checked(app, manager, monkeypa
         return result
 
     monkeypatch.setattr(erasure_check, "verify", time_out_on_second)
-    outcome = erasure.erase_batch([r.id for r in requests], batch_job_id=_batch(requests))
+    outcome = erasure_batches.erase_batch([r.id for r in requests], batch_job_id=_batch(requests))
 
     assert len(outcome["completed"]) == 3
     db.session.expire_all()
@@ -279,14 +279,7 @@ def test_a_batch_out_of_time_goes_back_and_each_member_is_queued_alone(app, mana
     subjects = [seeded_client(f"to{n}", 370 + n) for n in range(2)]
     requests = [approved_request(client, "erasure", by=manager) for client, _ in subjects]
     batch_id = _batch(requests)
-    real_erase = erasure._erase
-
-    def run_out_of_time_on_second(privacy_request, client, *args):
-        if privacy_request.id == requests[1].id:
-            raise JobTimeoutException("Task exceeded maximum timeout value (600 seconds)")
-        return real_erase(privacy_request, client, *args)
-
-    monkeypatch.setattr(erasure, "_erase", run_out_of_time_on_second)
+    _raise_for(monkeypatch, requests[1].id, JobTimeoutException("Task exceeded maximum timeout value (600 seconds)"))
     with embedded_context(JobContext(batch_id, retries_left=2)), pytest.raises(JobFailed):
         erasure_jobs.erase_batch(*[r.id for r in requests])
 
