@@ -135,6 +135,9 @@ def load_config(environ=None, instance_path=None):
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
+        # Style sheets, scripts and fonts (no personal data in them): the browser keeps them for an hour instead of
+        # fetching some twenty files again on every page (http_security keeps every page and download no-store).
+        "SEND_FILE_MAX_AGE_DEFAULT": 3600,
         "MAX_CONTENT_LENGTH": int_or_default(env.get("BACKOFFICE_MAX_UPLOAD_MB"), 200) * 1024 * 1024,
         # Key of the suppression-list hashes, shared with mailing providers under contract (docs/optouts.md).
         # Unset: derived from BACKOFFICE_HASH_KEY, so the main key itself is never handed out.

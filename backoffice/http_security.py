@@ -8,7 +8,6 @@ import secrets
 
 from flask import abort, current_app, g, has_request_context, request
 from flask_babel import gettext as _
-from flask_login import current_user
 from werkzeug.serving import WSGIRequestHandler
 
 PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
@@ -65,10 +64,10 @@ def _set_headers(response):
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if current_app.config.get("PREFERRED_URL_SCHEME") == "https":
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    signed_in = getattr(current_user, "is_authenticated", False)
     is_static = request.endpoint in ("static", "admin.static") or (request.endpoint or "").endswith(".static")
-    if signed_in or response.headers.get("Content-Disposition") or not is_static:
-        # Pages and files with personal data are never kept by the browser or a proxy; so is every dynamic page.
+    if not is_static:
+        # Pages and files with personal data are never kept by the browser or a proxy: every page and download, signed
+        # in or not. Only the application's static files (no personal data) are cached (SEND_FILE_MAX_AGE_DEFAULT).
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
     return response

@@ -117,7 +117,8 @@ def recovery_codes():
 
 def gate_forced_change():
     """Until a reset user has chosen a password, every page leads to the password form."""
+    if request.endpoint in ("account.password", "auth.logout", "static", "admin.static"):
+        return None  # checked first: a style sheet or script needs no look-up of the session and its user
     if getattr(current_user, "is_authenticated", False) and current_user.must_change_password:
-        if request.endpoint not in ("account.password", "auth.logout", "static", "admin.static"):
-            return redirect(url_for("account.password"))
+        return redirect(url_for("account.password"))
     return None

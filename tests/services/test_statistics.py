@@ -13,7 +13,9 @@ from backoffice.services import deadlines, statistics
 
 
 def _add_requests(n, type_="access", status="completed", received=None, work_days=1, late=False, certificate=None):
-    received = received or (utcnow() - dt.timedelta(days=1)).replace(hour=5)
+    # A day ago to the minute (not a fixed hour of the UTC day): its Almaty month is _this_month() whatever the
+    # time of day, and a completion one working day on is now, not later today.
+    received = received or utcnow() - dt.timedelta(days=1)
     local_day = deadlines.local_datetime(received).date()
     done_day = deadlines.add_working_days(local_day, work_days)
     completed = received + dt.timedelta(days=(done_day - local_day).days) if status in ("completed", "rejected") else None
