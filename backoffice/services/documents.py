@@ -9,6 +9,7 @@ PDFs come from WeasyPrint, which needs Pango and HarfBuzz from the system (READM
 without them `pdf_available()` is False and the views offer HTML only.
 """
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -28,10 +29,17 @@ from . import audit
 from .deadlines import local_datetime
 from .transaction import user_action
 
-try:  # a system library (Pango) missing is an OSError at import: the app still runs, without PDFs
-    import weasyprint
-except OSError:  # pragma: no cover - depends on the machine
-    weasyprint = None
+
+@functools.cache
+def _weasyprint():
+    """WeasyPrint, imported on the first PDF (~25 MiB that a process serving no PDF never holds), or None.
+
+    A system library (Pango) missing is an OSError at import: the app still runs, without PDFs."""
+    try:
+        import weasyprint
+    except OSError:  # pragma: no cover - depends on the machine
+        return None
+    return weasyprint
 
 DOCUMENT_CSS = PROJECT_ROOT / "static" / "document.css"
 FORMATS = ("pdf", "html")
@@ -44,7 +52,7 @@ class DocumentError(Exception):
 
 
 def pdf_available():
-    return weasyprint is not None
+    return _weasyprint() is not None
 
 
 def languages():
@@ -110,6 +118,7 @@ def render_certificate(privacy_request, language, verify_url):
 
 
 def to_pdf(html):
+    weasyprint = _weasyprint()
     if weasyprint is None:
         raise DocumentError("PDF rendering needs Pango/HarfBuzz (see README)")
     return weasyprint.HTML(string=html, base_url=str(PROJECT_ROOT)).write_pdf()
@@ -160,7 +169,7 @@ def verify_certificate(request_id, sha256):
 
 def summary_pdf(html):
     """The access summary's PDF (put beside summary.html in the export package), or None without WeasyPrint."""
-    return to_pdf(html) if weasyprint is not None else None
+    return to_pdf(html) if pdf_available() else None
 
 
 def read_package_member(path, name):

@@ -20,7 +20,6 @@ from email.utils import format_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, func, insert, literal, or_, select, update
@@ -120,6 +119,9 @@ def _new_message_id():
 
 
 def _fernet():
+    # Imported here: OpenSSL's bindings (~7 MiB) only in a process that seals or opens an address.
+    from cryptography.fernet import Fernet
+
     key = hashlib.sha256(b"letter-address-seal:" + current_app.config["BACKOFFICE_HASH_KEY"].encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
@@ -129,6 +131,8 @@ def seal(address):
 
 
 def unseal(token):
+    from cryptography.fernet import InvalidToken
+
     try:
         return _fernet().decrypt(token.encode("ascii")).decode()
     except InvalidToken:

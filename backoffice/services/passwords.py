@@ -3,19 +3,27 @@
 At least PASSWORD_MIN_LENGTH (≥ 12) characters, not one of the 30,000 most common passwords (the list shipped by
 the `zxcvbn` package), and not built from the user's own e-mail or name.
 """
+import functools
 import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MAX_PASSWORD_LENGTH = 200
 _hasher = PasswordHasher()
 # Verifying against this when the e-mail is unknown keeps the response time the same.
 DUMMY_HASH = _hasher.hash("not-a-real-password")
-_COMMON = frozenset(FREQUENCY_LISTS["passwords"])
+
+
+@functools.cache
+def _common():
+    """zxcvbn's 30,000 common passwords, loaded when a password is first checked: its six lists cost ~14 MiB in
+    every process, and only a process that sets a password needs one."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 class PasswordPolicyError(ValueError):
@@ -57,8 +65,9 @@ def check(password, email="", full_name=""):
     # Common passwords, also with digits or a repeated word around them ("password12", "qwertyqwerty").
     stripped = re.sub(r"\d+$", "", folded)
     repeated = re.fullmatch(r"(.+?)\1+", folded)
-    if (password.lower() in _COMMON or folded in _COMMON or stripped in _COMMON or len(set(folded)) < 4
-            or folded.isdigit() or (repeated and (repeated.group(1) in _COMMON or len(repeated.group(1)) < 6))):
+    common = _common()
+    if (password.lower() in common or folded in common or stripped in common or len(set(folded)) < 4
+            or folded.isdigit() or (repeated and (repeated.group(1) in common or len(repeated.group(1)) < 6))):
         raise PasswordPolicyError(_l("This password is too common or too simple. Choose a longer phrase "
                                      "that others would not guess."))
     parts = [_folded((email or "").split("@")[0]), _folded(email)]
