@@ -111,9 +111,10 @@ def create_app(config=None):
     from flask_babel import get_locale
 
     app.jinja_env.globals["get_locale"] = get_locale
-    from . import labels
+    from . import labels, system_notes
 
     labels.init_app(app)
+    system_notes.init_app(app)
     logging.getLogger("backoffice").setLevel(logging.INFO)
     from .logging_policy import install as install_log_policy
 

@@ -118,7 +118,7 @@ def run_recorded_job(kind, object_id, service, mark_failed, what):
         except TRANSIENT_ERRORS as exc:
             db.session.rollback()
             final = not context.will_retry
-            error = f"{kind} attempt failed: {type(exc).__name__} (transient)"
+            error = execution.transient_error(exc)
             log.warning("job %s %s %s: %s; final=%s", context.job_id, what, object_id, error, final)
             _record_failure(context, object_id, error, final, mark_failed, what)
             raise JobFailed(error) from None

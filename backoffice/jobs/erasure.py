@@ -28,11 +28,11 @@ def erase_batch(*request_ids):
         except BaseTimeoutException:
             db.session.rollback()
             context.stop_retrying()
-            final, error, timed_out = True, "erasure batch timed out; its requests were queued again one by one", True
+            final, error, timed_out = True, erasure_batches.BATCH_TIMED_OUT, True
         except TRANSIENT_ERRORS as exc:
             db.session.rollback()
             final, timed_out = not context.will_retry, False
-            error = f"erasure attempt failed: {type(exc).__name__} (transient)"
+            error = execution.transient_error(exc)
         except Exception as exc:
             db.session.rollback()
             context.stop_retrying()

@@ -1,6 +1,7 @@
 """The per-system job of a request's fan-out (policy 5.2-5.4): one system, one job, retried alone."""
 import logging
 
+from .. import system_notes
 from ..extensions import db
 from ..services import execution, fanout
 from .base import TRANSIENT_ERRORS, JobFailed, current_context, job_app, run_request_job
@@ -23,7 +24,8 @@ def run_system_task(task_id):
             if not transient:
                 context.stop_retrying()
             final = not context.will_retry
-            error = str(exc) if isinstance(exc, fanout.TaskFailed) else f"{type(exc).__name__} (transient)"
+            error = (system_notes.note(exc.message) if isinstance(exc, fanout.TaskFailed)
+                     else execution.transient_error(exc))
             log.warning("job %s system task %s failed: %s; final=%s", context.job_id, task_id,
                         type(exc).__name__, final)
             fanout.record_failure(task_id, error, final)

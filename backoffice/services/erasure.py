@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import delete, func, or_, select, update
 
+from .. import system_notes
 from ..extensions import db
 from ..identifiers import normalise_email, normalise_phone, try_normalise
 from ..models.base import utcnow
@@ -96,10 +98,10 @@ def erase_in_transaction(request_id, job_id, today, owner=None):
         .execution_options(populate_existing=True)
     ).scalar_one_or_none() if privacy_request.client_id else None
     if erasure_blocker(client) is not None:
-        # The stored reason is a fixed English sentence (it lands in the database and the Jobs view);
-        # erasure_blocker() gives the translated one for pages.
-        raise ErasureRefused(f"refused: client is blocked ({ART_1_3}); lift the block, then retry"
-                             if client is not None else "refused: request has no client",
+        # The stored reason is a note (the Jobs view shows it in the reader's language).
+        raise ErasureRefused(_l("Refused: the client is blocked (%(law)s); lift the block, then queue the job again.",
+                                law=system_notes.LegalReference("law94.art1_3"))
+                             if client is not None else _l("The request is not linked to a client."),
                              code="blocked" if client is not None else "no_client")
     waiting = fanout.blocking_tasks(request_id, privacy_request.type)
     if waiting:
@@ -237,12 +239,17 @@ def _erase(privacy_request, client, today, started_at, job_id):
         "finished_at": utcnow().isoformat(),
     }
     if unflown:
-        outcome = (f"partial: {unflown} booking(s) for flights not yet flown kept ({ART_8_2}); "
-                   "everything else erased. Tell the client; a new request after the flight completes it.")
+        outcome = system_notes.note(lazy_ngettext(
+            "Partial: %(num)d booking for a flight not yet flown was kept (%(law)s); everything else was erased. "
+            "Tell the client; a new request after the flight completes the erasure.",
+            "Partial: %(num)d bookings for flights not yet flown were kept (%(law)s); everything else was erased. "
+            "Tell the client; a new request after the flights completes the erasure.",
+            unflown, law=system_notes.LegalReference("law94.art8_2")))
     elif exceptions:
-        outcome = "partial: a system recorded as unable to erase (see the certificate); everything else erased"
+        outcome = system_notes.note(_l("Partial: a system is recorded as unable to erase (see the certificate); "
+                                       "everything else was erased."))
     else:
-        outcome = "erased: personal data deleted, retained records depersonalised"
+        outcome = system_notes.note(_l("Erased: personal data deleted, retained records depersonalised."))
     # The personal-data change itself, on the client (policy 4.3); the request's completion follows.
     audit.record("client.erase", object_type="client", object_id=cid, request_id=rid,
                  details={"deleted": deleted, "depersonalised": depersonalised, "outcome": outcome_kind,

@@ -7,10 +7,12 @@ once, then checks each subject's erasure in its own savepoint. What goes wrong f
 """
 import logging
 
+from flask_babel import lazy_gettext as _l
 from rq.timeouts import BaseTimeoutException
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
+from .. import system_notes
 from ..extensions import db
 from ..models.jobs import LOST, OPEN_JOB_STATUSES, JobRecord
 from . import audit, erasure, execution, jobqueue
@@ -20,6 +22,7 @@ log = logging.getLogger("backoffice.jobs")
 
 # A lost connection sends the whole batch back (the job is retried); a lock or statement timeout, one subject.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+BATCH_TIMED_OUT = system_notes.note(_l("Its batch ran out of time; it was queued again on its own."))
 
 
 def members(batch_job_id, open_only=False):
@@ -77,7 +80,8 @@ def erase_batch(request_ids, batch_job_id=None, today=None):
                 log.warning("batch %s: request %s met %s; queued again on its own", batch_job_id, request_id,
                             type(exc).__name__)
                 if record_id is not None:
-                    execution.close_record(record_id, LOST, "a timeout in its batch; queued again on its own")
+                    execution.close_record(record_id, LOST, system_notes.note(_l(
+                        "A timeout in its batch; it was queued again on its own.")))
                 outcome["requeued"].append(request_id)
                 continue
             except Exception as exc:  # this subject alone: its savepoint is rolled back, the others go on
@@ -123,7 +127,7 @@ def run_failed(batch_job_id, error, final, timed_out=False):
     records = members(batch_job_id, open_only=True)
     for request_id, record in records.items():
         if timed_out:
-            execution.close_record(record.id, LOST, "its batch timed out; queued again on its own")
+            execution.close_record(record.id, LOST, BATCH_TIMED_OUT)
         else:
             execution.job_failed(record.id, error, final, commit=False)
             if final:

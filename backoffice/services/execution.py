@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 
+from .. import labels, system_notes
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.jobs import FAILED, FINISHED, LOST, OPEN_JOB_STATUSES, RETRYING, STARTED, JobRecord
@@ -32,18 +34,26 @@ class ExecutionError(Exception):
     """A permanent failure. The message is shown to staff and stored: it must never contain personal data."""
 
     def __init__(self, message, code="refused"):
-        super().__init__(str(message))
+        super().__init__(message)
+        self.message = message  # a lazy message: stored as a note, shown in the reader's language
         self.code = code
 
 
 def safe_error(exc):
-    """Error text fit for the database, the Jobs view and Redis: ours verbatim, anything else by class name only.
+    """Error text fit for the database, the Jobs view and Redis (a system note): ours as the message, anything else
+    by class name only.
 
     Driver errors quote SQL parameters, which may be personal data, so their message is never kept.
     """
     if isinstance(exc, ExecutionError):
-        return str(exc)
-    return f"unexpected error ({type(exc).__name__}); see the worker log for the request id"
+        return system_notes.note(exc.message)
+    return system_notes.note(_l("Unexpected error (%(error)s); the worker log has the details under the request "
+                                "number."), error=type(exc).__name__)
+
+
+def transient_error(exc):
+    """The note for an attempt that failed on a passing fault (database or queue unreachable, a lock timeout)."""
+    return system_notes.note(_l("The attempt failed on a temporary fault (%(error)s)."), error=type(exc).__name__)
 
 
 def lock_request(request_id):
@@ -69,11 +79,12 @@ def claim_locked(request_id, types):
     """`claim` within a larger transaction (a batch's savepoint): nothing is rolled back here."""
     privacy_request = lock_request(request_id)
     if privacy_request is None:
-        raise ExecutionError("request not found", code="not_found")
+        raise ExecutionError(_l("The request no longer exists."), code="not_found")
     if privacy_request.status == COMPLETED:
         return None
     if privacy_request.type not in types:
-        raise ExecutionError(f"this job does not carry out a {privacy_request.type} request", code="wrong_type")
+        raise ExecutionError(_l("This job does not carry out requests of this type (%(type)s).",
+                                 type=labels.label(privacy_request.type, "request_type")), code="wrong_type")
     return privacy_request
 
 
@@ -82,7 +93,7 @@ def _system_step(privacy_request, action, comment=None, details=None, effect=Non
     try:
         lifecycle.transition(privacy_request, action, None, comment=comment, details=details, effect=effect)
     except lifecycle.WorkflowError as exc:
-        raise ExecutionError(str(exc), code="illegal_transition") from None
+        raise ExecutionError(exc.message, code="illegal_transition") from None
 
 
 def mark_executing(privacy_request, job_id):
@@ -173,14 +184,14 @@ def retry_request(request_id, by):
     privacy_request = lock_request(request_id)
     if privacy_request is None:
         db.session.rollback()
-        raise ExecutionError("request not found", code="not_found")
+        raise ExecutionError(_l("The request no longer exists."), code="not_found")
     if privacy_request.status == EXECUTING:
         db.session.rollback()
         return jobqueue.enqueue_request_job(request_id)
     try:
         steps.take_step(privacy_request, "retry", by)
     except lifecycle.WorkflowError as exc:
-        raise ExecutionError(str(exc), code="not_retryable") from None
+        raise ExecutionError(exc.message, code="not_retryable") from None
     return privacy_request.job_id
 
 
@@ -253,7 +264,7 @@ def checkpoint(name, optional=False):
     deadline = time.monotonic() + PAUSE_LIMIT_SECONDS  # a test that forgot its pause must not hold locks for ever
     while not release.exists():
         if not Path(pause_dir).is_dir() or time.monotonic() > deadline:
-            raise ExecutionError("test pause directory removed or never released", code="test_abort")
+            raise ExecutionError(_l("A test pause was removed or never released."), code="test_abort")
         time.sleep(0.05)
 
 
@@ -277,7 +288,8 @@ def mark_lost(record, now):
     """An open job record whose job the queue forgot (or whose worker died) ends as lost; its work is queued again."""
     if record.status in OPEN_JOB_STATUSES:
         record.status = LOST
-        record.error = "job lost (queue forgot it or its worker died); queued again"
+        record.error = system_notes.note(_l("The job was lost (the queue forgot it or its worker stopped); it was queued "
+                                           "again."))
         record.ended_at = now
 
 

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
+from .. import system_notes
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import Client, ClientAccount
@@ -140,7 +142,7 @@ def _read_systems(client):
         try:
             out[system.name] = sql_connector.read(system, identifiers)
         except sql_connector.ConnectorError as exc:
-            raise execution.ExecutionError(str(exc), code="system_unavailable") from None
+            raise execution.ExecutionError(exc.args[0] if exc.args else str(exc), code="system_unavailable") from None
     return out
 
 
@@ -201,7 +203,7 @@ def build_export(request_id, job_id=None):
     if privacy_request is None:
         return {"request_id": request_id, "noop": True}
     if privacy_request.client_id is None:
-        raise execution.ExecutionError("request has no client", code="no_client")
+        raise execution.ExecutionError(_l("The request is not linked to a client."), code="no_client")
     waiting = fanout.blocking_tasks(request_id, ACCESS)
     if waiting:
         db.session.rollback()  # webhook and manual systems first (services.fanout); they queue this job again
@@ -246,7 +248,9 @@ def build_export(request_id, job_id=None):
         fanout.settle_in_transaction(request_id, (BACKOFFICE, SQL), lambda task: (
             {"rows": counts.get(f"system:{task.system.name}", 0)} if task.system.kind == SQL
             else {"package_id": package.id}))
-        execution.mark_completed(privacy_request, f"export package #{package.id} ready, SHA-256 {digest}",
+        execution.mark_completed(privacy_request, system_notes.note(
+                                     _l("Export package #%(package)s is ready, SHA-256 %(sha256)s."),
+                                     package=package.id, sha256=digest),
                                  details={"package_id": package.id, "sha256": digest, "size": size,
                                           "counts": counts})
         execution.checkpoint("export.before_commit")

@@ -203,9 +203,9 @@ def run_task(task_id, job_id=None):
         else:
             return {"task_id": task_id, "noop": True}
     except sql_connector.ConnectorError as exc:
-        raise TaskFailed(str(exc), transient=False) from None
+        raise TaskFailed(exc.args[0] if exc.args else str(exc), transient=False) from None
     except webhook.WebhookError as exc:
-        raise TaskFailed(str(exc), transient=exc.transient) from None
+        raise TaskFailed(exc.message, transient=exc.transient) from None
     finish(task, status, result=result)
     return {"task_id": task_id, "status": status}
 
@@ -214,7 +214,8 @@ class TaskFailed(Exception):
     """A system's part failed; the message holds no personal data. `transient`: worth another attempt."""
 
     def __init__(self, message, transient=True):
-        super().__init__(str(message))
+        super().__init__(message)
+        self.message = message  # a lazy message: stored as a note (system_notes), shown in the reader's language
         self.transient = transient
 
 

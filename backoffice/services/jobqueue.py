@@ -12,6 +12,7 @@ import uuid
 from contextlib import contextmanager
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry, Worker
@@ -19,6 +20,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import update
 
+from .. import system_notes
 from ..extensions import db
 from ..models.jobs import OPEN_JOB_STATUSES, JobRecord
 from ..models.requests import ACCESS, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest
@@ -114,7 +116,8 @@ def _check_ids(ids):
 def _note_unpushed(records, exc):
     log.warning("job(s) %s not pushed: %s; reconcile will queue them", [r.id for r in records], type(exc).__name__)
     for record in records:
-        record.error = f"queue unavailable ({type(exc).__name__}); reconcile will queue it again"
+        record.error = system_notes.note(_l("The job queue could not be reached (%(error)s); the job will be queued "
+                                            "again automatically."), error=type(exc).__name__)
     db.session.commit()
 
 

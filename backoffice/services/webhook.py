@@ -33,7 +33,8 @@ class WebhookError(Exception):
     """The call did not succeed. `transient` says whether a later attempt may (timeout, 5xx, refused)."""
 
     def __init__(self, message, transient=True):
-        super().__init__(str(message))
+        super().__init__(message)
+        self.message = message
         self.transient = transient
 
 

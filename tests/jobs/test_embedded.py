@@ -2,6 +2,7 @@
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from backoffice import system_notes
 from backoffice.extensions import db
 from backoffice.jobs.embedded import EmbeddedWorker
 from backoffice.models.jobs import FAILED, FINISHED, LOST, JobRecord
@@ -61,8 +62,8 @@ def test_refused_erasure_fails_the_request_with_a_reason_and_no_personal_data(ap
     db.session.expire_all()
     failed = db.session.get(PrivacyRequest, request.id)
     record = db.session.get(JobRecord, job_id)
-    assert failed.status == "failed" and "1(3)" in failed.outcome
-    assert record.status == FAILED and "blocked" in record.error
+    assert failed.status == "failed" and "1(3)" in system_notes.render(failed.outcome)
+    assert record.status == FAILED and "blocked" in system_notes.render(record.error)
     assert worker.state(job_id) == "failed"  # a permanent failure is not retried
     assert not any(value in record.error + failed.outcome for value in strings)
 
@@ -85,7 +86,7 @@ def test_transient_error_is_retried_then_fails_the_request(app, worker, manager,
     db.session.expire_all()
     assert len(calls) == 1 + jobqueue.RETRY_MAX and len(submitted) == jobqueue.RETRY_MAX
     record = db.session.get(JobRecord, job_id)
-    assert record.status == FAILED and "Secret" not in record.error and "OperationalError" in record.error
+    assert record.status == FAILED and "Secret" not in record.error and "OperationalError" in system_notes.render(record.error)
     assert db.session.get(PrivacyRequest, request.id).status == "failed"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from rq import SimpleWorker
 
+from backoffice import system_notes
 from backoffice.extensions import db
 from backoffice.jobs import schedule
 from backoffice.models.base import utcnow
@@ -136,7 +137,7 @@ def test_push_failure_does_not_lose_the_approval(app, manager):
     request = approved_request(client, "erasure", by=manager)
     job_id = jobqueue.enqueue_request_job(request.id)
     record = db.session.get(JobRecord, job_id)
-    assert record.status == "queued" and "queue unavailable" in record.error
+    assert record.status == "queued" and "queue could not be reached" in system_notes.render(record.error)
     assert db.session.get(PrivacyRequest, request.id).job_id == job_id
 
 

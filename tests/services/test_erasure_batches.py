@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
+from backoffice import system_notes
 from backoffice.extensions import db
 from backoffice.jobs import erasure as erasure_jobs
 from backoffice.jobs.base import JobContext, JobFailed, embedded_context
@@ -95,9 +96,9 @@ def test_a_blocked_subject_fails_alone_and_keeps_its_data(app, manager):
     db.session.expire_all()
     assert db.session.get(PrivacyRequest, ok.id).status == COMPLETED and text_hits(ok_strings[0]) == []
     failed = db.session.get(PrivacyRequest, refused.id)
-    assert failed.status == "failed" and "1(3)" in failed.outcome and failed.certificate is None
+    assert failed.status == "failed" and "1(3)" in system_notes.render(failed.outcome) and failed.certificate is None
     record = db.session.get(JobRecord, failed.job_id)
-    assert record.status == FAILED and "1(3)" in record.error
+    assert record.status == FAILED and "1(3)" in system_notes.render(record.error)
     assert text_hits(blocked_strings[0]) and text_hits(blocked_strings[1])
     assert db.session.get(Client, blocked.id).status == BLOCKED
     assert audit.verify().ok
@@ -124,7 +125,7 @@ def test_a_subject_whose_erasure_breaks_midway_is_rolled_back_alone(app, manager
     assert db.session.get(Client, broken_client.id).status != ERASED
     assert all(text_hits(value) for value in broken_strings[:2])  # its savepoint took its writes back
     failed = db.session.get(PrivacyRequest, broken.id)
-    assert failed.status == "failed" and failed.outcome.startswith("unexpected error (ValueError)")
+    assert failed.status == "failed" and system_notes.render(failed.outcome).startswith("Unexpected error (ValueError)")
     assert [db.session.get(PrivacyRequest, r.id).status for r in (requests[0], requests[2])] == [COMPLETED] * 2
     assert audit.verify().ok
 
@@ -266,7 +267,7 @@ def test_bulk_approval_whose_batch_cannot_be_queued_says_so_and_keeps_the_approv
     db.session.expire_all()
     for privacy_request in requests:
         assert db.session.get(PrivacyRequest, privacy_request.id).status == APPROVED
-        assert "queue unavailable" in db.session.get(JobRecord, privacy_request.job_id).error
+        assert "queue could not be reached" in system_notes.render(db.session.get(JobRecord, privacy_request.job_id).error)
         assert db.session.execute(select(func.count()).select_from(RequestEvent).where(  # the timeline says so
             RequestEvent.request_id == privacy_request.id, RequestEvent.action == "job_not_queued")).scalar() == 1
 
