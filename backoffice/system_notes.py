@@ -54,32 +54,38 @@ def is_note(text):
 
 
 def render(text):
-    """The note in the current language; any other text unchanged (None → "")."""
+    """The note in the current language; any other text unchanged (None → ""). Never raises: a text that only
+    looks like a note (typed by staff, or damaged) is shown as written."""
     if not is_note(text):
         return text or ""
     try:
-        stored = json.loads(text)
-    except ValueError:
+        return _render(json.loads(text))
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError):
         return text
-    return _render(stored)
 
 
 def _value(value):
     if isinstance(value, dict) and isinstance(value.get("note"), dict):
         return _render(value["note"])
-    if isinstance(value, dict) and "legal_reference" in value:
+    if isinstance(value, dict) and isinstance(value.get("legal_reference"), str):
         return labels.legal_reference(value["legal_reference"])
-    return value
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    raise TypeError("not a note's value")
 
 
 def _render(stored):
-    values = {name: _value(value) for name, value in (stored.get("values") or {}).items()}
-    try:
-        if "plural" in stored:
-            return ngettext(stored["note"], stored["plural"], int(stored["n"]), **values)
-        return gettext(stored["note"], **values)
-    except (KeyError, TypeError, ValueError):  # a catalogue whose placeholders do not match: the English text
-        return str(stored["note"])
+    if not isinstance(stored, dict) or not isinstance(stored.get("note"), str):
+        raise TypeError("not a note")
+    values = stored.get("values") or {}
+    if not isinstance(values, dict):
+        raise TypeError("not a note's values")
+    values = {str(name): _value(value) for name, value in values.items()}
+    if "plural" in stored:
+        if not isinstance(stored["plural"], str) or not isinstance(stored.get("n"), int):
+            raise TypeError("not a plural note")
+        return ngettext(stored["note"], stored["plural"], stored["n"], **values)
+    return gettext(stored["note"], **values)
 
 
 def init_app(app):

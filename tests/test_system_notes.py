@@ -51,7 +51,14 @@ def test_plurals_and_legal_references_follow_the_reader(app):
     assert "8-бабының 2-тармағы" in _in("kk", stored)
 
 
-@pytest.mark.parametrize("text", [None, "", "The client asked by phone", '{"note": broken', '{"other": 1}'])
+# What staff could type into a comment or an outcome (2,000 characters), or a damaged row: shown as written, no 500.
+LOOKALIKES = ['{"note": broken', '{"other": 1}', '{"note": "x", "values": [1]}', '{"note": "x", "values": "s"}',
+              '{"note": "x", "values": {"a": {"note": {}}}}', '{"note": "x", "plural": "y", "n": 1e400}',
+              '{"note": ' + "[" * 1990, '{"note": "x", "values": {"a": {"legal_reference": [1]}}}', '{"note": null}',
+              '{"note": 5}', '{"note": "%(a)d", "values": {"a": "z"}}', '{"note": "a", "plural": "b", "n": 1.5}']
+
+
+@pytest.mark.parametrize("text", [None, "", "The client asked by phone", *LOOKALIKES])
 def test_anything_else_is_shown_as_written(app, text):
     assert system_notes.render(text) == (text or "")
 

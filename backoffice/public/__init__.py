@@ -47,5 +47,5 @@ def page(token):
     package = attempt.package
     if package is None:
         abort(404)
-    return send_file(package.path, mimetype="application/zip", as_attachment=True,
+    return send_file(package.path, mimetype="application/zip", as_attachment=True, max_age=0,
                      download_name=f"bekair-personal-data-{package.created_at:%Y-%m-%d}.zip")

@@ -8,8 +8,10 @@ the other systems (services/fanout); that request completes once every one of th
 """
 import logging
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 
+from .. import system_notes
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.clients import BLOCKED, Client
@@ -68,7 +70,8 @@ def _lift(client_id, today):
         if blocking_request is not None:
             db.session.add(RequestEvent(request_id=blocking_request, at=utcnow(), actor_id=None, action=BLOCK_EXPIRED,
                                         from_status=COMPLETED, to_status=COMPLETED,
-                                        comment=f"block ended on {until.isoformat()}; client unblocked"))
+                                        comment=system_notes.note(_l("The block ended on %(date)s; the client was "
+                                                                     "unblocked."), date=until.isoformat())))
         audit.record("client.block_lifted", object_type="client", object_id=client_id, request_id=blocking_request,
                      details={"reason": BLOCK_EXPIRED, "blocked_until": until.isoformat(),
                               "unblocking_request_id": unblocking.id if unblocking is not None else None})

@@ -86,7 +86,7 @@ def _categories(client):
             "id": r.id, "type": r.type, "channel": r.channel, "status": r.status, "received_at": r.received_at,
             "requester_name": r.requester_name, "requester_email": r.requester_email,
             "requester_phone": r.requester_phone, "description": r.description,
-            "details": json.dumps(r.payload, ensure_ascii=False) if r.payload else None, "outcome": r.outcome,
+            "details": json.dumps(r.payload, ensure_ascii=False) if r.payload else None, "outcome": _outcome(r.outcome, client),
             "completed_at": r.completed_at, "source": "privacy_request"}),
         # Policy 4.1-4.2: what was disclosed to whom. Every column the register has, so columns added later
         # (recipient category, legal basis, revocation) reach the client without touching this line.
@@ -163,6 +163,12 @@ def _columns(to_row, query):
     for first in _stream(query.limit(1)):
         return list(to_row(first).keys())
     return []
+
+
+def _outcome(text, client):
+    """A request's outcome as the client reads it: a system note in the client's language, staff's words as typed."""
+    with force_locale(summary_language(client)):
+        return system_notes.render(text) or None
 
 
 def summary_language(client):

@@ -253,7 +253,7 @@ def record_failure(task_id, error, final):
     task = db.session.get(SystemTask, task_id)
     if task is None or task.settled:
         return
-    task.error = error[:500]
+    task.error = error
     task.status = FAILED if final else PENDING
     audit.record("system_task.failed" if final else "system_task.attempt_failed", object_type="system_task",
                  object_id=task.id, request_id=task.request_id, details={"system_id": task.system_id,

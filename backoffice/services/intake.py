@@ -7,6 +7,7 @@ import datetime as dt
 
 from flask_babel import lazy_gettext as _l
 
+from .. import system_notes
 from ..extensions import db
 from ..identifiers import InvalidIdentifier, normalise_email, normalise_phone
 from ..models.base import utcnow
@@ -144,5 +145,5 @@ def create_request(*, by, **fields):
     if type == MARKETING_OPT_OUT:
         with unit_of_work():
             transition(req, "complete", by, effect=completion.opt_out_effect(by),
-                       comment=str(completion.OPT_OUT_RECORDED))
+                       comment=system_notes.note(completion.OPT_OUT_RECORDED))
     return req

@@ -7,6 +7,7 @@ The functions returning an effect are the steps' halves that `steps.take_step` r
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
+from .. import system_notes
 from ..extensions import db
 from ..models.clients import ERASED, Client
 from ..models.records import Booking
@@ -75,7 +76,7 @@ def merge_effect(req, into, by):
 
     def effect(r):
         r.duplicate_of_id = into.id
-        r.outcome = f"merged into #{into.id}"
+        r.outcome = system_notes.note(_l("Merged into request #%(id)s."), id=into.id)
         db.session.add(RequestEvent(request_id=into.id, actor_id=by.id if by else None, action="duplicate_merged",
                                     from_status=into.status, to_status=into.status, comment=f"#{r.id}"))
         return {"into": into.id}

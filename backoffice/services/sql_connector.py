@@ -64,7 +64,7 @@ def dataset_of(system):
     try:
         return datasets.parse(system.dataset or {})
     except datasets.DatasetError as exc:
-        raise ConnectorError(str(exc)) from None
+        raise ConnectorError(exc.args[0] if exc.args else str(exc)) from None  # the lazy message (a note)
 
 
 def _reflect(connection, dataset, cache_key=None):
