@@ -226,6 +226,13 @@ CERTIFICATE_OUTCOMES = {"complete": _l("complete"), "partial": _l("partial"),
                         "residual": _l("not complete: identifiers left behind")}
 EXCEPTION_REASONS = {"unflown_ticket": _l("ticket not yet flown"),
                      "system_cannot": _l("the system cannot carry it out (recorded by a manager)")}
+LETTER_TEMPLATES = {  # services/letter_templates.DEFAULTS
+    "acknowledgement": _l("Acknowledgement of receipt"), "identity_verification": _l("Identity check asked"),
+    "completion": _l("Request completed"), "access_ready": _l("Data ready: download link"),
+    "download_code": _l("One-time download code"), "refusal": _l("Refusal with reason"),
+    "extension": _l("Deadline extended"), "block_placed": _l("Block placed"), "block_lifted": _l("Block lifted"),
+    "breach_notification": _l("Personal data breach notice"),
+}
 SCRUB_REASONS = {
     "erased": _l("Erased client"),
     "blocked": _l("Blocked client"),
@@ -410,7 +417,7 @@ TABLES = {
     "retention_action": RETENTION_ACTIONS, "counted_from": COUNTED_FROM,
     "certificate_outcome": CERTIFICATE_OUTCOMES, "exception_reason": EXCEPTION_REASONS,
     "scrub_reason": SCRUB_REASONS, "import_state": IMPORT_STATES, "import_failure": IMPORT_FAILURES,
-    "data_category": DATA_CATEGORIES,
+    "data_category": DATA_CATEGORIES, "letter_template": LETTER_TEMPLATES,
 }
 
 

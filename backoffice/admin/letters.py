@@ -12,13 +12,7 @@ from .base import ProtectedView
 
 STATUS_LABELS = {"pending": _l("waiting to be sent"), "sent": _l("sent"), "failed": _l("refused by the server"),
                  "erased": _l("not sent: client erased")}
-TEMPLATE_LABELS = {
-    "acknowledgement": _l("Acknowledgement of receipt"), "identity_verification": _l("Identity check asked"),
-    "completion": _l("Request completed"), "access_ready": _l("Data ready: download link"),
-    "download_code": _l("One-time download code"), "refusal": _l("Refusal with reason"),
-    "extension": _l("Deadline extended"), "block_placed": _l("Block placed"), "block_lifted": _l("Block lifted"),
-    "breach_notification": _l("Personal data breach notice"),
-}
+TEMPLATE_LABELS = labels.LETTER_TEMPLATES
 LANGUAGE_LABELS = labels.LANGUAGES
 
 

@@ -55,7 +55,7 @@ def erasure_blocker(client):
         return _l("The request is not linked to a client.")
     if client.status == BLOCKED:
         return _l("The client's data is blocked (%(ref)s): blocking stops destruction too. "
-                  "Lift the block first, then retry.", ref=ART_1_3)
+                  "Lift the block first, then retry.", ref=system_notes.LegalReference("law94.art1_3"))
     return None
 
 

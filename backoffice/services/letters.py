@@ -24,6 +24,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, func, insert, literal, or_, select, update
 
+from .. import labels, system_notes
 from ..extensions import db
 from ..models.base import utcnow
 from ..models.breaches import BreachAffectedClient
@@ -295,7 +296,11 @@ def _record_sent(letter, via):
                                     .where(PrivacyRequest.id == letter.request_id)).scalar()
         db.session.add(RequestEvent(request_id=letter.request_id, action="letter_sent", from_status=status,
                                     to_status=status,
-                                    comment=f"{letter.template} · {letter.language} · {letter.message_id}"))
+                                    comment=system_notes.note(
+                                        _l("Letter sent: %(template)s (language: %(language)s), Message-ID %(message_id)s."),
+                                        template=labels.label(letter.template, "letter_template"),
+                                        language=labels.label(letter.language, "language"),
+                                        message_id=letter.message_id)))
     if letter.breach_id is not None and letter.client_id is not None:
         # A breach notice out of the outbox: the affected client is now recorded as told (policy 4.3).
         db.session.execute(update(BreachAffectedClient).where(

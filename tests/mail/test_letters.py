@@ -2,8 +2,10 @@
 import datetime as dt
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
+from backoffice import system_notes
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.mail import PENDING, SENT, Letter
@@ -34,7 +36,9 @@ def test_acknowledgement_reaches_smtp_in_the_clients_language_with_the_deadline(
     assert letter.status == SENT and letter.message_id == msg["Message-ID"] and letter.client_id == client.id
     timeline = db.session.execute(select(RequestEvent.comment).where(RequestEvent.request_id == req.id,
                                                                       RequestEvent.action == "letter_sent")).scalar_one()
-    assert timeline == f"acknowledgement · kk · {letter.message_id}"
+    with force_locale("en"):  # a note: the reader's language, the template and language by their labels
+        assert system_notes.render(timeline) == (f"Letter sent: Acknowledgement of receipt (language: Kazakh), Message-ID "
+                                                 f"{letter.message_id}.")
 
 
 def test_unmatched_sender_gets_acknowledgement_and_identity_check_in_the_language_they_wrote(app, smtp):
