@@ -117,10 +117,15 @@ def erase_in_transaction(request_id, job_id, today, owner=None):
 
 def after_commit(summary, today, commit=True):
     """Files go once the erasure is committed (a file cannot be rolled back); then the erasure checks itself."""
-    _unlink(summary.pop("_files"))
+    remove_files(summary)
     summary["verification"] = erasure_check.verify(summary["request_id"], summary["client_id"],
                                                    summary.pop("_identifiers"), today, commit=commit)
     return summary
+
+
+def remove_files(summary):
+    """Delete the erased client's files (export packages, mail evidence) once the erasure is committed."""
+    _unlink(summary.pop("_files", ()))
 
 
 def _count(statement):
