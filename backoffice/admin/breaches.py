@@ -2,6 +2,7 @@
 from flask import abort, flash, make_response, redirect, request
 from flask_admin import expose
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from ..models.breaches import SELECTIONS
@@ -117,7 +118,8 @@ class BreachView(ProtectedView):
             destination=request.form.get("destination"), date_from=form_date("date_from"),
             date_to=form_date("date_to"), ids_text=ids_text, system=request.form.get("system"),
             version=form_int("version")),
-            lambda added: _("%(count)s client(s) added to the affected list.", count=added))
+            lambda added: ngettext("%(num)s client added to the affected list.",
+                                   "%(num)s clients added to the affected list.", added))
 
     @expose("/<int:incident_id>/notice/", methods=("POST",))
     def notice_view(self, incident_id):
@@ -139,7 +141,7 @@ class BreachView(ProtectedView):
             ids = [int(v) for v in request.form.getlist("client_id") if v.isdigit() and len(v) < 12]
         return self._act(incident_id, lambda: breaches.record_subjects_notified(
             incident_id, current_user, ids, request.form.get("channel")),
-            lambda told: _("%(count)s client(s) recorded as told.", count=told))
+            lambda told: ngettext("%(num)s client recorded as told.", "%(num)s clients recorded as told.", told))
 
     @expose("/<int:incident_id>/notify/", methods=("GET", "POST"))
     def notify_view(self, incident_id):
@@ -157,8 +159,10 @@ class BreachView(ProtectedView):
                 except breaches.BreachError as error:
                     _flash_errors(error)
                 else:
-                    flash(_("%(count)s notice(s) put in the letter outbox; each client is recorded as told when "
-                            "their letter is sent.", count=sum(queued.values())), "success")
+                    flash(ngettext("%(num)s notice put in the letter outbox; the client is recorded as told when the "
+                                   "letter is sent.",
+                                   "%(num)s notices put in the letter outbox; each client is recorded as told when "
+                                   "their letter is sent.", sum(queued.values())), "success")
                     return redirect(self.get_url(".details_view", incident_id=incident_id))
         plan = breach_subjects.plan(incident_id)
         if plan is None:

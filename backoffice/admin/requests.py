@@ -11,6 +11,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
@@ -460,7 +461,8 @@ class PrivacyRequestView(RequestListMixin, BulkDecisionMixin, RoleModelView):
         except lifecycle.WorkflowError as error:
             flash(_("Nothing was assigned: %(reason)s", reason=str(error)), "error")
         else:
-            flash(_("%(n)s request(s) assigned to %(who)s.", n=len(rows), who=str(to)), "success")
+            flash(ngettext("%(num)s request assigned to %(who)s.", "%(num)s requests assigned to %(who)s.", len(rows),
+                           who=str(to)), "success")
 
     @action("export_selected", _l("Export selected as CSV (ids and dates only)"))
     def action_export_selected(self, ids):

@@ -4,6 +4,7 @@ from flask import abort, flash, redirect, request
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.validators import Length, NumberRange, Optional
 
@@ -89,7 +90,8 @@ class RetentionRunsView(ProtectedView):
             abort(403)
         if SecureForm().validate_on_submit():
             run = retention_runs.run(dry_run=True, trigger="staff")
-            flash(_("Dry run finished: %(count)s row(s) would change; nothing was changed.", count=run.total_rows),
+            flash(ngettext("Dry run finished: %(num)s row would change; nothing was changed.",
+                           "Dry run finished: %(num)s rows would change; nothing was changed.", run.total_rows),
                   "success")
             return redirect(self.get_url(".details_view", run_id=run.id))
         return redirect(self.get_url(".index"))
@@ -118,6 +120,7 @@ class DormantAccountsView(ProtectedView):
             except dormant.DormantError as error:
                 flash(str(error), "error")
             else:
-                flash(_("%(count)s erasure request(s) opened; they follow the normal approval path.",
-                        count=len(opened)), "success")
+                flash(ngettext("%(num)s erasure request opened; it follows the normal approval path.",
+                               "%(num)s erasure requests opened; they follow the normal approval path.", len(opened)),
+                      "success")
         return redirect(self.get_url(".index"))

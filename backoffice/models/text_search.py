@@ -24,22 +24,30 @@ FREE_TEXT_COLUMNS = {
 INDEX_PREFIX = "ix_trgm_"
 
 
-def index_name(table, column):
-    return f"{INDEX_PREFIX}{table}_{column}"
+def index_name(table):
+    return f"{INDEX_PREFIX}{table}_free_text"
+
+
+def free_text_sql(table):
+    """The table's free-text columns as one text (SQL; the index is built on exactly this expression, and the search
+    uses the same text so the planner matches it). One trigram index per table instead of one per column: a search
+    for N values is N index lookups, not N × columns (privacy_request: 7 columns, 550 → 75 ms for 25 subjects)."""
+    return " || ' ' || ".join(f"coalesce({column}, '')" for column in FREE_TEXT_COLUMNS[table])
 
 
 def create_statements(table, opclass_schema=None):
-    """The DDL that indexes `table`'s free-text columns by trigrams (migration trgm01 runs a copy of it).
+    """The DDL that indexes `table`'s free-text columns by trigrams (migrations trgm01/trgm02 run a copy of it).
 
     `opclass_schema`: where pg_trgm is installed (the operator class must be named there when it is not on the
     search path, e.g. a schema of its own per tenant or test)."""
+    if table not in FREE_TEXT_COLUMNS:
+        return []
     # The schema as `regnamespace::text` gives it: already quoted where it needs to be.
     opclass = f"{opclass_schema}.gin_trgm_ops" if opclass_schema else "gin_trgm_ops"
     # fastupdate off: GIN's pending list (new entries not yet merged, up to 4 MB) is read in full by every search;
     # after a burst of erasures it made each lookup read ~260 pages (280 ms per table instead of 3 ms).
-    return [f"CREATE INDEX IF NOT EXISTS {index_name(table, column)} ON {table} "
-            f"USING gin ({column} {opclass}) WITH (fastupdate = off)"
-            for column in FREE_TEXT_COLUMNS.get(table, ())]
+    return [f"CREATE INDEX IF NOT EXISTS {index_name(table)} ON {table} "
+            f"USING gin (({free_text_sql(table)}) {opclass}) WITH (fastupdate = off)"]
 
 
 CREATE_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_trgm"
