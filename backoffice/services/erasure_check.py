@@ -9,7 +9,7 @@ an alert on the request page and the certificate.
 """
 import logging
 
-from sqlalchemy import JSON, String, Text, literal_column, or_, select, text
+from sqlalchemy import JSON, String, Text, or_, select, text
 
 from ..extensions import db
 from ..identifiers import normalise_email, normalise_phone, try_normalise
@@ -188,9 +188,16 @@ def find_residuals_of_many(subjects, today):
 def free_text_match(expression_sql, patterns):
     """The table's free text (models/text_search.free_text_sql) contains any of `patterns` (LIKE '%…%': on
     PostgreSQL its trigram index answers it). A value spanning two columns matches here too; the row is then
-    checked column by column (_Findings.check), so it counts only where a column holds it."""
-    expression = literal_column(f"({expression_sql})", Text)
-    return or_(*[expression.contains(value, autoescape=True) for value in patterns])
+    checked column by column (_Findings.check), so it counts only where a column holds it.
+
+    Written as SQL text with one bound parameter a value: a batch searches for hundreds of values, and building and
+    compiling as many SQLAlchemy expressions cost more than the search itself (0.3 s a batch)."""
+    condition = " OR ".join(f"({expression_sql}) LIKE :v{n} ESCAPE '/'" for n in range(len(patterns)))
+    return text(condition).bindparams(**{f"v{n}": f"%{_escaped(value)}%" for n, value in enumerate(patterns)})
+
+
+def _escaped(value):
+    return value.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def verify(request_id, client_id, identifiers, today, commit=True):

@@ -146,3 +146,17 @@ def test_on_postgresql_the_whole_table_search_is_answered_by_trigram_indexes(app
     assert set(plans) == set(FREE_TEXT_COLUMNS)
     for table, plan in plans.items():
         assert index_name(table) in plan and "Seq Scan" not in plan, plan  # one index per table
+
+
+def test_the_whole_table_search_takes_values_literally(app):
+    """E-mail addresses hold "_" (and anyone may type "%"): LIKE's wildcards in a value match only themselves."""
+    from backoffice.models.text_search import free_text_sql
+    from backoffice.services.erasure_check import free_text_match
+
+    literal = PrivacyRequest(type="access", status="received", description="write to jo_hn%x/y@mail.kz please")
+    lookalike = PrivacyRequest(type="access", status="received", description="write to joXhnAx/y@mail.kz please")
+    db.session.add_all([literal, lookalike])
+    db.session.commit()
+    found = db.session.execute(select(PrivacyRequest.id).where(
+        free_text_match(free_text_sql("privacy_request"), ["jo_hn%x/y@mail.kz"]))).scalars().all()
+    assert found == [literal.id]
