@@ -1,6 +1,7 @@
 """The breach register pages (policy 4.3): support reports an incident; managers and supervisors run it."""
 from flask import abort, flash, make_response, redirect, request
 from flask_admin import expose
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -118,8 +119,8 @@ class BreachView(ProtectedView):
             destination=request.form.get("destination"), date_from=form_date("date_from"),
             date_to=form_date("date_to"), ids_text=ids_text, system=request.form.get("system"),
             version=form_int("version")),
-            lambda added: ngettext("%(num)s client added to the affected list.",
-                                   "%(num)s clients added to the affected list.", added))
+            lambda added: ngettext("%(count)s client added to the affected list.",
+                                   "%(count)s clients added to the affected list.", added, count=format_number(added)))
 
     @expose("/<int:incident_id>/notice/", methods=("POST",))
     def notice_view(self, incident_id):
@@ -141,7 +142,8 @@ class BreachView(ProtectedView):
             ids = [int(v) for v in request.form.getlist("client_id") if v.isdigit() and len(v) < 12]
         return self._act(incident_id, lambda: breaches.record_subjects_notified(
             incident_id, current_user, ids, request.form.get("channel")),
-            lambda told: ngettext("%(num)s client recorded as told.", "%(num)s clients recorded as told.", told))
+            lambda told: ngettext("%(count)s client recorded as told.", "%(count)s clients recorded as told.", told,
+                                  count=format_number(told)))
 
     @expose("/<int:incident_id>/notify/", methods=("GET", "POST"))
     def notify_view(self, incident_id):
@@ -159,10 +161,11 @@ class BreachView(ProtectedView):
                 except breaches.BreachError as error:
                     _flash_errors(error)
                 else:
-                    flash(ngettext("%(num)s notice put in the letter outbox; the client is recorded as told when the "
+                    queued_count = sum(queued.values())
+                    flash(ngettext("%(count)s notice put in the letter outbox; the client is recorded as told when the "
                                    "letter is sent.",
-                                   "%(num)s notices put in the letter outbox; each client is recorded as told when "
-                                   "their letter is sent.", sum(queued.values())), "success")
+                                   "%(count)s notices put in the letter outbox; each client is recorded as told when "
+                                   "their letter is sent.", queued_count, count=format_number(queued_count)), "success")
                     return redirect(self.get_url(".details_view", incident_id=incident_id))
         plan = breach_subjects.plan(incident_id)
         if plan is None:

@@ -9,6 +9,7 @@ from flask import Response, abort, flash, jsonify, redirect, request, stream_wit
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -461,8 +462,8 @@ class PrivacyRequestView(RequestListMixin, BulkDecisionMixin, RoleModelView):
         except lifecycle.WorkflowError as error:
             flash(_("Nothing was assigned: %(reason)s", reason=str(error)), "error")
         else:
-            flash(ngettext("%(num)s request assigned to %(who)s.", "%(num)s requests assigned to %(who)s.", len(rows),
-                           who=str(to)), "success")
+            flash(ngettext("%(count)s request assigned to %(who)s.", "%(count)s requests assigned to %(who)s.",
+                           len(rows), count=format_number(len(rows)), who=str(to)), "success")
 
     @action("export_selected", _l("Export selected as CSV (ids and dates only)"))
     def action_export_selected(self, ids):

@@ -2,6 +2,7 @@
 (managers and supervisors) — policy 3.1; Law 94-V art. 7, 12."""
 from flask import abort, flash, redirect, request
 from flask_admin import expose
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -90,8 +91,9 @@ class RetentionRunsView(ProtectedView):
             abort(403)
         if SecureForm().validate_on_submit():
             run = retention_runs.run(dry_run=True, trigger="staff")
-            flash(ngettext("Dry run finished: %(num)s row would change; nothing was changed.",
-                           "Dry run finished: %(num)s rows would change; nothing was changed.", run.total_rows),
+            flash(ngettext("Dry run finished: %(count)s row would change; nothing was changed.",
+                           "Dry run finished: %(count)s rows would change; nothing was changed.", run.total_rows,
+                           count=format_number(run.total_rows)),
                   "success")
             return redirect(self.get_url(".details_view", run_id=run.id))
         return redirect(self.get_url(".index"))
@@ -120,7 +122,8 @@ class DormantAccountsView(ProtectedView):
             except dormant.DormantError as error:
                 flash(str(error), "error")
             else:
-                flash(ngettext("%(num)s erasure request opened; it follows the normal approval path.",
-                               "%(num)s erasure requests opened; they follow the normal approval path.", len(opened)),
+                flash(ngettext("%(count)s erasure request opened; it follows the normal approval path.",
+                               "%(count)s erasure requests opened; they follow the normal approval path.", len(opened),
+                               count=format_number(len(opened))),
                       "success")
         return redirect(self.get_url(".index"))

@@ -92,20 +92,23 @@ def _linked(table, client_ids, request_ids, today):
     return (or_(*conditions), tuple(owners)) if conditions else (None, ())
 
 
-def _owners(table, owner_columns, values, subject_of_client, client_of_request):
-    """The subjects (their indexes) a linked row belongs to: by its client, or by the client of its request."""
+def _owners(table, owner_columns, values, subjects_of_client, client_of_request):
+    """The subjects (their indexes) a linked row belongs to: by its client, or by the client of its request. Two
+    requests of one client in a batch are two subjects of that client: the row is checked for both."""
     found = set()
     for column, value in zip(owner_columns, values):
         by_request = table.name == "privacy_request" or column.name == "request_id"
         client_id = client_of_request.get(value) if by_request else value
-        if client_id in subject_of_client:
-            found.add(subject_of_client[client_id])
+        found.update(subjects_of_client.get(client_id, ()))
     return found
 
 
-def _patterns(values):
-    """Each value as typed and in lower case (SQLite's LIKE folds ASCII only; PostgreSQL's folds nothing)."""
-    return sorted({form for value in values for form in (value, value.lower())})
+def _patterns(values, postgres):
+    """The values to search for: PostgreSQL's ILIKE folds case itself; SQLite's LIKE folds ASCII only, so each value
+    is also searched in lower and upper case."""
+    if postgres:
+        return sorted(set(values))
+    return sorted({form for value in values for form in (value, value.lower(), value.upper())})
 
 
 class _Findings:
@@ -146,13 +149,15 @@ def find_residuals_of_many(subjects, today):
     OR-ed; each row found is checked against each subject's own identifiers. A batch of 25 erasures runs the same
     ~25 statements as one.
     """
-    client_ids = [client_id for client_id, _ in subjects]
-    subject_of_client = {client_id: n for n, client_id in enumerate(client_ids)}
+    client_ids = sorted({client_id for client_id, _ in subjects})
+    subjects_of_client = {}
+    for n, (client_id, _) in enumerate(subjects):
+        subjects_of_client.setdefault(client_id, []).append(n)
     client_of_request = dict(db.session.execute(
         select(PrivacyRequest.id, PrivacyRequest.client_id).where(PrivacyRequest.client_id.in_(client_ids))).all())
     request_ids = sorted(client_of_request)
-    patterns = _patterns({value for _, values in subjects for value in getattr(values, "everywhere", values)})
     postgres = db.session.get_bind().dialect.name == "postgresql"
+    patterns = _patterns({value for _, values in subjects for value in _everywhere(values)}, postgres)
     findings = _Findings([values for _, values in subjects])
     everyone = range(len(subjects))
     checked = set()
@@ -166,7 +171,7 @@ def find_residuals_of_many(subjects, today):
                 labelled = [column.label(f"owner_{n}") for n, column in enumerate(owners)]  # the key may be one
                 for row in db.session.execute(select(*key, *labelled, *columns).where(linked)):
                     findings.check(table, columns, row, _owners(table, owners, row[1:1 + len(owners)],
-                                                                subject_of_client, client_of_request))
+                                                                subjects_of_client, client_of_request))
         free = [table.c[name] for name in FREE_TEXT_COLUMNS.get(table.name, ()) if name in table.c]
         if free and key:
             checked.update((table.name, column.name) for column in free)
@@ -176,23 +181,47 @@ def find_residuals_of_many(subjects, today):
                     # rates them above a read of the whole table once a handful of patterns are OR-ed (bench:
                     # 10 ms vs 79 ms at 100,000 messages): no whole-table read for this statement.
                     db.session.execute(text("SET LOCAL enable_seqscan = off"))
-                statement = (select(*key, *free).where(free_text_match(free_text_sql(table.name), patterns))
-                             .limit(1000 * len(subjects)))
-                for row in db.session.execute(statement):
-                    findings.check(table, free, row, everyone)
+                _search(table, key, free, patterns, postgres, findings, everyone, subjects)
                 if postgres:
                     db.session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
     return findings.hits, len(checked)
 
 
-def free_text_match(expression_sql, patterns):
+SEARCH_LIMIT = 1000  # rows fetched per subject and table; a batch shares 25 × this
+
+
+def _everywhere(values):
+    return getattr(values, "everywhere", values)
+
+
+def _search(table, key, free, patterns, postgres, findings, everyone, subjects):
+    """One whole-table search for the batch; should it find more rows than its share, each subject is searched on
+    its own instead (as a single erasure is), so one subject's common value never crowds out another's rows."""
+    expression = free_text_sql(table.name)
+    limit = SEARCH_LIMIT * len(subjects)
+    rows = db.session.execute(select(*key, *free).where(free_text_match(expression, patterns, postgres))
+                              .limit(limit + 1)).all()
+    if len(rows) <= limit or len(subjects) == 1:
+        for row in rows[:limit]:
+            findings.check(table, free, row, everyone)
+        return
+    for n, (_, values) in enumerate(subjects):
+        own = _patterns(_everywhere(values), postgres)
+        if own:
+            for row in db.session.execute(select(*key, *free).where(free_text_match(expression, own, postgres))
+                                          .limit(SEARCH_LIMIT)):
+                findings.check(table, free, row, (n,))
+
+
+def free_text_match(expression_sql, patterns, case_insensitive=False):
     """The table's free text (models/text_search.free_text_sql) contains any of `patterns` (LIKE '%…%': on
     PostgreSQL its trigram index answers it). A value spanning two columns matches here too; the row is then
     checked column by column (_Findings.check), so it counts only where a column holds it.
 
     Written as SQL text with one bound parameter a value: a batch searches for hundreds of values, and building and
     compiling as many SQLAlchemy expressions cost more than the search itself (0.3 s a batch)."""
-    condition = " OR ".join(f"({expression_sql}) LIKE :v{n} ESCAPE '/'" for n in range(len(patterns)))
+    operator = "ILIKE" if case_insensitive else "LIKE"  # ILIKE: PostgreSQL (its trigram index answers it too)
+    condition = " OR ".join(f"({expression_sql}) {operator} :v{n} ESCAPE '/'" for n in range(len(patterns)))
     return text(condition).bindparams(**{f"v{n}": f"%{_escaped(value)}%" for n, value in enumerate(patterns)})
 
 

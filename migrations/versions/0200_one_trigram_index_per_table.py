@@ -35,6 +35,18 @@ def _schema():
         "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").scalar()
 
 
+def _build(name, table, expression, schema):
+    """CREATE INDEX CONCURRENTLY that survives a re-run: an index a cancelled build left INVALID is dropped and built
+    again; returns whether the index is valid (only then may the indexes it replaces go)."""
+    valid = "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s"
+    bind = op.get_bind()
+    if bind.exec_driver_sql(valid, (name,)).scalar() is False:
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} "
+               f"USING gin ({expression} {schema}.gin_trgm_ops) WITH (fastupdate = off)")
+    return bool(bind.exec_driver_sql(valid, (name,)).scalar())
+
+
 def upgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
@@ -44,11 +56,10 @@ def upgrade():
         return
     with op.get_context().autocommit_block():
         for table, columns in COLUMNS.items():
-            expression = " || ' ' || ".join(f"coalesce({column}, '')" for column in columns)
-            op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_trgm_{table}_free_text ON {table} "
-                       f"USING gin (({expression}) {schema}.gin_trgm_ops) WITH (fastupdate = off)")
-            for column in columns:
-                op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS ix_trgm_{table}_{column}")
+            expression = "(" + " || ' ' || ".join(f"coalesce({column}, '')" for column in columns) + ")"
+            if _build(f"ix_trgm_{table}_free_text", table, expression, schema):
+                for column in columns:
+                    op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS ix_trgm_{table}_{column}")
 
 
 def downgrade():
@@ -59,7 +70,5 @@ def downgrade():
         return
     with op.get_context().autocommit_block():
         for table, columns in COLUMNS.items():
-            for column in columns:
-                op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_trgm_{table}_{column} ON {table} "
-                           f"USING gin ({column} {schema}.gin_trgm_ops) WITH (fastupdate = off)")
-            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS ix_trgm_{table}_free_text")
+            if all([_build(f"ix_trgm_{table}_{column}", table, column, schema) for column in columns]):
+                op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS ix_trgm_{table}_free_text")

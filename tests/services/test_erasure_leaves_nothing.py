@@ -133,7 +133,7 @@ def test_on_postgresql_the_whole_table_search_is_answered_by_trigram_indexes(app
     plans = {}
 
     def explain(connection, cursor, statement, parameters, context, executemany):
-        if " LIKE " in statement and not statement.lstrip().upper().startswith("EXPLAIN"):
+        if re.search(r"\sI?LIKE\s", statement) and not statement.lstrip().upper().startswith("EXPLAIN"):
             table = re.search(r"\bFROM\s+(\w+)", statement).group(1)
             cursor.execute("EXPLAIN " + statement, parameters)
             plans[table] = "\n".join(row[0] for row in cursor.fetchall())
@@ -160,3 +160,29 @@ def test_the_whole_table_search_takes_values_literally(app):
     found = db.session.execute(select(PrivacyRequest.id).where(
         free_text_match(free_text_sql("privacy_request"), ["jo_hn%x/y@mail.kz"]))).scalars().all()
     assert found == [literal.id]
+
+
+def test_an_identifier_in_other_letters_case_is_found(app, make_staff):
+    """Someone typed the client's e-mail in capitals: the whole-table search folds case (ILIKE on PostgreSQL)."""
+    client, _strings = seeded_client("upper", 16)
+    stray = PrivacyRequest(type="access", status="received", description=f"from {client.email.upper()} by phone")
+    db.session.add(stray)
+    db.session.commit()
+    privacy_request = approved_request(client, "erasure", by=make_staff("manager"))
+
+    erasure.erase_client(privacy_request.id)
+
+    certificate = db.session.get(PrivacyRequest, privacy_request.id).certificate
+    assert certificate["outcome"] == "residual"
+    assert certificate["verification"]["residual_columns"] == ["privacy_request.description"]
+
+
+def test_two_subjects_of_one_client_each_have_the_clients_linked_rows_checked(app):
+    """Two requests of one client in one batch: a row linked to that client is checked for both subjects."""
+    from backoffice.services.erasure_check import Identifiers, find_residuals_of_many
+
+    client, _strings = seeded_client("twice", 17)
+    today = erasure.local_today()
+    (first, second), _checked = find_residuals_of_many(
+        [(client.id, Identifiers({client.email})), (client.id, Identifiers({"not-in-any-row-0000"}))], today)
+    assert first.get("client.email") == 1 and "client.email" not in second
