@@ -1,7 +1,7 @@
 """Trigram indexes on the free-text columns (PostgreSQL only), so an erasure's check of its own work is fast.
 
 After an erasure, `services/erasure_check.verify` searches the columns where anyone may have typed a client's name
-or address about anybody (policy 5.3: nothing of the client is left) with `LIKE '%value%'` over the whole table.
+or address about anybody (policy 5.3: nothing of the client is left) with `ILIKE '%value%'` over the whole table.
 Without an index that reads every row of the table for every erased subject (~100 ms per table at 100,000 clients,
 seconds at 1 M); with pg_trgm's GIN indexes it is a few index lookups (issue 16). pg_trgm ships with PostgreSQL
 and is a trusted extension: the database owner may create it. SQLite scans in-process and needs none.

@@ -214,7 +214,7 @@ def _search(table, key, free, patterns, postgres, findings, everyone, subjects):
 
 
 def free_text_match(expression_sql, patterns, case_insensitive=False):
-    """The table's free text (models/text_search.free_text_sql) contains any of `patterns` (LIKE '%…%': on
+    """The table's free text (models/text_search.free_text_sql) contains any of `patterns` (ILIKE or LIKE '%…%': on
     PostgreSQL its trigram index answers it). A value spanning two columns matches here too; the row is then
     checked column by column (_Findings.check), so it counts only where a column holds it.
 
