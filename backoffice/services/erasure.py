@@ -24,7 +24,7 @@ from ..models.disclosures import DisclosureGrant
 from ..models.jobs import ExportPackage
 from ..models.optouts import MarketingOptOut
 from ..models.records import Booking, Communication
-from ..models.requests import COMPLETED, CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest, RequestEvent
+from ..models.requests import CONSENT_WITHDRAWAL, ERASURE, PrivacyRequest, RequestEvent
 from ..models.retention import DELETE
 from ..models.systems import BACKOFFICE, SystemTask
 from . import audit, erasure_check, execution, fanout, letters, mail_records
