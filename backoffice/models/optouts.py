@@ -23,7 +23,8 @@ class MarketingOptOut(db.Model):
     source = db.Column(db.String(20), nullable=False, default="staff_entry")
     reason = db.Column(db.Text, nullable=True)
     client_id = db.Column(db.Integer, db.ForeignKey("client.id"), nullable=True, index=True)
-    request_id = db.Column(db.Integer, db.ForeignKey("privacy_request.id"), nullable=True)
+    # Indexed: an erasure's self-check reads the opt-outs linked to the client's requests (issue 16).
+    request_id = db.Column(db.Integer, db.ForeignKey("privacy_request.id"), nullable=True, index=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     created_by_id = db.Column(db.Integer, db.ForeignKey("staff_user.id"), nullable=True)
     removed_at = db.Column(db.DateTime, nullable=True)
