@@ -215,9 +215,9 @@ def _erase(privacy_request, client, today, started_at, job_id):
 
     deleted = {k: v for k, v in deleted.items() if v}
     depersonalised = {k: v for k, v in depersonalised.items() if v}
-    fanout.settle_in_transaction(rid, (BACKOFFICE,), lambda task: {
+    tasks = fanout.settle_in_transaction(rid, (BACKOFFICE,), lambda task: {
         "deleted": sum(deleted.values()), "depersonalised": sum(depersonalised.values())})
-    exceptions.extend(fanout.exceptions_for_certificate(rid))
+    exceptions.extend(fanout.exceptions_for_certificate(rid, tasks))
     outcome_kind = "partial" if exceptions else "complete"
     certificate = {
         "kind": "erasure_certificate",
@@ -233,7 +233,7 @@ def _erase(privacy_request, client, today, started_at, job_id):
                           if name in rules],
         "opt_out_kept_as_hash": bool(opt_out["had_opted_out"]),
         "free_text_redacted": redacted,
-        "systems": fanout.results_for_certificate(rid),
+        "systems": fanout.results_for_certificate(rid, tasks),
         "requested_by_staff_id": privacy_request.created_by_id,
         "approved_by_staff_id": privacy_request.approved_by_id,
         "approved_at": privacy_request.approved_at.isoformat() if privacy_request.approved_at else None,

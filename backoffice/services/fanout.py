@@ -369,25 +369,32 @@ def confirm_from_callback(system, body):
 
 
 def settle_in_transaction(request_id, kinds, result_for):
-    """Mark the tasks of these system kinds done inside the caller's transaction (the back-office job's own)."""
+    """Mark the tasks of these system kinds done inside the caller's transaction (the back-office job's own).
+
+    Returns the request's tasks as they now stand (the certificate is written from them, without reading again)."""
     now = utcnow()
-    for task in tasks_of(request_id):
+    tasks = tasks_of(request_id)
+    for task in tasks:
         if task.system.kind in kinds and not task.settled:
             task.status, task.finished_at, task.error = DONE, now, None
             task.result = result_for(task)
     db.session.flush()
+    return tasks
 
 
-def exceptions_for_certificate(request_id):
-    """Systems a manager recorded as unable to carry out the request: exceptions, each with its legal reference."""
+def exceptions_for_certificate(request_id, tasks=None):
+    """Systems a manager recorded as unable to carry out the request: exceptions, each with its legal reference.
+
+    `tasks`: the request's tasks if the caller holds them already."""
     return [{"record_type": f"system:{task.system.name}", "reason": "system_cannot", "count": 1,
-             "legal_reference": task.legal_reference} for task in tasks_of(request_id) if task.status == CANNOT]
+             "legal_reference": task.legal_reference}
+            for task in (tasks_of(request_id) if tasks is None else tasks) if task.status == CANNOT]
 
 
-def results_for_certificate(request_id):
+def results_for_certificate(request_id, tasks=None):
     """Per-system results for the certificate: counts, kept columns with reasons, who confirmed and when."""
     rows = []
-    for task in tasks_of(request_id):
+    for task in tasks_of(request_id) if tasks is None else tasks:
         rows.append({"system_id": task.system_id, "system": task.system.name, "kind": task.system.kind,
                      "country": task.system.country, "status": task.status, "result": task.result or {},
                      "legal_reference": task.legal_reference, "confirmed_by_staff_id": task.confirmed_by_id,
