@@ -104,11 +104,13 @@ def _owners(table, owner_columns, values, subjects_of_client, client_of_request)
 
 
 def _patterns(values, postgres):
-    """The values to search for: PostgreSQL's ILIKE folds case itself; SQLite's LIKE folds ASCII only, so each value
-    is also searched in lower and upper case."""
+    """The values to search for: PostgreSQL's ILIKE folds case itself; SQLite's LIKE folds ASCII only, so a value
+    with other letters (Cyrillic names) is also searched in lower and upper case. An ASCII value once is enough:
+    each pattern is one more LIKE on every row of a whole-table scan there."""
     if postgres:
         return sorted(set(values))
-    return sorted({form for value in values for form in (value, value.lower(), value.upper())})
+    return sorted({form for value in values
+                   for form in ((value,) if value.isascii() else (value, value.lower(), value.upper()))})
 
 
 class _Findings:

@@ -177,6 +177,22 @@ def test_an_identifier_in_other_letters_case_is_found(app, make_staff):
     assert certificate["verification"]["residual_columns"] == ["privacy_request.description"]
 
 
+def test_a_cyrillic_name_in_other_letters_case_is_found(app, make_staff):
+    """SQLite's LIKE folds ASCII letters only: a Cyrillic name typed in capitals is searched in that case too."""
+    client, _strings = seeded_client("upper-kk", 18)
+    client.full_name = "Айгерім Сұлтанова"
+    stray = PrivacyRequest(type="access", status="received", description="АЙГЕРІМ СҰЛТАНОВА asked by phone")
+    db.session.add(stray)
+    db.session.commit()
+    privacy_request = approved_request(client, "erasure", by=make_staff("manager"))
+
+    erasure.erase_client(privacy_request.id)
+
+    certificate = db.session.get(PrivacyRequest, privacy_request.id).certificate
+    assert certificate["outcome"] == "residual"
+    assert certificate["verification"]["residual_columns"] == ["privacy_request.description"]
+
+
 def test_two_subjects_of_one_client_each_have_the_clients_linked_rows_checked(app):
     """Two requests of one client in one batch: a row linked to that client is checked for both subjects."""
     from backoffice.services.erasure_check import Identifiers, find_residuals_of_many
