@@ -10,6 +10,7 @@ from flask import Response, flash, redirect, request, stream_with_context
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import (DateTimeBetweenFilter, DateTimeGreaterFilter, DateTimeSmallerFilter,
                                               FilterEqual, IntEqualFilter)
+from flask_babel import format_number, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -113,11 +114,16 @@ class AuditEventView(RoleModelView):
     def verify_view(self):
         """Run the same chain check as `flask audit-verify`, record that it ran, and show the result."""
         result = audit_service.verify_and_record()
+        checked = format_number(result.checked)
         if result.ok:
-            flash(_("Audit chain intact: %(n)d events verified.", n=result.checked), "success")
+            flash(ngettext("Audit chain intact: %(count)s event verified.",
+                           "Audit chain intact: %(count)s events verified.", result.checked, count=checked), "success")
         else:
-            flash(_("Audit chain broken at position %(position)d (event ID %(event)s): %(reason)s. "
-                    "%(n)d events before it verified.", position=result.position,
-                    event=result.event_id if result.event_id is not None else "-",
-                    reason=labels.label(result.reason, "chain_fault"), n=result.checked), "error")
+            flash(ngettext("Audit chain broken at position %(position)s (event ID %(event)s): %(reason)s. "
+                           "%(count)s event before it verified.",
+                           "Audit chain broken at position %(position)s (event ID %(event)s): %(reason)s. "
+                           "%(count)s events before it verified.", result.checked,
+                           position=format_number(result.position),
+                           event=result.event_id if result.event_id is not None else "-",
+                           reason=labels.label(result.reason, "chain_fault"), count=checked), "error")
         return redirect(self.get_url(".index_view"))

@@ -3,6 +3,7 @@ import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import format_number, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -49,7 +50,10 @@ def _throttled_response(step, form, template):
     if step.outcome == signin.LOCKED:
         flash(_("Too many failed sign-ins: this sign-in is locked. Ask an administrator to unlock it."), "error")
     else:
-        flash(_("Too many failed sign-ins. Wait %(n)d seconds and try again.", n=max(step.retry_after, 1)), "error")
+        wait = int(max(step.retry_after, 1))
+        flash(ngettext("Too many failed sign-ins. Wait %(count)s second and try again.",
+                       "Too many failed sign-ins. Wait %(count)s seconds and try again.", wait,
+                       count=format_number(wait)), "error")
     response = current_app.make_response((render_template(template, form=form), 429))
     response.headers["Retry-After"] = str(max(step.retry_after, 1) if step.outcome != signin.LOCKED else 3600)
     return response
