@@ -2,7 +2,8 @@
 
 An erasure's check of its own work reads the rows still linked to the client's requests, the opt-outs among them
 (`client_id IN (…) OR request_id IN (…)`). With no index on request_id that is a read of the whole suppression list
-for every erasure: 6.4 ms at 20,000 opt-outs (EXPLAIN ANALYZE), and it grows with the list (bench/RESULTS.md, 2026-12-01 night).
+for every erasure: 6.4 ms at 20,000 opt-outs (EXPLAIN ANALYZE), and it grows with the list (bench/RESULTS.md,
+2026-12-01 night).
 Built CONCURRENTLY on PostgreSQL (the list stays writable); an index a cancelled build left INVALID is built again.
 
 Revision ID: optout02

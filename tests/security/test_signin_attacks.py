@@ -120,3 +120,17 @@ def test_next_with_a_header_injection_is_not_followed(browser, make_staff):
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/admin/")
     assert "x" not in browser.http.cookies.get_dict()
+
+
+def test_the_wait_is_said_in_the_readers_language_with_its_plural(app, new_browser, make_staff, clock):
+    """The throttled sign-in says how long to wait in the reader's language, the count with its grammatical form
+    (the clock stands still: the wait cannot run out between the tries)."""
+    victim = make_staff("manager")
+    attacker = new_browser()
+    attacker.http.headers["Accept-Language"] = "ru"
+    for _ in range(app.config["LOGIN_BACKOFF_AFTER"]):
+        attacker.post("/login", {"email": victim.email, "password": "guess-guess-guess"}, csrf_from="/login")
+    refused = attacker.post("/login", {"email": victim.email, "password": "guess-guess-guess"}, csrf_from="/login")
+    # The back-off stands at 2 s here: Russian's "few" form (1 секунду, 2 секунды, 5 секунд).
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "2"
+    assert _flash(refused) == "Слишком много неудачных попыток входа. Подождите 2 секунды и попробуйте снова."
